@@ -1,0 +1,64 @@
+"""Entry point: ``python -m recipe.erpo.main_erpo [experiment=...] [algorithm=...] ...``.
+
+Composes ``conf/train.yaml`` (verl's ``ppo_trainer`` + this project's groups), checks the
+config and the training data *before* Ray starts, then runs verl's own V1 driver with a task
+runner whose trainer is :class:`recipe.erpo.trainer.ERPOTrainer`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import hydra
+import ray
+from omegaconf import DictConfig
+from verl.trainer.main_ppo import TaskRunnerV1
+
+from recipe.erpo.preflight import ConfigRefused, preflight
+
+CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
+
+
+@ray.remote
+class ERPOTaskRunner(TaskRunnerV1.__ray_actor_class__):
+    """verl's V1 task runner, with the ERPO trainer in place of the sync trainer."""
+
+    def run(self, config: DictConfig):
+        from verl.trainer.ppo.v1 import trainer_base
+
+        from recipe.erpo.trainer import ERPOTrainer
+
+        # verl's runner looks the trainer up by trainer_mode; "sync" stays the mode name because
+        # verl branches on it elsewhere. This process is the runner's own, so the swap is local.
+        trainer_base.TRAINER_REGISTRY[config.trainer.v1.trainer_mode] = ERPOTrainer
+        return super().run(config)
+
+
+def run(config: DictConfig) -> None:
+    """Validate, prepare the environment, and train."""
+    from verl.trainer.main_ppo import run_ppo
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    preflight(config)
+    validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    try:
+        run_ppo(config, task_runner_class=ERPOTaskRunner)
+    finally:
+        if ray.is_initialized():
+            # Each Hydra multirun job gets a fresh Ray session.
+            ray.shutdown()
+
+
+@hydra.main(config_path=CONF_DIR, config_name="train", version_base=None)
+def main(config: DictConfig) -> None:
+    try:
+        run(config)
+    except ConfigRefused as err:
+        print(f"erpo: config refused: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Checks and preparation that run in the driver before Ray starts.
+
+Everything a user can get wrong in the config or the data is refused here, with one line
+that names the field (or file and row) and the fix, so no Ray cluster or model is started
+for a run that cannot work.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow.parquet as pq
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from erpo.config import ConfigError, ERPOConfig
+from recipe.erpo.agent_loop import AGENT_NAME
+from recipe.erpo.reactivation import ESTIMATOR_NAME
+
+PLUGIN_MODULES = ["recipe.erpo.plugins"]
+
+
+class ConfigRefused(ValueError):
+    """A config or data problem found before Ray starts."""
+
+
+def preflight(config: DictConfig) -> ERPOConfig:
+    """Validate ``config`` and its data, build local assets, set the environment."""
+    try:
+        erpo_cfg = ERPOConfig.from_dict(OmegaConf.to_container(config.erpo, resolve=True), prefix="erpo")
+    except ConfigError as err:
+        raise ConfigRefused(str(err)) from None
+    check_recipe_fields(config, erpo_cfg)
+    build_local_assets(config)
+    for key in ("train_files", "val_files"):
+        for path in _as_list(config.data.get(key)):
+            check_rl_parquet(path, field=f"data.{key}")
+    set_environment(config)
+    return erpo_cfg
+
+
+def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
+    rollout = config.actor_rollout_ref.rollout
+    if rollout.agent.default_agent_loop != AGENT_NAME:
+        raise ConfigRefused(
+            f"actor_rollout_ref.rollout.agent.default_agent_loop={rollout.agent.default_agent_loop!r}: the ERPO recipe "
+            f"needs {AGENT_NAME!r}, the loop that applies per-prompt temperatures; remove the override."
+        )
+    if config.actor_rollout_ref.model.get("use_fused_kernels", False):
+        raise ConfigRefused(
+            "actor_rollout_ref.model.use_fused_kernels=true: fused log-prob kernels take one scalar temperature, but "
+            "ERPO scores each sample at its own temperature; set actor_rollout_ref.model.use_fused_kernels=false."
+        )
+    if erpo_cfg.temperature.base != float(rollout.temperature):
+        raise ConfigRefused(
+            f"erpo.temperature.base={erpo_cfg.temperature.base} differs from actor_rollout_ref.rollout.temperature="
+            f"{rollout.temperature}; set both to the same value (the base temperature of a non-residual prompt)."
+        )
+    if erpo_cfg.ra.enabled and config.algorithm.adv_estimator != ESTIMATOR_NAME:
+        raise ConfigRefused(
+            f"erpo.ra.enabled=true needs algorithm.adv_estimator={ESTIMATOR_NAME} (got "
+            f"{config.algorithm.adv_estimator!r}); use an erpo algorithm preset or set the estimator."
+        )
+
+
+def check_rl_parquet(path: str, field: str) -> None:
+    """Every row needs a data_source and a non-negative integer ``extra_info.index``, unique per source.
+
+    The index is the prompt's stable key in the tracker; verl itself silently uses 0 when it
+    is missing, which would merge every prompt's history into one.
+    """
+    if not os.path.exists(path):
+        raise ConfigRefused(f"{field}: file {path!r} does not exist; prepare it with `python -m erpo.data` first.")
+    table = pq.read_table(path, columns=["data_source", "extra_info"])
+    sources = table.column("data_source").to_pylist()
+    extras = table.column("extra_info").to_pylist()
+    seen: dict[tuple[str, int], int] = {}
+    for row, (source, extra) in enumerate(zip(sources, extras, strict=True)):
+        index = (extra or {}).get("index")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ConfigRefused(
+                f"{field}: {path} row {row} has extra_info.index={index!r}; every row needs a non-negative integer "
+                "dataset index (the prompt's key in the ERPO tracker): re-run `python -m erpo.data`."
+            )
+        if (source, index) in seen:
+            raise ConfigRefused(
+                f"{field}: {path} rows {seen[(source, index)]} and {row} share data_source={source!r} and "
+                f"extra_info.index={index}; indices must be unique per data source."
+            )
+        seen[(source, index)] = row
+
+
+def build_local_assets(config: DictConfig) -> None:
+    """Build the tiny model / toy data the CPU configs point at, if they are not there yet."""
+    assets = config.get("assets") or {}
+    if assets.get("tiny_model_dir"):
+        from erpo.tiny import build_tiny_model, warm_start
+
+        seed = int(assets.get("seed", 0))
+        model_dir = build_tiny_model(assets.tiny_model_dir, seed=seed)
+        if int(assets.get("warm_start_steps", 0)) > 0:
+            warm_start(model_dir, steps=int(assets.warm_start_steps), seed=seed)
+    if config.data.get("name") == "toy":
+        from erpo.tiny import write_toy_parquet
+
+        write_toy_parquet(assets.toy_train_file, n=int(assets.toy_train_rows), seed=int(assets.get("seed", 0)))
+        write_toy_parquet(assets.toy_val_file, n=int(assets.toy_val_rows), seed=int(assets.get("seed", 0)) + 1)
+    # Ray workers may not share the driver's working directory: make local paths absolute.
+    with open_dict(config):
+        model_path = config.actor_rollout_ref.model.path
+        if os.path.exists(model_path):
+            config.actor_rollout_ref.model.path = os.path.abspath(model_path)
+        for key in ("train_files", "val_files"):
+            files = _as_list(config.data.get(key))
+            if files:
+                config.data[key] = [os.path.abspath(p) if os.path.exists(p) else p for p in files]
+
+
+def set_environment(config: DictConfig) -> None:
+    """Environment every Ray process inherits: our verl plugins, and the platform's own."""
+    modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
+    platform = config.get("platform") or {}
+    if platform.get("name") == "cpu":
+        from recipe.platform.cpu import apply_cpu_environment
+
+        apply_cpu_environment()
+        modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
+    for module in PLUGIN_MODULES:
+        if module not in modules:
+            modules.append(module)
+    os.environ["VERL_USE_EXTERNAL_MODULES"] = ",".join(modules)
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]

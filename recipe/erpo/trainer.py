@@ -1,0 +1,193 @@
+"""ERPO on verl's V1 sync trainer: overrides only what ERPO must touch.
+
+1. Before dispatch (``_next_train_batch``): each prompt gets its temperature from the
+   tracker, as a per-sample ``temperature`` field the agent loop turns into that request's
+   sampling temperature.
+2. Log-prob passes (old policy, reference, actor update): verl writes one scalar
+   ``temperature`` into the batch metadata, which would overwrite the per-sample field on the
+   worker. :class:`PerSampleTemperatureInfo` drops that scalar, so the engine divides each
+   sample's logits by the temperature it was drawn at.
+3. After scoring: every finished group updates the tracker, including the groups DAPO's
+   dynamic sampling evicts (observed on their way out of the replay buffer).
+4. Checkpoints hold the tracker (``erpo_state.json``), written before verl marks the
+   checkpoint complete, and restored on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+
+import numpy as np
+import torch
+import transfer_queue as tq
+from omegaconf import DictConfig, OmegaConf
+from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+
+from erpo.config import ERPOConfig
+from erpo.controller import ERPOController
+from recipe.erpo import reactivation
+from recipe.erpo.agent_loop import TEMPERATURE_FIELD
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "erpo_state.json"
+# Fields of a trajectory the tracker needs; verl stores every prompt field with each trajectory.
+_OBSERVED_FIELDS = ["uid", "data_source", "index", TEMPERATURE_FIELD, "rm_scores", "extra_fields"]
+
+
+class PerSampleTemperatureInfo(dict):
+    """Batch metadata that refuses verl's scalar ``temperature``.
+
+    The worker merges metadata into the fetched batch, replacing a per-sample field of the
+    same name; without the scalar, the per-sample tensor stored with each trajectory is
+    what the engine reads.
+    """
+
+    def __setitem__(self, key, value):
+        if key != TEMPERATURE_FIELD:
+            super().__setitem__(key, value)
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+
+def _plain(value):
+    return getattr(value, "data", value)
+
+
+class ERPOTrainer(PPOTrainerSync):
+    """verl's sync trainer with the ERPO data-side hooks."""
+
+    def __init__(self, config: DictConfig):
+        self.erpo_config = ERPOConfig.from_dict(OmegaConf.to_container(config.erpo, resolve=True))
+        self.erpo = ERPOController(self.erpo_config)
+        self._pending_groups: list[dict] = []
+        reactivation.configure(
+            self.erpo_config.ra.enabled, self.erpo_config.ra.pseudo_reward, self.erpo_config.correct_threshold
+        )
+        super().__init__(config)
+
+    # ---- 1. temperatures in -------------------------------------------------------------
+    def _next_train_batch(self, num_prompts: int | None = None):
+        batch = super()._next_train_batch(num_prompts)
+        sources = [str(_plain(s)) for s in batch["data_source"]]
+        indices = np.asarray([int(_plain(i)) for i in batch["index"]], dtype=np.int64)
+        temperatures = self.erpo.assign(sources, indices)
+        batch[TEMPERATURE_FIELD] = torch.as_tensor(np.asarray(temperatures), dtype=torch.float32)
+        return batch
+
+    # ---- 2. the same temperature in every log-prob pass ---------------------------------
+    def _compute_old_log_prob(self, batch, metrics):
+        self._observe(batch.keys, batch.tags, batch.partition_id)
+        metrics.update(self._flush_observations())
+        batch.extra_info = PerSampleTemperatureInfo(batch.extra_info)
+        return super()._compute_old_log_prob(batch, metrics)
+
+    def _compute_ref_log_prob(self, batch, metrics):
+        batch.extra_info = PerSampleTemperatureInfo(batch.extra_info)
+        return super()._compute_ref_log_prob(batch, metrics)
+
+    def _update_actor(self, batch, metrics):
+        batch.extra_info = PerSampleTemperatureInfo(batch.extra_info)
+        return super()._update_actor(batch, metrics)
+
+    # ---- 3. rewards out -----------------------------------------------------------------
+    def _build_replay_buffer(self):
+        buffer = super()._build_replay_buffer()
+        clear_groups = buffer._clear_groups
+
+        def observe_then_clear(partition_id: str, uids: set[str]) -> None:
+            # DAPO-filtered and surplus groups were rolled out too: they are visits.
+            if partition_id == "train" and uids:
+                keys = [k for k in buffer.partitions[partition_id] if k.split("_")[0] in uids]
+                self._observe(keys, None, partition_id)
+            clear_groups(partition_id, uids)
+
+        buffer._clear_groups = observe_then_clear
+        return buffer
+
+    def _observe(self, keys, tags, partition_id: str) -> None:
+        """Queue one record per finished group (non-padding trajectories only)."""
+        if tags is not None:
+            keys = [k for k, tag in zip(keys, tags, strict=True) if not tag.get("is_padding", False)]
+        if not keys:
+            return
+        data = tq.kv_batch_get(keys=keys, partition_id=partition_id, select_fields=_OBSERVED_FIELDS)
+        threshold = self.erpo_config.correct_threshold
+        groups: dict[str, dict] = defaultdict(lambda: {"scores": [], "correct": []})
+        for uid, source, index, temp, scores, extra in zip(
+            data["uid"], data["data_source"], data["index"], data[TEMPERATURE_FIELD],
+            data["rm_scores"], data["extra_fields"], strict=True,
+        ):
+            score = float(scores.sum().item())
+            reward_info = (_plain(extra) or {}).get("reward_extra_info", {}) or {}
+            acc = reward_info.get("acc")
+            group = groups[str(_plain(uid))]
+            group.update(source=str(_plain(source)), index=int(_plain(index)), temperature=float(temp))
+            group["scores"].append(score)
+            group["correct"].append(float(acc) >= threshold if acc is not None else score >= threshold)
+        self._pending_groups.extend(groups.values())
+
+    def _flush_observations(self) -> dict[str, float]:
+        groups, self._pending_groups = self._pending_groups, []
+        if not groups:
+            return {}
+        return self.erpo.update(
+            step=int(self.global_steps),
+            sources=[g["source"] for g in groups],
+            indices=np.asarray([g["index"] for g in groups], dtype=np.int64),
+            n=np.asarray([len(g["scores"]) for g in groups], dtype=np.int64),
+            n_correct=np.asarray([sum(g["correct"]) for g in groups], dtype=np.int64),
+            mean_reward=np.asarray([float(np.mean(g["scores"])) for g in groups], dtype=np.float64),
+            temperature_used=np.asarray([g["temperature"] for g in groups], dtype=np.float64),
+        )
+
+    # ---- 4. checkpoints -----------------------------------------------------------------
+    def _save_checkpoint(self):
+        folder = os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
+        os.makedirs(folder, exist_ok=True)
+        # Written first: verl records the checkpoint as complete only at the end of its save.
+        path = os.path.join(folder, STATE_FILE)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.erpo.state_dict(), f)
+        os.replace(tmp, path)
+        super()._save_checkpoint()
+
+    def _load_checkpoint(self):
+        super()._load_checkpoint()
+        if self.global_steps == 0:
+            return
+        trainer_cfg = self.config.trainer
+        if trainer_cfg.resume_mode == "resume_path":
+            folder = trainer_cfg.resume_from_path
+        else:
+            folder = os.path.join(trainer_cfg.default_local_dir, f"global_step_{self.global_steps}")
+        state = load_erpo_state(folder, allow_fresh=self.erpo_config.allow_fresh_tracker)
+        if state is not None:
+            self.erpo.load_state_dict(state)
+
+
+def load_erpo_state(folder: str, allow_fresh: bool) -> dict | None:
+    """Read the tracker state of a checkpoint folder; a missing or corrupt file is an error.
+
+    With ``allow_fresh`` (``erpo.allow_fresh_tracker=true``) a missing or corrupt file is
+    logged and the run continues with an empty tracker (returns None).
+    """
+    path = os.path.join(folder, STATE_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        message = (
+            f"ERPO tracker state {path!r} is missing or unreadable ({err}). Resume from a checkpoint written by "
+            "the ERPO recipe, or set erpo.allow_fresh_tracker=true to continue with an empty tracker."
+        )
+        if not allow_fresh:
+            raise RuntimeError(message) from err
+        logger.warning("%s Continuing with an empty tracker, as erpo.allow_fresh_tracker=true asks.", message)
+        return None
