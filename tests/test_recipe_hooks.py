@@ -1,0 +1,80 @@
+"""The recipe's verl hooks, with real verl objects (no Ray, no GPU)."""
+
+import numpy as np
+import pytest
+import torch
+
+from recipe.erpo import reactivation
+from recipe.erpo.agent_loop import AGENT_NAME, per_request_sampling_params
+from recipe.erpo.trainer import PerSampleTemperatureInfo, load_erpo_state
+
+
+def test_agent_loop_is_registered_and_sets_per_request_temperature():
+    from verl.experimental.agent_loop.agent_loop import _agent_loop_registry
+
+    assert AGENT_NAME in _agent_loop_registry
+    base = {"temperature": 1.0, "top_p": 1.0}
+    assert per_request_sampling_params(base, {"temperature": torch.tensor(1.3)})["temperature"] == pytest.approx(1.3)
+    assert per_request_sampling_params(base, {}) is base  # validation prompts keep val_kwargs
+    with pytest.raises(ValueError, match="temperature"):
+        per_request_sampling_params(base, {"temperature": 0.0, "index": 4})
+
+
+def test_metadata_drops_verl_scalar_temperature():
+    info = PerSampleTemperatureInfo({"global_steps": 3})
+    info.update({"temperature": 1.0, "compute_loss": False})
+    info["temperature"] = 0.7
+    assert "temperature" not in info and info["compute_loss"] is False
+
+
+def test_worker_side_merge_keeps_per_sample_temperature():
+    """verl's worker merges metadata into the fetched batch; the per-sample field must survive."""
+    from tensordict import TensorDict
+    from verl.utils import tensordict_utils as tu
+
+    batch = TensorDict({"temperature": torch.tensor([1.0, 1.3])}, batch_size=[2])
+    info = PerSampleTemperatureInfo()
+    info.update({"temperature": 1.0, "calculate_entropy": True})
+    for key, val in info.items():
+        tu.assign_non_tensor_data(tensor_dict=batch, key=key, val=val)
+    assert batch["temperature"].tolist() == pytest.approx([1.0, 1.3])
+
+
+def _grpo(scores, index):
+    from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
+
+    rewards = torch.tensor(scores, dtype=torch.float32).unsqueeze(-1)
+    return compute_grpo_outcome_advantage(rewards, torch.ones_like(rewards), np.array(index))[0]
+
+
+def test_erpo_estimator_equals_grpo_without_ra():
+    from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+
+    reactivation.configure(False, 0.0, 0.5)
+    scores, index = [1.0, 1.0, 0.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
+    rewards = torch.tensor(scores).unsqueeze(-1)
+    adv, _ = get_adv_estimator_fn(reactivation.ESTIMATOR_NAME)(rewards, torch.ones_like(rewards), np.array(index))
+    assert torch.equal(adv, _grpo(scores, index))
+
+
+def test_ra_gives_all_correct_groups_a_positive_advantage_only():
+    reactivation.configure(True, 0.0, 0.5)
+    try:
+        scores, index = [1.0, 1.0, 0.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
+        rewards = torch.tensor(scores).unsqueeze(-1)
+        adv, _ = reactivation.compute_erpo_grpo_advantage(rewards, torch.ones_like(rewards), np.array(index))
+        assert torch.equal(adv[:3], _grpo(scores, index)[:3])  # mixed group untouched
+        expected = (1 - 0.75) / (torch.tensor([1.0, 1, 1, 0]).std() + 1e-6)
+        assert adv[3:, 0].tolist() == pytest.approx([expected.item()] * 3)
+    finally:
+        reactivation.configure(False, 0.0, 0.5)
+
+
+def test_missing_or_corrupt_tracker_state_is_an_error_unless_allowed(tmp_path, caplog):
+    with pytest.raises(RuntimeError, match="erpo.allow_fresh_tracker"):
+        load_erpo_state(str(tmp_path), allow_fresh=False)
+    (tmp_path / "erpo_state.json").write_text("{not json")
+    with pytest.raises(RuntimeError, match="erpo_state.json"):
+        load_erpo_state(str(tmp_path), allow_fresh=False)
+    assert load_erpo_state(str(tmp_path), allow_fresh=True) is None
+    assert "empty tracker" in caplog.text

@@ -1,0 +1,169 @@
+"""Tracker and temperature policy: unit and property tests (pure Python, no verl)."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from erpo.config import ConfigError, ERPOConfig
+from erpo.controller import ERPOController
+from erpo.temperature import SCHEDULES, TemperatureConfig, TemperaturePolicy
+from erpo.tracker import Outcome, PromptTracker, classify
+
+
+def test_classify():
+    assert classify(np.array([4, 0, 2]), np.array([4, 4, 4])).tolist() == [1, 2, 3]
+    with pytest.raises(ValueError):
+        classify(np.array([0]), np.array([0]))
+
+
+def test_record_history_window_and_streak():
+    tr = PromptTracker(window=2)
+    for step, correct in enumerate([4, 4, 2]):
+        res = tr.record(step, ["a"], [5], [4], [correct], [correct / 4], [1.0 + step / 10])
+    assert res.outcome.tolist() == [Outcome.MIXED] and res.previous_outcome.tolist() == [Outcome.ALL_CORRECT]
+    assert res.all_correct_streak.tolist() == [0] and res.visits.tolist() == [3]
+    hist = tr.history("a", 5)
+    assert [v.step for v in hist] == [1, 2] and [v.n_correct for v in hist] == [4, 2]
+    assert len(tr) == 1 and tr.history("a", 4) == [] and tr.history("b", 0) == []
+
+
+def test_keys_are_per_data_source_and_index_must_be_valid():
+    tr = PromptTracker()
+    tr.set_temperatures(["a", "b"], [0, 0], [1.3, 1.1])
+    assert tr.temperatures(["a", "b", "c"], [0, 0, 0]).tolist() == pytest.approx([1.3, 1.1, 1.0])
+    with pytest.raises(ValueError, match="extra_info.index"):
+        tr.temperatures(["a"], [-1])
+    with pytest.raises(ValueError, match="extra_info.index"):
+        tr.temperatures(["a"], [1.5])
+
+
+def test_duplicate_prompt_in_one_batch_is_applied_in_order():
+    ctl = ERPOController(ERPOConfig.from_dict({"temperature": {"step": 0.1, "t_max": 2.0}}))
+    ctl.update(0, ["a", "a"], [3, 3], [2, 2], [2, 2], [1.0, 1.0], [1.0, 1.1])
+    assert [v.temperature for v in ctl.tracker.history("a", 3)] == pytest.approx([1.0, 1.1], abs=1e-3)
+    assert ctl.assign(["a"], [3])[0] == pytest.approx(1.2, abs=1e-5)
+
+
+def test_state_dict_json_round_trip_and_errors(tmp_path):
+    ctl = ERPOController(ERPOConfig())
+    ctl.update(1, ["x", "y"], [7, 70000], [4, 4], [4, 1], [1.0, 0.25], [1.0, 1.0])
+    state = json.loads(json.dumps(ctl.state_dict()))
+    other = ERPOController(ERPOConfig())
+    other.load_state_dict(state)
+    assert other.assign(["x", "y"], [7, 70000]).tolist() == ctl.assign(["x", "y"], [7, 70000]).tolist()
+    assert other.tracker.history("y", 70000) == ctl.tracker.history("y", 70000)
+    with pytest.raises(ValueError, match="window"):
+        ERPOController(ERPOConfig(window=3)).load_state_dict(state)
+    path = tmp_path / "t.json"
+    ctl.tracker.save(str(path))
+    assert PromptTracker.load(str(path)).history("x", 7) == ctl.tracker.history("x", 7)
+    path.write_text(path.read_text()[:50])
+    with pytest.raises(ValueError, match=str(path)):
+        PromptTracker.load(str(path))
+
+
+def test_memory_per_prompt_under_200_bytes():
+    tr = PromptTracker(window=8)
+    n = 100_000
+    tr.record(0, ["s"] * n, np.arange(n), np.full(n, 8), np.full(n, 8), np.ones(n), np.ones(n))
+    assert tr.nbytes() / n < 200
+
+
+SCHEDULE_CFGS = {
+    "constant": {},
+    "additive": {"step": 0.1},
+    "multiplicative": {"factor": 1.1},
+    "table": {"table": (1.1, 1.2, 1.3)},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    schedule=st.sampled_from(sorted(SCHEDULE_CFGS)),
+    outcomes=st.lists(st.sampled_from([1, 2, 3]), min_size=1, max_size=30),
+    on_mixed=st.sampled_from(["reset", "hold", "decay"]),
+    all_wrong=st.sampled_from(["off", "lower", "raise"]),
+)
+def test_temperature_stays_in_bounds(schedule, outcomes, on_mixed, all_wrong):
+    cfg = TemperatureConfig(schedule=schedule, on_mixed=on_mixed, all_wrong=all_wrong, t_max=1.4, **SCHEDULE_CFGS[schedule])
+    policy = TemperaturePolicy(cfg)
+    t, streak = np.array([1.0]), 0
+    for o in outcomes:
+        streak = streak + 1 if o == Outcome.ALL_CORRECT else 0
+        t = policy.next_temperature(t, np.array([o]), np.array([streak]))
+        floor = cfg.t_min if all_wrong == "lower" else 0
+        assert floor <= t[0] <= cfg.t_max + 1e-9
+
+
+@pytest.mark.parametrize("schedule", sorted(SCHEDULE_CFGS))
+def test_repeated_all_correct_is_monotone_to_cap(schedule):
+    policy = TemperaturePolicy(TemperatureConfig(schedule=schedule, **SCHEDULE_CFGS[schedule]))
+    t, seen = np.array([1.0]), []
+    for streak in range(1, 30):
+        t = policy.next_temperature(t, np.array([Outcome.ALL_CORRECT]), np.array([streak]))
+        seen.append(t[0])
+    assert all(b >= a for a, b in zip(seen, seen[1:])) and seen[-1] <= 1.4 and seen[0] > 1.0
+
+
+def test_on_mixed_rules():
+    mixed = np.array([Outcome.MIXED])
+    for rule, expected in [("reset", 1.0), ("hold", 1.3), ("decay", 1.15)]:
+        policy = TemperaturePolicy(TemperatureConfig(on_mixed=rule, decay=0.5))
+        assert policy.next_temperature(np.array([1.3]), mixed, np.array([0]))[0] == pytest.approx(expected)
+
+
+def test_all_wrong_off_by_default():
+    policy = TemperaturePolicy(TemperatureConfig())
+    assert policy.next_temperature(np.array([1.2]), np.array([Outcome.ALL_WRONG]), np.array([0]))[0] == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"temperature": {"t_max": 0.5}}, "erpo.temperature.t_max"),
+        ({"temperature": {"base": 0}}, "erpo.temperature.base"),
+        ({"temperature": {"schedule": "cosine"}}, "erpo.temperature.schedule"),
+        ({"temperature": {"on_mixed": "forget"}}, "erpo.temperature.on_mixed"),
+        ({"temperature": {"all_wrong": False}}, "erpo.temperature.all_wrong"),
+        ({"temperature": {"schedule": "table"}}, "erpo.temperature.table"),
+        ({"temperature": {"schedule": "multiplicative", "factor": 0.9}}, "erpo.temperature.factor"),
+        ({"window": 0}, "erpo.window"),
+        ({"correct_threshold": 0}, "erpo.correct_threshold"),
+        ({"windw": 4}, "erpo.windw"),
+    ],
+)
+def test_invalid_config_names_the_field(bad, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        ERPOConfig.from_dict(bad)
+
+
+def test_schedule_registry_is_extensible():
+    from erpo.temperature import register_schedule
+
+    @register_schedule("jump_to_cap")
+    def _jump(current, streak, cfg):
+        return np.full_like(current, cfg.t_max)
+
+    try:
+        policy = TemperaturePolicy(TemperatureConfig(schedule="jump_to_cap"))
+        assert policy.next_temperature(np.array([1.0]), np.array([1]), np.array([1]))[0] == pytest.approx(1.4)
+    finally:
+        SCHEDULES.pop("jump_to_cap")
+
+
+def test_disabled_controller_keeps_base_but_tracks():
+    ctl = ERPOController(ERPOConfig(enabled=False))
+    metrics = ctl.update(0, ["a"], [0], [4], [4], [1.0], [1.0])
+    assert metrics["erpo/frac_all_correct"] == 1.0 and metrics["erpo/prompts_tracked"] == 1.0
+    assert ctl.assign(["a"], [0]).tolist() == [1.0]
+
+
+def test_metrics_revival():
+    ctl = ERPOController(ERPOConfig())
+    ctl.update(0, ["a", "a"], [0, 1], [4, 4], [4, 4], [1, 1], [1, 1])
+    m = ctl.update(1, ["a", "a"], [0, 1], [4, 4], [2, 4], [0.5, 1], ctl.assign(["a", "a"], [0, 1]))
+    assert m["erpo/revival_candidates"] == 2 and m["erpo/revived_frac"] == 0.5
+    assert m["erpo/temperature_mean"] == pytest.approx(1.1, abs=1e-5) and m["erpo/frac_raised_temperature"] == 1.0
