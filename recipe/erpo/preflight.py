@@ -124,6 +124,9 @@ def set_environment(config: DictConfig) -> None:
 
         apply_cpu_environment()
         modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
+    # verl's JSONL logger writes <root>/<project>/<experiment>.jsonl; the default root "." would
+    # put it inside the `erpo` package directory.
+    os.environ.setdefault("VERL_FILE_LOGGER_ROOT", os.path.abspath("outputs/logs"))
     for module in PLUGIN_MODULES:
         if module not in modules:
             modules.append(module)

