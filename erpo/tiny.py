@@ -13,7 +13,8 @@ import json
 import os
 import random
 
-SPEC = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
+# Bump "version" when the build changes, so built copies are rebuilt.
+SPEC = {"version": 2, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
         "num_key_value_heads": 1, "max_position_embeddings": 256, "vocab_size_target": 448}
 TOY_SOURCE = "erpo/toy_add"
 CHAT_TEMPLATE = (
@@ -42,7 +43,7 @@ def build_tiny_model(out_dir: str, seed: int = 0) -> str:
                 return out_dir
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
     os.makedirs(out_dir, exist_ok=True)
     corpus = []
@@ -58,6 +59,8 @@ def build_tiny_model(out_dir: str, seed: int = 0) -> str:
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|end|>",
                                         bos_token=None, chat_template=CHAT_TEMPLATE)
     tokenizer.save_pretrained(out_dir)
+    # Reload: transformers may add special tokens on load; the model must cover every id.
+    tokenizer = AutoTokenizer.from_pretrained(out_dir)
 
     torch.manual_seed(seed)
     config = Qwen2Config(

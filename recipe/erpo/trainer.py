@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -170,6 +171,15 @@ class ERPOTrainer(PPOTrainerSync):
         state = load_erpo_state(folder, allow_fresh=self.erpo_config.allow_fresh_tracker)
         if state is not None:
             self.erpo.load_state_dict(state)
+            logger.warning(
+                "ERPO tracker restored from %s: %d prompts, state sha256 %s",
+                folder, len(self.erpo.tracker), state_digest(self.erpo.state_dict()),
+            )
+
+
+def state_digest(state: dict) -> str:
+    """Order-independent digest of a controller state (resume tests compare it)."""
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_erpo_state(folder: str, allow_fresh: bool) -> dict | None:
