@@ -14,7 +14,7 @@ import os
 import random
 
 # Bump "version" when the build changes, so built copies are rebuilt.
-SPEC = {"version": 2, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
+SPEC = {"version": 3, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
         "num_key_value_heads": 1, "max_position_embeddings": 256, "vocab_size_target": 448}
 TOY_SOURCE = "erpo/toy_add"
 CHAT_TEMPLATE = (
@@ -43,7 +43,7 @@ def build_tiny_model(out_dir: str, seed: int = 0) -> str:
                 return out_dir
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
     os.makedirs(out_dir, exist_ok=True)
     corpus = []
@@ -59,12 +59,12 @@ def build_tiny_model(out_dir: str, seed: int = 0) -> str:
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|end|>",
                                         bos_token=None, chat_template=CHAT_TEMPLATE)
     tokenizer.save_pretrained(out_dir)
-    # Reload: transformers may add special tokens on load; the model must cover every id.
-    tokenizer = AutoTokenizer.from_pretrained(out_dir)
 
     torch.manual_seed(seed)
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=SPEC["hidden_size"], intermediate_size=SPEC["intermediate_size"],
+        # Rounded up to a multiple of 64 with room to spare: once config.json says qwen2,
+        # transformers loads the tokenizer as Qwen2Tokenizer, which adds <|endoftext|>.
+        vocab_size=(len(tokenizer) // 64 + 1) * 64, hidden_size=SPEC["hidden_size"], intermediate_size=SPEC["intermediate_size"],
         num_hidden_layers=SPEC["num_hidden_layers"], num_attention_heads=SPEC["num_attention_heads"],
         num_key_value_heads=SPEC["num_key_value_heads"], max_position_embeddings=SPEC["max_position_embeddings"],
         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
