@@ -76,7 +76,7 @@ def build_tiny_model(out_dir: str, seed: int = 0) -> str:
     return out_dir
 
 
-def warm_start(model_dir: str, steps: int = 500, lr: float = 3e-3, seed: int = 0) -> float:
+def warm_start(model_dir: str, steps: int = 1500, lr: float = 3e-3, seed: int = 0) -> float:
     """Supervised fit on toy completions (once per model dir); returns greedy toy accuracy."""
     marker = os.path.join(model_dir, "erpo_tiny.json")
     with open(marker) as f:
@@ -155,7 +155,7 @@ def write_toy_parquet(path: str, n: int, seed: int = 0) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="directory for tokenizer + model")
-    parser.add_argument("--warm-start-steps", type=int, default=500, help="supervised steps on the toy task (0 = none)")
+    parser.add_argument("--warm-start-steps", type=int, default=1500, help="supervised steps on the toy task (0 = none)")
     parser.add_argument("--seed", type=int, default=0, help="seed for tokenizer corpus, weights and warm start")
     args = parser.parse_args(argv)
     path = build_tiny_model(args.out, seed=args.seed)

@@ -105,3 +105,14 @@ def test_cli_refuses_bad_config_before_ray(tmp_path):
                          cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "erpo.temperature.t_max=0.5" in out.stderr and "ray" not in out.stdout.lower()
+
+
+def test_wandb_identity_groups_by_variant_and_resumes_by_name():
+    from recipe.erpo.preflight import wandb_settings
+
+    a = wandb_settings(_compose("algorithm=erpo_dapo", "logger=offline", "seed=1"))
+    b = wandb_settings(_compose("algorithm=erpo_dapo", "logger=offline", "seed=1"))
+    c = wandb_settings(_compose("algorithm=erpo_dapo", "logger=offline", "seed=2"))
+    assert a["WANDB_RUN_GROUP"] == c["WANDB_RUN_GROUP"] == "erpo_dapo" and a["WANDB_MODE"] == "offline"
+    assert a["WANDB_RUN_ID"] == b["WANDB_RUN_ID"] != c["WANDB_RUN_ID"]
+    assert a["WANDB_TAGS"].split(",") == ["erpo_dapo", "tiny", "toy", "additive"] and a["WANDB_JOB_TYPE"] == "train"

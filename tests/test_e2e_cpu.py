@@ -35,7 +35,7 @@ def test_smoke_run_changes_temperatures_through_verl(tmp_path):
     out = _train(tmp_path, "smoke", "temperature_schedule=constant", "erpo.temperature.t_max=2.0")
     assert out.returncode == 0, out.stderr[-4000:]
     steps = _steps(tmp_path, "smoke")
-    assert [s["step"] for s in steps] == [1, 2, 3, 4]
+    assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6]
     assert any(s["erpo/frac_all_correct"] > 0 for s in steps)
     raised = [s for s in steps if s["erpo/temperature_max"] > 1.5]
     assert raised, "no prompt was re-sampled at a raised temperature"
@@ -82,3 +82,17 @@ def test_resume_without_tracker_state_is_refused(tmp_path):
     (run_dir / "global_step_2" / STATE_FILE).unlink()
     out = _train(tmp_path, "run", "trainer.total_training_steps=3", f"trainer.default_local_dir={run_dir}")
     assert out.returncode != 0 and "erpo.allow_fresh_tracker" in out.stdout + out.stderr
+
+
+def test_two_job_multirun_of_the_smoke(tmp_path):
+    """Basic launcher: jobs run one after another, each with its own Ray session; a bad job does not stop the sweep."""
+    env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp_path / "logs"))
+    cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "-m", "experiment=smoke", "trainer.total_training_steps=2",
+           "trainer.save_freq=-1", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+           "erpo.temperature.t_max=0.5,1.4"]  # the first job is refused (t_max < base), the second trains
+    subprocess.run(["ray", "stop", "--force"], capture_output=True)
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr[-4000:]
+    statuses = {p.parent.parent.name: json.loads(p.read_text())["status"]
+                for p in (tmp_path / "sweep").glob("*/seed=1/job_status.json")}
+    assert statuses == {"erpo.temperature.t_max=0.5": "refused", "erpo.temperature.t_max=1.4": "ok"}

@@ -7,6 +7,7 @@ runner whose trainer is :class:`recipe.erpo.trainer.ERPOTrainer`.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -51,13 +52,40 @@ def run(config: DictConfig) -> None:
             ray.shutdown()
 
 
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _write_job_status(status: str, error: str = "") -> None:
+    """Each multirun job leaves job_status.json in its output dir (sweep summaries read it)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        path = os.path.join(HydraConfig.get().runtime.output_dir, "job_status.json")
+        with open(path, "w") as f:
+            json.dump({"status": status, "error": error}, f)
+
+
 @hydra.main(config_path=CONF_DIR, config_name="train", version_base=None)
 def main(config: DictConfig) -> None:
     try:
         run(config)
     except ConfigRefused as err:
+        _write_job_status("refused", str(err))
         print(f"erpo: config refused: {err}", file=sys.stderr)
-        sys.exit(2)
+        if not _in_multirun():
+            sys.exit(2)
+    except Exception as err:  # noqa: BLE001
+        _write_job_status("failed", repr(err))
+        # In a sweep, one failing job must not lose the others: log it and go on.
+        if not _in_multirun():
+            raise
+        print(f"erpo: job failed, continuing the sweep: {err!r}", file=sys.stderr)
+    else:
+        _write_job_status("ok")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ for a run that cannot work.
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pyarrow.parquet as pq
@@ -35,6 +36,7 @@ def preflight(config: DictConfig) -> ERPOConfig:
         for path in _as_list(config.data.get(key)):
             check_rl_parquet(path, field=f"data.{key}")
     set_environment(config)
+    set_wandb_environment(config)
     return erpo_cfg
 
 
@@ -131,6 +133,32 @@ def set_environment(config: DictConfig) -> None:
         if module not in modules:
             modules.append(module)
     os.environ["VERL_USE_EXTERNAL_MODULES"] = ",".join(modules)
+
+
+def wandb_settings(config: DictConfig) -> dict[str, str]:
+    """W&B run identity through its environment variables (verl's wandb.init takes no group/tags).
+
+    group = variant (seeds aggregate), job_type = train, tags = algorithm, model, dataset, schedule;
+    the run id derives from the run name, so a resumed run continues the same W&B run.
+    """
+    name = str(config.trainer.experiment_name)
+    run_id = hashlib.sha1(f"{config.trainer.project_name}/{name}".encode()).hexdigest()[:16]
+    tags = [str(config.variant), str(config.model_name), str(config.data.name), str(config.erpo.temperature.schedule)]
+    return {
+        "WANDB_RUN_GROUP": str(config.variant),
+        "WANDB_JOB_TYPE": "train",
+        "WANDB_TAGS": ",".join(tags),
+        "WANDB_RUN_ID": run_id,
+        "WANDB_RESUME": "allow",
+        "WANDB_MODE": str((config.get("wandb") or {}).get("mode", "online")),
+        "WANDB_DIR": os.path.abspath("outputs"),
+    }
+
+
+def set_wandb_environment(config: DictConfig) -> None:
+    if "wandb" in _as_list(config.trainer.get("logger")):
+        for key, value in wandb_settings(config).items():
+            os.environ.setdefault(key, value)
 
 
 def _as_list(value) -> list[str]:
