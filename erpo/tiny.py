@@ -33,14 +33,19 @@ def _toy_pairs(n: int, seed: int) -> list[tuple[int, int]]:
     return [(rng.randint(0, 9), rng.randint(0, 9)) for _ in range(n)]
 
 
-def build_tiny_model(out_dir: str, seed: int = 0) -> str:
-    """Build (once) tokenizer + model into ``out_dir``; returns the path."""
+def build_tiny_model(out_dir: str, seed: int = 0, warm_start_steps: int = 0) -> str:
+    """Build tokenizer + model (+ warm start) into ``out_dir`` once per spec; returns the path.
+
+    A directory built with another spec (seed, warm-start steps, version) is rebuilt from scratch,
+    so the same config always gives the same weights.
+    """
     marker = os.path.join(out_dir, "erpo_tiny.json")
-    spec = dict(SPEC, seed=seed)
+    spec = dict(SPEC, seed=seed, warm_start_steps=warm_start_steps)
     if os.path.exists(marker):
         with open(marker) as f:
             if json.load(f).get("spec") == spec:
                 return out_dir
+        os.remove(marker)
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -71,18 +76,15 @@ def build_tiny_model(out_dir: str, seed: int = 0) -> str:
         bos_token_id=tokenizer.eos_token_id, torch_dtype="float32",
     )
     Qwen2ForCausalLM(config).save_pretrained(out_dir, safe_serialization=True)
+    accuracy = warm_start(out_dir, steps=warm_start_steps, seed=seed) if warm_start_steps > 0 else None
+    # Written last: an interrupted build is redone on the next call.
     with open(marker, "w") as f:
-        json.dump({"spec": spec, "warm_start_steps": 0}, f)
+        json.dump({"spec": spec, "toy_accuracy": accuracy}, f)
     return out_dir
 
 
 def warm_start(model_dir: str, steps: int = 1500, lr: float = 3e-3, seed: int = 0) -> float:
-    """Supervised fit on toy completions (once per model dir); returns greedy toy accuracy."""
-    marker = os.path.join(model_dir, "erpo_tiny.json")
-    with open(marker) as f:
-        meta = json.load(f)
-    if meta.get("warm_start_steps") == steps:
-        return float(meta.get("toy_accuracy", float("nan")))
+    """Supervised fit on toy completions, saved in place; returns greedy toy accuracy."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -112,9 +114,6 @@ def warm_start(model_dir: str, steps: int = 1500, lr: float = 3e-3, seed: int = 
     model.eval()
     accuracy = toy_accuracy(model, tokenizer, _toy_pairs(64, seed + 99))
     model.save_pretrained(model_dir, safe_serialization=True)
-    meta.update(warm_start_steps=steps, toy_accuracy=accuracy)
-    with open(marker, "w") as f:
-        json.dump(meta, f)
     return accuracy
 
 
@@ -158,10 +157,9 @@ def main(argv=None) -> None:
     parser.add_argument("--warm-start-steps", type=int, default=1500, help="supervised steps on the toy task (0 = none)")
     parser.add_argument("--seed", type=int, default=0, help="seed for tokenizer corpus, weights and warm start")
     args = parser.parse_args(argv)
-    path = build_tiny_model(args.out, seed=args.seed)
-    if args.warm_start_steps > 0:
-        print(f"toy greedy accuracy after warm start: {warm_start(path, steps=args.warm_start_steps, seed=args.seed):.2f}")
-    print(path)
+    path = build_tiny_model(args.out, seed=args.seed, warm_start_steps=args.warm_start_steps)
+    with open(os.path.join(path, "erpo_tiny.json")) as f:
+        print(f"built {path}; toy greedy accuracy: {json.load(f)['toy_accuracy']}")
 
 
 if __name__ == "__main__":

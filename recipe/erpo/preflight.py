@@ -95,12 +95,10 @@ def build_local_assets(config: DictConfig) -> None:
     """Build the tiny model / toy data the CPU configs point at, if they are not there yet."""
     assets = config.get("assets") or {}
     if assets.get("tiny_model_dir"):
-        from erpo.tiny import build_tiny_model, warm_start
+        from erpo.tiny import build_tiny_model
 
-        seed = int(assets.get("seed", 0))
-        model_dir = build_tiny_model(assets.tiny_model_dir, seed=seed)
-        if int(assets.get("warm_start_steps", 0)) > 0:
-            warm_start(model_dir, steps=int(assets.warm_start_steps), seed=seed)
+        build_tiny_model(assets.tiny_model_dir, seed=int(assets.get("seed", 0)),
+                         warm_start_steps=int(assets.get("warm_start_steps", 0)))
     if config.data.get("name") == "toy":
         from erpo.tiny import write_toy_parquet
 
