@@ -52,11 +52,11 @@ def test_hub_path_maps_fields(monkeypatch, tmp_path):
     import datasets
 
     local = f"{default_local_dir()}/{SOURCES['aime24'].local_file}"
-    calls = []
+    calls, real_load = [], datasets.load_dataset
 
     def fake_load(hub_id, config, split):
         calls.append((hub_id, config, split))
-        return datasets.load_dataset("json", data_files=local, split="train")
+        return real_load("json", data_files=local, split="train")
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     df = pd.read_parquet(prepare("aime24", str(tmp_path / "a.parquet"), source="hub"))
