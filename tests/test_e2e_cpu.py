@@ -95,4 +95,5 @@ def test_two_job_multirun_of_the_smoke(tmp_path):
     assert out.returncode == 0, out.stderr[-4000:]
     statuses = {p.parent.parent.name: json.loads(p.read_text())["status"]
                 for p in (tmp_path / "sweep").glob("*/seed=1/job_status.json")}
-    assert statuses == {"erpo.temperature.t_max=0.5": "refused", "erpo.temperature.t_max=1.4": "ok"}
+    common = "trainer.save_freq=-1,trainer.total_training_steps=2"
+    assert statuses == {f"erpo.temperature.t_max=0.5,{common}": "refused", f"erpo.temperature.t_max=1.4,{common}": "ok"}

@@ -39,3 +39,12 @@ def test_reward_scores_and_never_raises():
         res = compute_score("math500", bad, "1")
         assert res["score"] == 0.0 and res["acc"] is False
     assert reward_stats()["no_answer"] >= before + 5
+
+
+def test_adversarial_answers_return_quickly():
+    import time
+
+    start = time.perf_counter()
+    for text in ["\\boxed{9^{9^{9^{9^{9}}}}}", "\\boxed{2^{2^{2^{100}}}}", "\\boxed{" + "1+" * 5000 + "1}"]:
+        assert compute_score("math500", text, "3")["score"] == 0.0
+    assert time.perf_counter() - start < 20

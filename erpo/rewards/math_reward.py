@@ -28,7 +28,7 @@ _lock = threading.Lock()
 
 
 def reward_stats() -> dict[str, int]:
-    """Counts since start: calls, no_answer (format failures), errors (parser failures)."""
+    """Counts since start: calls, no_answer (format failures), errors (parser failures), timeouts."""
     with _lock:
         return dict(_stats)
 
@@ -78,16 +78,49 @@ def _normalise(s: str) -> str:
         return s
 
 
-def is_equivalent(pred: str, truth: str) -> bool:
-    if _normalise(pred) == _normalise(truth):
-        return True
+# Wall-clock bound of one symbolic comparison (seconds).
+TIMEOUT_S = 5.0
+
+
+def _symbolic_equal(pred: str, truth: str) -> bool:
     from math_verify import parse, verify
 
-    # Timeouts off: math-verify's are signal based and fail outside the main thread; the
-    # input bound (MAX_CHARS) keeps the work small instead.
+    # math-verify's own timeouts use signals, which only work in the main thread; the bound is
+    # enforced around this call instead (see _bounded).
     gold = parse(f"${truth}$", parsing_timeout=None)
     answer = parse(f"${pred}$", parsing_timeout=None)
     return bool(gold and answer and verify(gold, answer, timeout_seconds=None))
+
+
+def _bounded(fn, *args, timeout: float = TIMEOUT_S):
+    """Run ``fn`` in a daemon thread; None if it has not finished within ``timeout``.
+
+    Works from any thread (verl calls rewards from async workers); a runaway sympy call is left
+    to finish in the background and the response scores 0.
+    """
+    box: list = []
+    worker = threading.Thread(target=lambda: box.append(fn(*args)), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return box[0] if box else None
+
+
+# Exponent towers make sympy compute huge integers inside C code that holds the GIL, where no
+# thread-based bound can interrupt it: such answers are compared as strings only.
+_TOWER = re.compile(r"\^\s*\{?[^}]*\^")
+
+
+def is_equivalent(pred: str, truth: str) -> bool:
+    if _normalise(pred) == _normalise(truth):
+        return True
+    if _TOWER.search(pred) or len(pred) > 300:
+        _count("refused_symbolic")
+        return False
+    result = _bounded(_symbolic_equal, pred, truth)
+    if result is None:
+        _count("timeouts")
+        return False
+    return result
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:

@@ -1,0 +1,69 @@
+"""Evaluate one model on benchmarks: k samples per problem, scored by the training reward.
+
+Per (model, benchmark) a JSON with every sample is written, so tables can be rebuilt without
+regenerating; problems finished so far are kept in ``<name>.partial.jsonl`` and skipped on a
+rerun, so an interrupted evaluation resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from tqdm import tqdm
+
+from erpo.data import load_rows, to_verl_rows
+from erpo.eval.metrics import benchmark_metrics
+from erpo.rewards import compute_score
+
+
+def result_name(model: str, benchmark: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{model.strip('/').split('/')[-1]}__{benchmark}")
+
+
+def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
+    rows = to_verl_rows(benchmark, load_rows(benchmark, cfg.source, cfg.local_dir), cfg.template, cfg.limit)
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    name = result_name(model, benchmark)
+    partial_path = os.path.join(cfg.out_dir, f"{name}.partial.jsonl")
+    done = {}
+    if os.path.exists(partial_path):
+        with open(partial_path) as f:
+            for line in f:
+                if line.strip():
+                    rec = json.loads(line)
+                    done[rec["index"]] = rec
+    todo = [r for r in rows if r["extra_info"]["index"] not in done]
+    with open(partial_path, "a") as partial, tqdm(total=len(rows), initial=len(rows) - len(todo),
+                                                   desc=f"{benchmark}", disable=not cfg.progress) as bar:
+        for start in range(0, len(todo), cfg.batch_size):
+            batch = todo[start:start + cfg.batch_size]
+            outs = generator.generate([r["prompt"] for r in batch], cfg.k, cfg.max_new_tokens, cfg.temperature, cfg.top_p)
+            for row, samples in zip(batch, outs, strict=True):
+                truth = row["reward_model"]["ground_truth"]
+                scored = []
+                for j, s in enumerate(samples):
+                    res = compute_score(row["data_source"], s.text, truth)
+                    scored.append({"sample": j, "text": s.text, "pred": res["pred"], "score": res["score"],
+                                   "correct": bool(res["acc"]), "format_ok": res["format_ok"], "tokens": s.num_tokens})
+                rec = {"index": row["extra_info"]["index"], "id": row["extra_info"]["id"], "ground_truth": truth,
+                       "samples": scored}
+                partial.write(json.dumps(rec) + "\n")
+                partial.flush()
+                done[rec["index"]] = rec
+                bar.update(1)
+    problems = [done[r["extra_info"]["index"]] for r in rows]
+    metrics = benchmark_metrics([[s["correct"] for s in p["samples"]] for p in problems],
+                                [[s["tokens"] for s in p["samples"]] for p in problems], list(cfg.pass_k))
+    result = {"model": model, "benchmark": benchmark, "k": cfg.k, "run": cfg.run_name or model,
+              "variant": cfg.variant, "settings": {"temperature": cfg.temperature, "top_p": cfg.top_p,
+                                                   "max_new_tokens": cfg.max_new_tokens, "template": cfg.template,
+                                                   "seed": cfg.seed, "limit": cfg.limit},
+              "metrics": metrics, "problems": problems}
+    path = os.path.join(cfg.out_dir, f"{name}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f)
+    os.replace(path + ".tmp", path)
+    os.remove(partial_path)
+    return result
