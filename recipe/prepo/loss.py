@@ -1,0 +1,115 @@
+"""PREPO's relative-entropy weighted PPO loss as a registered verl 0.9.1 policy loss.
+
+verl 0.9.1 trains through the engine worker (verl/workers/engine_workers.py), whose loss is
+``verl.workers.utils.losses.ppo_loss``. ppo_loss calls the registered policy loss with a fixed set
+of keyword arguments that has no entropy, although it holds the current-policy entropies
+(``model_output["entropy"]``). The least invasive bridge, without copying ppo_loss:
+
+* ``prepo_ppo_loss`` wraps verl's ``ppo_loss`` and publishes the padded entropies in a
+  ContextVar for the duration of that one call; the trainer installs it with
+  ``actor_rollout_wg.set_loss_fn(make_prepo_loss_fn(actor_config, weighting))``.
+* ``compute_policy_loss_prepo_entropy_weighted`` (loss_mode ``prepo_entropy_weighted``) reads
+  them, turns them into per-sequence weights and delegates to verl's own ``vanilla`` loss through
+  its ``rollout_is_weights`` argument, which multiplies the clipped per-token loss.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from functools import partial
+from typing import Any, Optional
+
+import torch
+
+from erpo.prepo.config import WeightingConfig
+from recipe.prepo.weights import relative_entropy_weights
+from verl.trainer.ppo.core_algos import get_policy_loss_fn, register_policy_loss
+from verl.workers.utils.losses import ppo_loss
+from verl.workers.utils.padding import no_padding_2_padding
+
+PREPO_LOSS_MODE = "prepo_entropy_weighted"
+
+# (padded entropy [B, T], weighting config) of the ppo_loss call in progress, if any.
+_ACTIVE_ENTROPY: contextvars.ContextVar[Optional[tuple[torch.Tensor, WeightingConfig]]] = contextvars.ContextVar(
+    "prepo_active_entropy", default=None
+)
+
+
+@register_policy_loss(PREPO_LOSS_MODE)
+def compute_policy_loss_prepo_entropy_weighted(
+    old_log_prob: torch.Tensor,
+    log_prob: torch.Tensor,
+    advantages: torch.Tensor,
+    response_mask: torch.Tensor,
+    loss_agg_mode: str = "token-mean",
+    config: Any = None,
+    rollout_is_weights: Optional[torch.Tensor] = None,
+    entropy: Optional[torch.Tensor] = None,
+    weighting: Optional[WeightingConfig] = None,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """verl's vanilla clipped loss with each sequence's term scaled by w_i = H_i / H_bar.
+
+    ``entropy``/``weighting`` may be passed directly; inside verl they come from prepo_ppo_loss.
+    """
+    if entropy is None:
+        active = _ACTIVE_ENTROPY.get()
+        if active is None:
+            raise ValueError(
+                f"loss_mode={PREPO_LOSS_MODE} has no token entropies: install recipe.prepo.loss.make_prepo_loss_fn "
+                "with actor_rollout_wg.set_loss_fn(...) and set actor_rollout_ref.actor.calculate_entropy=True"
+            )
+        entropy, weighting = active
+    weighting = weighting or WeightingConfig()
+    if not weighting.enabled:
+        return get_policy_loss_fn("vanilla")(
+            old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config, rollout_is_weights
+        )
+    weights, weight_stats = relative_entropy_weights(
+        entropy, response_mask, weighting.detach, weighting.clip_min, weighting.clip_max
+    )
+    token_weights = weights.to(advantages.dtype).unsqueeze(-1)  # broadcast over the response tokens
+    if rollout_is_weights is not None:  # keep verl's rollout correction, if configured
+        token_weights = token_weights * rollout_is_weights
+    pg_loss, pg_metrics = get_policy_loss_fn("vanilla")(
+        old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config, token_weights
+    )
+    return pg_loss, {**pg_metrics, **weight_stats}
+
+
+def _entropy_for_weighting(model_output: dict, data, source: str) -> torch.Tensor:
+    if source == "current":
+        entropy = model_output.get("entropy", None)
+        if entropy is None:
+            raise ValueError(
+                "prepo.weighting.entropy_source=current but the loss forward pass computed no entropy; "
+                "set actor_rollout_ref.actor.calculate_entropy=True"
+            )
+        return no_padding_2_padding(entropy, data)  # same conversion ppo_loss applies
+    # "old": verl's V1 trainer stores old-policy entropies (response tokens only) as field "entropy".
+    if "entropy" not in data.keys():
+        raise ValueError(
+            "prepo.weighting.entropy_source=old but the batch has no 'entropy' field "
+            "(only verl's V1 trainer keeps it); use entropy_source=current"
+        )
+    entropy = data["entropy"]
+    return torch.nested.to_padded_tensor(entropy, 0.0) if entropy.is_nested else entropy
+
+
+def prepo_ppo_loss(config, model_output, data, dp_group=None, *, weighting: WeightingConfig):
+    """Drop-in replacement for verl's ppo_loss that makes entropies visible to the PREPO policy loss."""
+    token = _ACTIVE_ENTROPY.set((_entropy_for_weighting(model_output, data, weighting.entropy_source), weighting))
+    try:
+        return ppo_loss(config=config, model_output=model_output, data=data, dp_group=dp_group)
+    finally:
+        _ACTIVE_ENTROPY.reset(token)
+
+
+def make_prepo_loss_fn(actor_config, weighting: WeightingConfig):
+    """Loss for ``ActorRolloutRefWorker.set_loss_fn``; mirrors the worker's own ``partial(ppo_loss, config=...)``."""
+    loss_mode = actor_config.policy_loss.get("loss_mode", "vanilla")
+    if weighting.enabled and loss_mode != PREPO_LOSS_MODE:
+        raise ValueError(
+            f"prepo.weighting.enabled=True needs actor_rollout_ref.actor.policy_loss.loss_mode={PREPO_LOSS_MODE}, "
+            f"got {loss_mode!r}"
+        )
+    return partial(prepo_ppo_loss, config=actor_config, weighting=weighting)
