@@ -44,3 +44,12 @@ def test_pass_at_k_bounds():
     assert pass_at_k(16, 4, 1) == pytest.approx(0.25)
     with pytest.raises(ValueError):
         pass_at_k(2, 1, 4)
+
+
+def test_table_from_eval_output(tmp_path):
+    from erpo.tables.build import build_table
+
+    model = build_tiny_model(str(tmp_path / "tiny"))
+    evaluate(HFGenerator(model, seed=0), model, "aime24", _cfg(tmp_path / "res", limit=3, run_name="tiny-erpo"))
+    table = build_table([str(tmp_path / "res")], include_published=False)
+    assert "tiny-erpo" in str(table)

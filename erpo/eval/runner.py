@@ -56,7 +56,8 @@ def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
     problems = [done[r["extra_info"]["index"]] for r in rows]
     metrics = benchmark_metrics([[s["correct"] for s in p["samples"]] for p in problems],
                                 [[s["tokens"] for s in p["samples"]] for p in problems], list(cfg.pass_k))
-    result = {"model": model, "benchmark": benchmark, "k": cfg.k, "run": cfg.run_name or model,
+    metrics[f"avg@{cfg.k}"] = metrics["avg@k"]  # named by k, as the table builder reads it
+    result = {"model": model, "benchmark": benchmark, "k": cfg.k, "run_name": cfg.run_name or model,
               "variant": cfg.variant, "settings": {"temperature": cfg.temperature, "top_p": cfg.top_p,
                                                    "max_new_tokens": cfg.max_new_tokens, "template": cfg.template,
                                                    "seed": cfg.seed, "limit": cfg.limit},

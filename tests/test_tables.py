@@ -1,0 +1,77 @@
+"""Table builder on hand-made results (exact numbers) and on a real tiny evaluation."""
+
+import json
+
+import pytest
+import yaml
+
+from erpo.tables.__main__ import main as tables_main
+from erpo.tables.build import PUBLISHED, build_table
+
+
+def _result(path, run, variant, benchmark, avg):
+    path.mkdir(parents=True, exist_ok=True)
+    data = {"run_name": run, "variant": variant, "model": f"/models/{run}", "benchmark": benchmark,
+            "k": 4, "metrics": {"avg@4": avg, "pass@4": min(1.0, avg * 2)}, "samples": []}
+    (path / f"{benchmark}.json").write_text(json.dumps(data))
+
+
+@pytest.fixture
+def results(tmp_path):
+    _result(tmp_path / "base", "base", "grpo", "aime24", 0.10)
+    _result(tmp_path / "base", "base", "grpo", "math500", 0.50)
+    _result(tmp_path / "mine", "mine", "erpo", "aime24", 0.20)
+    _result(tmp_path / "mine", "mine", "erpo", "math500", 0.60)
+    (tmp_path / "mine" / "math500.partial.jsonl").write_text("{}\n")  # ignored
+    return tmp_path
+
+
+def test_markdown_rows_averages_and_deltas(results):
+    table = build_table([str(results)], ["aime24", "math500"], baseline="base",
+                        include_published=False)
+    lines = table.splitlines()
+    assert lines[0] == "| run | variant | aime24 | math500 | average |"
+    assert "| mine | erpo | 20.0 (+10.0) | 60.0 (+10.0) | 40.0 (+10.0) |" in lines
+    assert "| base | grpo | 10.0 | 50.0 | 30.0 |" in lines
+    assert "difference to base" in table
+
+
+def test_other_metric_and_missing_benchmark(results):
+    table = build_table([str(results)], ["aime24", "aime25"], metric="pass@4",
+                        include_published=False)
+    assert "| mine | erpo | 40.0 | n/a | n/a |" in table
+    with pytest.raises(KeyError, match="no metric 'pass@99'"):
+        build_table([str(results)], metric="pass@99", include_published=False)
+    with pytest.raises(KeyError, match="baseline 'nope'"):
+        build_table([str(results)], baseline="nope", include_published=False)
+
+
+def test_published_rows_come_with_their_source(results):
+    table = build_table([str(results)], ["aime25", "aime24", "math500", "olympiadbench"],
+                        published_models=["Qwen2.5-Math-7B"])
+    assert "| PREPO (Qwen2.5-Math-7B), paper | PREPO | n/a | n/a | n/a | n/a | 39.6 |" in table
+    assert "arXiv 2511.00794" in table and "Qwen3-4B" not in table
+
+
+def test_published_file_has_sources_for_every_paper():
+    papers = yaml.safe_load(PUBLISHED.read_text())
+    for paper in papers:
+        assert paper["arxiv"] and paper["source"] and paper["metric"]
+        for row in paper["rows"]:
+            assert all(v is None or 0 <= v <= 100 for v in row["values"].values())
+    erpo = next(p for p in papers if p["arxiv"] == "2511.04800")
+    assert {r["model"]: r["values"]["math500"] for r in erpo["rows"]} == {
+        "Qwen2.5-3B": 50.4, "Qwen2.5-7B": 60.3}
+
+
+def test_latex_output(results, tmp_path):
+    out = tmp_path / "t.tex"
+    assert tables_main(["--results", str(results), "--format", "latex", "--out", str(out),
+                        "--no-published"]) == 0
+    tex = out.read_text()
+    assert tex.startswith("\\begin{tabular}{llrrr}") and "mine & erpo & 20.0 & 60.0 & 40.0 \\\\" in tex
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert tables_main(["--results", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: no eval result JSONs")
