@@ -116,20 +116,16 @@ def build_local_assets(config: DictConfig) -> None:
 
 
 def set_environment(config: DictConfig) -> None:
-    """Environment every Ray process inherits: our verl plugins, and the platform's own."""
-    modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
-    platform = config.get("platform") or {}
-    if platform.get("name") == "cpu":
+    """Environment every Ray process inherits: the platform's own, then our verl plugins."""
+    if (config.get("platform") or {}).get("name") == "cpu":
         from recipe.platform.cpu import apply_cpu_environment
 
         apply_cpu_environment()
-        modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
     # verl's JSONL logger writes <root>/<project>/<experiment>.jsonl; the default root "." would
     # put it inside the `erpo` package directory.
     os.environ.setdefault("VERL_FILE_LOGGER_ROOT", os.path.abspath("outputs/logs"))
-    for module in PLUGIN_MODULES:
-        if module not in modules:
-            modules.append(module)
+    modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
+    modules += [m for m in PLUGIN_MODULES if m not in modules]
     os.environ["VERL_USE_EXTERNAL_MODULES"] = ",".join(modules)
 
 
