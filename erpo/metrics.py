@@ -12,6 +12,7 @@
 | erpo/temperature_hist/<lo>-<hi> | groups sampled with temperature in [lo, hi) | fraction |
 | erpo/groups | groups recorded this step (DAPO-evicted groups included) | count |
 | erpo/prompts_tracked | prompts with at least one recorded visit | count |
+| erpo/timing_s | wall time of the step's ERPO data-side work (logged by the trainer) | seconds |
 """
 
 from __future__ import annotations

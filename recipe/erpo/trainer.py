@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -67,6 +68,9 @@ class ERPOTrainer(PPOTrainerSync):
         self.erpo_config = ERPOConfig.from_dict(OmegaConf.to_container(config.erpo, resolve=True))
         self.erpo = ERPOController(self.erpo_config)
         self._pending_groups: list[dict] = []
+        # Seconds of ERPO data-side work (assign + update + metrics) since the last flush;
+        # logged as erpo/timing_s so the overhead benchmark compares it with timing_s/step.
+        self._erpo_seconds = 0.0
         reactivation.configure(
             self.erpo_config.ra.enabled, self.erpo_config.ra.pseudo_reward, self.erpo_config.correct_threshold
         )
@@ -77,7 +81,9 @@ class ERPOTrainer(PPOTrainerSync):
         batch = super()._next_train_batch(num_prompts)
         sources = [str(_plain(s)) for s in batch["data_source"]]
         indices = np.asarray([int(_plain(i)) for i in batch["index"]], dtype=np.int64)
+        start = time.perf_counter()
         temperatures = self.erpo.assign(sources, indices)
+        self._erpo_seconds += time.perf_counter() - start
         batch[TEMPERATURE_FIELD] = torch.as_tensor(np.asarray(temperatures), dtype=torch.float32)
         return batch
 
@@ -137,7 +143,8 @@ class ERPOTrainer(PPOTrainerSync):
         groups, self._pending_groups = self._pending_groups, []
         if not groups:
             return {}
-        return self.erpo.update(
+        start = time.perf_counter()
+        metrics = self.erpo.update(
             step=int(self.global_steps),
             sources=[g["source"] for g in groups],
             indices=np.asarray([g["index"] for g in groups], dtype=np.int64),
@@ -146,6 +153,9 @@ class ERPOTrainer(PPOTrainerSync):
             mean_reward=np.asarray([float(np.mean(g["scores"])) for g in groups], dtype=np.float64),
             temperature_used=np.asarray([g["temperature"] for g in groups], dtype=np.float64),
         )
+        metrics["erpo/timing_s"] = self._erpo_seconds + time.perf_counter() - start
+        self._erpo_seconds = 0.0
+        return metrics
 
     # ---- 4. checkpoints -----------------------------------------------------------------
     def _save_checkpoint(self):
