@@ -32,6 +32,9 @@ class ERPOConfig:
     correct_threshold: float = 0.5
     # On resume, continue with an empty tracker when the checkpoint has none (logged).
     allow_fresh_tracker: bool = False
+    # Append each step's (data_source, index, temperature) assignments to erpo_assignments.jsonl
+    # in the checkpoint directory: per-prompt temperature trajectories for analysis and resume checks.
+    log_assignments: bool = True
     temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
     ra: RAConfig = field(default_factory=RAConfig)
 

@@ -27,6 +27,16 @@ def test_metadata_drops_verl_scalar_temperature():
     assert "temperature" not in info and info["compute_loss"] is False
 
 
+def test_metadata_drops_the_scalar_verl_wrote_before_wrapping():
+    """verl's ``_step_once`` sets extra_info["temperature"] when it samples the batch, before any
+    log-prob pass: wrapping that dict must drop it, and so must its deep copy on the worker."""
+    import copy
+
+    info = PerSampleTemperatureInfo({"temperature": 1.0, "global_steps": 3})
+    assert "temperature" not in info and info["global_steps"] == 3
+    assert "temperature" not in copy.deepcopy(info)
+
+
 def test_worker_side_merge_keeps_per_sample_temperature():
     """verl's worker merges metadata into the fetched batch; the per-sample field must survive."""
     from tensordict import TensorDict

@@ -36,6 +36,7 @@ from recipe.erpo.agent_loop import TEMPERATURE_FIELD
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "erpo_state.json"
+ASSIGNMENTS_FILE = "erpo_assignments.jsonl"
 # Fields of a trajectory the tracker needs; verl stores every prompt field with each trajectory.
 _OBSERVED_FIELDS = ["uid", "data_source", "index", TEMPERATURE_FIELD, "rm_scores", "extra_fields"]
 
@@ -47,6 +48,12 @@ class PerSampleTemperatureInfo(dict):
     same name; without the scalar, the per-sample tensor stored with each trajectory is
     what the engine reads.
     """
+
+    def __init__(self, *args, **kwargs):
+        # verl already wrote the scalar when it sampled the batch (``_step_once``); copying the
+        # dict must drop it too, not only later writes.
+        super().__init__()
+        self.update(*args, **kwargs)
 
     def __setitem__(self, key, value):
         if key != TEMPERATURE_FIELD:
@@ -84,8 +91,26 @@ class ERPOTrainer(PPOTrainerSync):
         start = time.perf_counter()
         temperatures = self.erpo.assign(sources, indices)
         self._erpo_seconds += time.perf_counter() - start
+        if self.erpo_config.log_assignments:
+            self._log_assignments(sources, indices, temperatures)
         batch[TEMPERATURE_FIELD] = torch.as_tensor(np.asarray(temperatures), dtype=torch.float32)
         return batch
+
+    def _log_assignments(self, sources, indices, temperatures) -> None:
+        """One JSON line per step: which prompt was sampled at which temperature.
+
+        The step is the one this batch will be trained as (verl increments after the step).
+        """
+        folder = self.config.trainer.default_local_dir
+        os.makedirs(folder, exist_ok=True)
+        record = {
+            "step": int(self.global_steps),
+            "data_source": list(sources),
+            "index": [int(i) for i in indices],
+            "temperature": [round(float(t), 6) for t in temperatures],
+        }
+        with open(os.path.join(folder, ASSIGNMENTS_FILE), "a") as f:
+            f.write(json.dumps(record) + "\n")
 
     # ---- 2. the same temperature in every log-prob pass ---------------------------------
     def _compute_old_log_prob(self, batch, metrics):
