@@ -116,3 +116,15 @@ def test_wandb_identity_groups_by_variant_and_resumes_by_name():
     assert a["WANDB_RUN_GROUP"] == c["WANDB_RUN_GROUP"] == "erpo_dapo" and a["WANDB_MODE"] == "offline"
     assert a["WANDB_RUN_ID"] == b["WANDB_RUN_ID"] != c["WANDB_RUN_ID"]
     assert a["WANDB_TAGS"].split(",") == ["erpo_dapo", "tiny", "toy", "additive"] and a["WANDB_JOB_TYPE"] == "train"
+
+
+def test_sweep_dirname_keeps_only_the_swept_keys():
+    from recipe.erpo.sweep_dir import sweep_dirname
+
+    task = ["experiment=smoke", "trainer.save_freq=-1", "erpo.temperature.t_max=1.4", "seed=2", "algorithm=erpo"]
+    argv = ["-m", "experiment=smoke", "trainer.save_freq=-1", "erpo.temperature.t_max=0.5,1.4", "seed=1,2"]
+    assert sweep_dirname(task, argv, None) == "erpo.temperature.t_max=1.4"
+    # keys swept by a sweep config file (hydra.sweeper.params) count too
+    params = {"algorithm": "grpo,erpo", "trainer.total_training_steps": "5"}
+    assert sweep_dirname(task, argv, params) == "algorithm=erpo,erpo.temperature.t_max=1.4"
+    assert sweep_dirname(["seed=1"], ["-m", "seed=1,2"], None) == "default"

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from recipe.erpo.trainer import STATE_FILE, state_digest
+import numpy as np
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from erpo.config import ERPOConfig
+from erpo.controller import ERPOController
+from recipe.erpo.trainer import ASSIGNMENTS_FILE, STATE_FILE, state_digest
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +27,6 @@ def _train(tmp: Path, name: str, *overrides: str, timeout=900) -> subprocess.Com
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp / "logs"))
     cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "experiment=smoke", f"trainer.experiment_name={name}",
            f"trainer.default_local_dir={tmp / name}", *overrides]
-    subprocess.run(["ray", "stop", "--force"], capture_output=True)
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -46,12 +51,36 @@ def test_smoke_run_changes_temperatures_through_verl(tmp_path):
     assert (tmp_path / "smoke" / "global_step_2" / STATE_FILE).exists()
 
 
+def _kill_marked(mark: str) -> None:
+    """SIGKILL every process whose environment carries ``mark`` (never `ray stop --force`: it
+    would kill every Ray session on the machine, other users' included)."""
+    needle = f"ERPO_TEST_KILL_MARK={mark}".encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if needle in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
+
+
+def _assignments(run_dir: Path) -> dict[int, dict]:
+    """Last recorded assignment per step (a killed run may have logged a step it never finished)."""
+    rows = [json.loads(line) for line in (run_dir / ASSIGNMENTS_FILE).read_text().splitlines() if line.strip()]
+    return {r["step"]: r for r in rows}
+
+
 def test_kill_and_resume_restores_the_tracker(tmp_path):
+    """kill -9 after the step-2 checkpoint, resume: the tracker is the saved one, and step 3 samples the
+    same prompts as an uninterrupted run, at the temperatures the saved tracker assigns them."""
+    schedule = ["temperature_schedule=constant", "erpo.temperature.t_max=2.0"]
+    uninterrupted = _train(tmp_path, "straight", "trainer.total_training_steps=3", "trainer.save_freq=2", *schedule)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-4000:]
+
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp_path / "logs"))
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "experiment=smoke", "trainer.experiment_name=run",
-           f"trainer.default_local_dir={run_dir}", "trainer.save_freq=2", "trainer.total_training_steps=6"]
-    subprocess.run(["ray", "stop", "--force"], capture_output=True)
+           f"trainer.default_local_dir={run_dir}", "trainer.save_freq=2", "trainer.total_training_steps=6", *schedule]
+    env["ERPO_TEST_KILL_MARK"] = marker_id = f"kill-{os.getpid()}-{time.time_ns()}"
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     marker = run_dir / "latest_checkpointed_iteration.txt"
@@ -59,19 +88,30 @@ def test_kill_and_resume_restores_the_tracker(tmp_path):
     while not (marker.exists() and marker.read_text().strip() == "2"):
         assert proc.poll() is None and time.time() < deadline, "run ended before its first checkpoint"
         time.sleep(2)
-    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the whole run, Ray included
+    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the run ...
     proc.wait()
+    _kill_marked(marker_id)  # ... and the Ray daemons it started in sessions of their own
     saved = json.loads((run_dir / "global_step_2" / STATE_FILE).read_text())
 
-    out = _train(tmp_path, "run", "trainer.save_freq=2", "trainer.total_training_steps=3",
-                 f"trainer.default_local_dir={run_dir}")
+    out = _train(tmp_path, "run", "trainer.save_freq=2", "trainer.total_training_steps=3", *schedule)
     assert out.returncode == 0, out.stderr[-4000:]
     restored = re.search(r"ERPO tracker restored from .*global_step_2: (\d+) prompts, state sha256 (\w+)",
                          out.stdout + out.stderr)
     assert restored, "resume did not restore the tracker"
     assert restored.group(2) == state_digest(saved)
-    # The resumed run continues at step 3 from the restored state.
+    # The resumed run continues at step 3 ...
     assert [s["step"] for s in _steps(tmp_path, "run")][-1] == 3
+    # ... with the prompts an uninterrupted run samples at step 3 (verl restores the dataloader) ...
+    resumed_step3, straight_step3 = _assignments(run_dir)[3], _assignments(tmp_path / "straight")[3]
+    assert (resumed_step3["data_source"], resumed_step3["index"]) == (
+        straight_step3["data_source"], straight_step3["index"])
+    # ... at exactly the temperatures the saved tracker gives them.
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        cfg = compose(config_name="train", overrides=["experiment=smoke", *schedule])
+    controller = ERPOController(ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
+    controller.load_state_dict(saved)
+    expected = controller.assign(resumed_step3["data_source"], np.asarray(resumed_step3["index"]))
+    assert resumed_step3["temperature"] == pytest.approx([float(t) for t in expected], abs=1e-6)
 
 
 def test_resume_without_tracker_state_is_refused(tmp_path):
@@ -90,10 +130,9 @@ def test_two_job_multirun_of_the_smoke(tmp_path):
     cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "-m", "experiment=smoke", "trainer.total_training_steps=2",
            "trainer.save_freq=-1", f"hydra.sweep.dir={tmp_path / 'sweep'}",
            "erpo.temperature.t_max=0.5,1.4"]  # the first job is refused (t_max < base), the second trains
-    subprocess.run(["ray", "stop", "--force"], capture_output=True)
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stderr[-4000:]
     statuses = {p.parent.parent.name: json.loads(p.read_text())["status"]
                 for p in (tmp_path / "sweep").glob("*/seed=1/job_status.json")}
-    common = "trainer.save_freq=-1,trainer.total_training_steps=2"
-    assert statuses == {f"erpo.temperature.t_max=0.5,{common}": "refused", f"erpo.temperature.t_max=1.4,{common}": "ok"}
+    # named by the swept key only; the fixed overrides and the seed stay out of the name
+    assert statuses == {"erpo.temperature.t_max=0.5": "refused", "erpo.temperature.t_max=1.4": "ok"}

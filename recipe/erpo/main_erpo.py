@@ -16,7 +16,11 @@ import ray
 from omegaconf import DictConfig
 from verl.trainer.main_ppo import TaskRunnerV1
 
+from recipe.erpo import sweep_dir
 from recipe.erpo.preflight import ConfigRefused, preflight
+
+# hydra.sweep.subdir names multirun jobs through this resolver; it must exist before Hydra composes.
+sweep_dir.register()
 
 CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
 
