@@ -206,10 +206,14 @@ class ERPOTrainer(PPOTrainerSync):
         state = load_erpo_state(folder, allow_fresh=self.erpo_config.allow_fresh_tracker)
         if state is not None:
             self.erpo.load_state_dict(state)
-            logger.warning(
-                "ERPO tracker restored from %s: %d prompts, state sha256 %s",
-                folder, len(self.erpo.tracker), state_digest(self.erpo.state_dict()),
+            # print, not only logging: Ray forwards the task runner's stdout to the driver console,
+            # where users (and the resume test) look for this line.
+            message = (
+                f"ERPO tracker restored from {folder}: {len(self.erpo.tracker)} prompts, "
+                f"state sha256 {state_digest(self.erpo.state_dict())}"
             )
+            logger.info(message)
+            print(message, flush=True)
 
 
 def state_digest(state: dict) -> str:
