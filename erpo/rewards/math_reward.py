@@ -28,7 +28,10 @@ _lock = threading.Lock()
 
 
 def reward_stats() -> dict[str, int]:
-    """Counts since start: calls, no_answer (format failures), errors (parser failures), timeouts."""
+    """Counts since start: calls, no_answer (format failures), unparsable (answer math-verify cannot
+    read), refused_symbolic (exponent towers / over-long answers compared as strings only), timeouts,
+    errors (exceptions caught); correct / wrong count the calls that extracted an answer (a wrong one
+    includes the unparsable, refused and timed-out answers)."""
     with _lock:
         return dict(_stats)
 
@@ -89,7 +92,9 @@ def _symbolic_equal(pred: str, truth: str) -> bool:
     # enforced around this call instead (see _bounded).
     gold = parse(f"${truth}$", parsing_timeout=None)
     answer = parse(f"${pred}$", parsing_timeout=None)
-    return bool(gold and answer and verify(gold, answer, timeout_seconds=None))
+    if not answer:
+        return None  # nothing math-verify can read: counted as unparsable
+    return bool(gold and verify(gold, answer, timeout_seconds=None))
 
 
 def _bounded(fn, *args, timeout: float = TIMEOUT_S):
@@ -102,7 +107,10 @@ def _bounded(fn, *args, timeout: float = TIMEOUT_S):
     worker = threading.Thread(target=lambda: box.append(fn(*args)), daemon=True)
     worker.start()
     worker.join(timeout)
-    return box[0] if box else None
+    return box[0] if box else _TIMED_OUT
+
+
+_TIMED_OUT = object()
 
 
 # Exponent towers make sympy compute huge integers inside C code that holds the GIL, where no
@@ -116,9 +124,12 @@ def is_equivalent(pred: str, truth: str) -> bool:
     if _TOWER.search(pred) or len(pred) > 300:
         _count("refused_symbolic")
         return False
-    result = _bounded(_symbolic_equal, pred, truth)
-    if result is None:
+    result = _bounded(_symbolic_equal, pred, truth, timeout=TIMEOUT_S)
+    if result is _TIMED_OUT:
         _count("timeouts")
+        return False
+    if result is None:
+        _count("unparsable")
         return False
     return result
 
@@ -134,6 +145,7 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
             _count("no_answer")
             return {"score": 0.0, "acc": False, "pred": "", "format_ok": False}
         acc = is_equivalent(pred, str(ground_truth))
+        _count("correct" if acc else "wrong")
         return {"score": 1.0 if acc else 0.0, "acc": acc, "pred": pred[:200], "format_ok": True}
     except Exception:  # noqa: BLE001 - a reward must never crash training
         _count("errors")

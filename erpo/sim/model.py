@@ -55,8 +55,8 @@ def _solve_prob(logit: np.ndarray, temperature: np.ndarray, slope: float) -> np.
     return 1.0 / (1.0 + np.exp(-(logit - slope * (temperature - 1.0))))
 
 
-def simulate(variant: str, cfg: SimConfig) -> dict[str, list[float]]:
-    """Per-step series for one variant."""
+def simulate(variant: str, cfg: SimConfig, return_controller: bool = False):
+    """Per-step series for one variant (and its controller, whose tracker holds every prompt's visits)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r}: choose one of {VARIANTS}")
     rng = np.random.default_rng(cfg.seed)
@@ -106,7 +106,7 @@ def simulate(variant: str, cfg: SimConfig) -> dict[str, list[float]]:
         series["temperature_max"].append(first["erpo/temperature_max"])
         series["revived_frac"].append(first["erpo/revived_frac"])
         series["mean_solve_prob"].append(float(_solve_prob(logits, np.ones_like(logits), cfg.slope).mean()))
-    return series
+    return (series, controller) if return_controller else series
 
 
 def summarise(series: dict[str, list[float]]) -> dict[str, float]:
