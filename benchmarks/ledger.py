@@ -53,8 +53,10 @@ def revival(controller) -> dict:
         hits1 += int((all_correct & has1 & nxt1).sum())
         base2 += int((all_correct & has2).sum())
         hits2 += int((all_correct & has2 & (nxt1 | nxt2)).sum())
-    return {"all_correct_visits_with_a_revisit": base1, "revived_within_1": hits1 / max(base1, 1),
-            "revived_within_2": hits2 / max(base2, 1)}
+    # Each share is over the all-correct visits that had that many revisits before the run ended.
+    return {"all_correct_visits_with_a_revisit": base1, "all_correct_visits_with_two_revisits": base2,
+            "revived_within_1": hits1 / base1 if base1 else None,
+            "revived_within_2": hits2 / base2 if base2 else None}
 
 
 def simulated(cfg: SimConfig) -> dict:
@@ -94,7 +96,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny simulation (tests)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    prompts, steps, batch = (400, 10, 64) if args.quick else (args.prompts, args.steps, args.batch)
+    prompts, steps, batch = (200, 20, 64) if args.quick else (args.prompts, args.steps, args.batch)
     # History long enough to hold every visit of every prompt (DAPO re-draws add visits).
     window = int(np.ceil(steps * batch * 4 / prompts)) + 4
     cfg = SimConfig(num_prompts=prompts, steps=steps, batch_size=batch, n=args.n, erpo={"window": window})

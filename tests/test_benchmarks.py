@@ -1,0 +1,67 @@
+"""Benchmark scripts run at tiny sizes and write JSON with their figures (no timing assertions)."""
+
+import json
+
+import pytest
+
+from benchmarks import ledger, overhead, scale
+
+
+def _load(path):
+    return json.loads(path.read_text())
+
+
+def test_overhead_reports_controller_and_run_ratio(tmp_path):
+    log = tmp_path / "run.jsonl"
+    log.write_text("\n".join(json.dumps({"step": s, "data": {"erpo/timing_s": 0.001, "timing_s/step": 2.0}})
+                             for s in (1, 2, 3)))
+    overhead.main(["--quick", "--log", str(log), "--out", str(tmp_path / "o.json")])
+    out = _load(tmp_path / "o.json")
+    assert out["controller"][0]["prompts"] == 64 and out["controller"][0]["median_ms"] > 0
+    assert out["run"]["ratio"] == pytest.approx(0.0005)
+    assert out["machine"]["cores"] >= 1
+
+
+def test_overhead_refuses_a_log_without_timings(tmp_path):
+    log = tmp_path / "run.jsonl"
+    log.write_text(json.dumps({"step": 1, "data": {"timing_s/step": 2.0}}))
+    with pytest.raises(SystemExit, match="erpo/timing_s"):
+        overhead.main(["--quick", "--log", str(log), "--out", str(tmp_path / "o.json")])
+
+
+def test_scale_reports_bytes_and_save_load(tmp_path):
+    scale.main(["--quick", "--out", str(tmp_path / "s.json")])
+    (row,) = _load(tmp_path / "s.json")["results"]
+    assert row["prompts"] == 20_000 and 50 < row["bytes_per_prompt"] < 400 and row["save_s"] > 0
+
+
+def test_ledger_from_simulator_and_logs(tmp_path):
+    log = tmp_path / "run.jsonl"
+    rows = [{"erpo/groups": 4, "erpo/frac_mixed": 0.5, "erpo/revival_candidates": 2, "erpo/revived_frac": 0.5}] * 3
+    log.write_text("\n".join(json.dumps({"step": i + 1, "data": r}) for i, r in enumerate(rows)))
+    ledger.main(["--quick", "--logs", str(log), "--log-n", "4", "--out", str(tmp_path / "l.json")])
+    out = _load(tmp_path / "l.json")
+    assert set(out["simulator"]["variants"]) == {"grpo", "dapo", "erpo", "erpo_dapo"}
+    for v in out["simulator"]["variants"].values():
+        assert 0 <= v["revived_within_1"] <= 1 and 0 <= v["revived_within_2"] <= 1
+    logged = out["logs"]["run.jsonl"]
+    assert logged["rollouts_per_effective_prompt"] == pytest.approx(48 / 6) and logged["revived_within_1"] == 0.5
+
+
+def test_revival_counts_a_mixed_visit_after_an_all_correct_one():
+    import numpy as np
+
+    from erpo.config import ERPOConfig
+    from erpo.controller import ERPOController
+
+    c = ERPOController(ERPOConfig.from_dict({"window": 8}))
+    # prompt 0: all-correct, mixed  -> revived within 1; prompt 1: all-correct, all-correct, mixed -> within 2 only
+    for step, correct in enumerate([(4, 4), (2, 4), (4, 2)]):
+        idx = np.array([0, 1]) if step < 2 else np.array([1])
+        ok = np.array(correct[: len(idx)] if step < 2 else [2])
+        if step == 1:
+            ok = np.array([2, 4])
+        c.update(step, ["s"] * len(idx), idx, np.full(len(idx), 4), ok, ok / 4, np.ones(len(idx)))
+    out = ledger.revival(c)
+    # all-correct visits with a revisit: p0@0, p1@0, p1@1 -> within 1: p0@0 and p1@1 -> 2/3
+    assert out["revived_within_1"] == pytest.approx(2 / 3)
