@@ -128,3 +128,28 @@ def test_sweep_dirname_keeps_only_the_swept_keys():
     params = {"algorithm": "grpo,erpo", "trainer.total_training_steps": "5"}
     assert sweep_dirname(task, argv, params) == "algorithm=erpo,erpo.temperature.t_max=1.4"
     assert sweep_dirname(["seed=1"], ["-m", "seed=1,2"], None) == "default"
+
+
+def _experiments():
+    root = Path(CONF) / "experiment"
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml") if not p.name.startswith("_"))
+
+
+@pytest.mark.parametrize("experiment", _experiments())
+def test_every_experiment_file_composes_and_validates(experiment):
+    cfg = _compose(f"experiment={experiment}")
+    OmegaConf.to_container(cfg, resolve=True)
+    check_recipe_fields(cfg, ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
+
+
+@pytest.mark.parametrize("size", ["3b", "7b"])
+def test_erpo_paper_rows_differ_only_in_the_method(size):
+    dapo = _compose(f"experiment=erpo_paper/dapo_qwen2.5-{size}")
+    erpo = _compose(f"experiment=erpo_paper/erpo_qwen2.5-{size}")
+    for cfg in (dapo, erpo):
+        assert cfg.actor_rollout_ref.model.path == f"Qwen/Qwen2.5-{size.upper()}"
+        assert cfg.data.train_files == "data/dapo_math_17k.parquet" and cfg.data.train_batch_size == 512
+        assert cfg.actor_rollout_ref.rollout.n == 16 and cfg.actor_rollout_ref.rollout.val_kwargs.n == 4
+        assert cfg.algorithm.filter_groups.enable and cfg.actor_rollout_ref.actor.clip_ratio_high == 0.28
+    assert (dapo.variant, dapo.erpo.enabled) == ("dapo", False)
+    assert (erpo.variant, erpo.erpo.enabled) == ("erpo_dapo", True)
