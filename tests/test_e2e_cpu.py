@@ -49,6 +49,10 @@ def test_smoke_run_changes_temperatures_through_verl(tmp_path):
     for s in raised:
         assert s["training/rollout_probs_diff_mean"] < 0.01, s
     assert (tmp_path / "smoke" / "global_step_2" / STATE_FILE).exists()
+    # The notebooks run on this fresh smoke log too (the fast suite runs them on committed fixtures).
+    from erpo.analysis.notebooks import execute_all
+
+    execute_all(tmp_path / "logs", tmp_path / "notebooks", eval_dir=tmp_path / "no_eval")
 
 
 def _kill_marked(mark: str) -> None:

@@ -37,6 +37,7 @@ def preflight(config: DictConfig) -> ERPOConfig:
             check_rl_parquet(path, field=f"data.{key}")
     set_environment(config)
     set_wandb_environment(config)
+    write_run_config(config)
     return erpo_cfg
 
 
@@ -127,6 +128,25 @@ def set_environment(config: DictConfig) -> None:
     modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
     modules += [m for m in PLUGIN_MODULES if m not in modules]
     os.environ["VERL_USE_EXTERNAL_MODULES"] = ",".join(modules)
+
+
+def run_config_path(config: DictConfig) -> str:
+    """``<logger root>/<project>/<experiment>.config.json``, beside verl's JSONL metrics file."""
+    root = os.environ.get("VERL_FILE_LOGGER_ROOT", os.path.abspath("outputs/logs"))
+    return os.path.join(root, str(config.trainer.project_name), f"{config.trainer.experiment_name}.config.json")
+
+
+def write_run_config(config: DictConfig) -> str:
+    """The resolved config of the run beside its JSONL log, so offline analysis (notebooks,
+    benchmarks) knows each run's variant, seed, model and schedule without W&B."""
+    import json
+
+    path = run_config_path(config)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    resolved = OmegaConf.to_container(config, resolve=True)
+    with open(path, "w") as f:
+        json.dump(resolved, f, indent=1, default=str)
+    return path
 
 
 def wandb_settings(config: DictConfig) -> dict[str, str]:
