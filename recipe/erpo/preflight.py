@@ -14,10 +14,13 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from erpo.config import ConfigError, ERPOConfig
+from erpo.prepo.config import PREPOConfig
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
 
 PLUGIN_MODULES = ["recipe.erpo.plugins"]
+# Name under which recipe/prepo/loss.py registers its policy loss (kept here: no torch import).
+PREPO_LOSS_MODE = "prepo_entropy_weighted"
 
 
 class ConfigRefused(ValueError):
@@ -31,6 +34,7 @@ def preflight(config: DictConfig) -> ERPOConfig:
     except ConfigError as err:
         raise ConfigRefused(str(err)) from None
     check_recipe_fields(config, erpo_cfg)
+    check_prepo_fields(config)
     build_local_assets(config)
     for key in ("train_files", "val_files"):
         for path in _as_list(config.data.get(key)):
@@ -63,6 +67,33 @@ def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
             f"erpo.ra.enabled=true needs algorithm.adv_estimator={ESTIMATOR_NAME} (got "
             f"{config.algorithm.adv_estimator!r}); use an erpo algorithm preset or set the estimator."
         )
+
+
+def check_prepo_fields(config: DictConfig) -> PREPOConfig:
+    """PREPO's fields, and the verl fields its loss needs, agree (docs/prepo.md)."""
+    try:
+        prepo_cfg = PREPOConfig.from_dict(OmegaConf.to_container(config.get("prepo") or {}, resolve=True))
+    except ValueError as err:
+        raise ConfigRefused(str(err)) from None
+    actor = config.actor_rollout_ref.actor
+    loss_mode = actor.policy_loss.get("loss_mode", "vanilla")
+    weighting = prepo_cfg.weighting
+    if weighting.enabled and loss_mode != PREPO_LOSS_MODE:
+        raise ConfigRefused(
+            f"prepo.weighting.enabled=true needs actor_rollout_ref.actor.policy_loss.loss_mode={PREPO_LOSS_MODE} "
+            f"(got {loss_mode!r}); use algorithm=prepo or set prepo.weighting.enabled=false."
+        )
+    if loss_mode == PREPO_LOSS_MODE and not weighting.enabled:
+        raise ConfigRefused(
+            f"actor_rollout_ref.actor.policy_loss.loss_mode={PREPO_LOSS_MODE} needs prepo.weighting.enabled=true "
+            "(the weights come from it); set the loss_mode back to vanilla or enable the weighting."
+        )
+    if weighting.enabled and weighting.entropy_source == "current" and not actor.get("calculate_entropy", False):
+        raise ConfigRefused(
+            "prepo.weighting.entropy_source=current needs actor_rollout_ref.actor.calculate_entropy=true "
+            "(the loss forward pass must compute token entropies)."
+        )
+    return prepo_cfg
 
 
 def check_rl_parquet(path: str, field: str) -> None:

@@ -32,6 +32,8 @@ from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
+from recipe.erpo.checkpoint_files import resumed_folder, step_folder, write_json_atomic
+from recipe.prepo.schedule import PREPOSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +70,12 @@ def _plain(value):
     return getattr(value, "data", value)
 
 
-class ERPOTrainer(PPOTrainerSync):
-    """verl's sync trainer with the ERPO data-side hooks."""
+class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
+    """verl's sync trainer with the ERPO data-side hooks (and PREPO's, when ``prepo`` is on).
+
+    Method resolution: ERPO's hooks run first and call into :class:`PREPOSchedule`, which calls
+    verl; so PREPO picks the prompts and ERPO then gives the picked prompts their temperatures.
+    """
 
     def __init__(self, config: DictConfig):
         self.erpo_config = ERPOConfig.from_dict(OmegaConf.to_container(config.erpo, resolve=True))
@@ -184,25 +190,15 @@ class ERPOTrainer(PPOTrainerSync):
 
     # ---- 4. checkpoints -----------------------------------------------------------------
     def _save_checkpoint(self):
-        folder = os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
-        os.makedirs(folder, exist_ok=True)
-        # Written first: verl records the checkpoint as complete only at the end of its save.
-        path = os.path.join(folder, STATE_FILE)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.erpo.state_dict(), f)
-        os.replace(tmp, path)
+        folder = step_folder(self.config.trainer, self.global_steps)
+        write_json_atomic(os.path.join(folder, STATE_FILE), self.erpo.state_dict())
         super()._save_checkpoint()
 
     def _load_checkpoint(self):
         super()._load_checkpoint()
         if self.global_steps == 0:
             return
-        trainer_cfg = self.config.trainer
-        if trainer_cfg.resume_mode == "resume_path":
-            folder = trainer_cfg.resume_from_path
-        else:
-            folder = os.path.join(trainer_cfg.default_local_dir, f"global_step_{self.global_steps}")
+        folder = resumed_folder(self.config.trainer, self.global_steps)
         state = load_erpo_state(folder, allow_fresh=self.erpo_config.allow_fresh_tracker)
         if state is not None:
             self.erpo.load_state_dict(state)

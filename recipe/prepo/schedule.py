@@ -1,0 +1,148 @@
+"""PREPO on verl's V1 sync trainer: a trainer mixin (verl 0.9 has no curriculum-sampler hook).
+
+1. Selection (``_next_train_batch``): draw K x ``candidate_multiplier`` prompts from verl's
+   dataloader, score each with the *current* actor (one forward pass over prompt tokens, through
+   the actor worker's own ``compute_log_prob``), keep the window of K prompts that the pacing
+   function puts at this step's progress, and hand only those to the rollout.
+2. Weighting: installs the relative-entropy weighted loss (recipe/prepo/loss.py) on the actor
+   workers once they exist.
+3. Checkpoints hold the scheduler state (``prepo_state.json``: rollouts used, prompts seen).
+
+Everything is off unless ``prepo.enabled`` / ``prepo.weighting.enabled``; then this class only
+passes calls through to verl.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from tensordict import NonTensorData
+from verl.utils import tensordict_utils as tu
+
+from erpo.prepo.config import PREPOConfig
+from erpo.prepo.metrics import progress_metrics, selection_metrics
+from erpo.prepo.sampler_state import PerplexitySchedulerState
+from erpo.prepo.window import select_window, window_start
+from recipe.erpo.checkpoint_files import resumed_folder, step_folder, write_json_atomic
+from recipe.prepo.perplexity_pass import compute_prompt_perplexities, prompt_token_ids, rows_multiple
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "prepo_state.json"
+
+
+def _plain(value):
+    """Unwrap tensordict's NonTensorData (a numpy scalar's own ``.data`` is a buffer, not the value)."""
+    return value.data if isinstance(value, NonTensorData) else value
+
+
+def schedule_progress(global_steps: int, total_steps: int) -> float:
+    """rho of training step ``global_steps`` (verl counts from 1): 0 at the first step, 1 at the last."""
+    if total_steps <= 1:
+        return 0.0
+    return min(max(global_steps - 1, 0) / (total_steps - 1), 1.0)
+
+
+class PREPOSchedule:
+    """Mixin placed before verl's trainer class; every method calls on with ``super()``."""
+
+    def __init__(self, config: DictConfig):
+        self.prepo_config = PREPOConfig.from_dict(OmegaConf.to_container(config.prepo, resolve=True))
+        self.prepo_state = PerplexitySchedulerState()
+        # (candidate perplexities, selected positions, window start, progress) since the last flush
+        self._prepo_rounds: list[tuple[np.ndarray, np.ndarray, int, float]] = []
+        self._prepo_seconds = 0.0
+        super().__init__(config)
+
+    # ---- weighting: the actor's loss -------------------------------------------------------
+    def on_init_end(self):
+        weighting = self.prepo_config.weighting
+        if weighting.enabled:
+            from verl.utils.config import omega_conf_to_dataclass
+
+            from recipe.prepo.loss import make_prepo_loss_fn
+
+            # The same dataclass the worker builds its own loss from (engine_workers.py).
+            actor_cfg = omega_conf_to_dataclass(self.config.actor_rollout_ref.actor)
+            self.actor_rollout_wg.set_loss_fn(make_prepo_loss_fn(actor_cfg, weighting))
+        super().on_init_end()
+
+    # ---- schedule: which prompts are rolled out ---------------------------------------------
+    def _next_train_batch(self, num_prompts: int | None = None):
+        if not self.prepo_config.enabled:
+            return super()._next_train_batch(num_prompts)
+        k = num_prompts or self.config.data.train_batch_size
+        candidates = super()._next_train_batch(k * self.prepo_config.candidate_multiplier)
+        start = time.perf_counter()
+        chat_kwargs = self.config.data.get("apply_chat_template_kwargs") or {}
+        if OmegaConf.is_config(chat_kwargs):
+            chat_kwargs = OmegaConf.to_container(chat_kwargs, resolve=True)
+        token_ids = prompt_token_ids(
+            self.tokenizer, [_plain(p) for p in candidates["raw_prompt"]], self.prepo_config.perplexity_on, chat_kwargs
+        )
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        rollout = self.config.actor_rollout_ref.rollout
+        multiple = rows_multiple(self.actor_rollout_wg.world_size, rollout.get("log_prob_micro_batch_size_per_gpu"),
+                                 bool(rollout.get("log_prob_use_dynamic_bsz", False)))
+        ppl = compute_prompt_perplexities(self.actor_rollout_wg, token_ids, pad_id, multiple)
+        progress = schedule_progress(self.global_steps, self.prepo_config.total_steps or self.total_training_steps)
+        selected = select_window(ppl, k, progress, self.prepo_config.pacing)
+        batch = tu.index_select_tensor_dict(candidates, selected.tolist())
+        tu.assign_non_tensor_data(batch, "global_steps", self.global_steps)
+        keys = [(str(_plain(s)), int(_plain(i))) for s, i in zip(batch["data_source"], batch["index"], strict=True)]
+        self.prepo_state.record_step(len(ppl), keys, int(self.config.actor_rollout_ref.rollout.n))
+        self._prepo_rounds.append((ppl, selected, window_start(len(ppl), k, progress, self.prepo_config.pacing), progress))
+        self._prepo_seconds += time.perf_counter() - start
+        return batch
+
+    def _compute_old_log_prob(self, batch, metrics):
+        metrics.update(self._flush_prepo_metrics())
+        return super()._compute_old_log_prob(batch, metrics)
+
+    def _flush_prepo_metrics(self) -> dict[str, float]:
+        """Selection metrics over every selection round of this step (DAPO refills add rounds)."""
+        rounds, self._prepo_rounds = self._prepo_rounds, []
+        if not rounds:
+            return {}
+        ppl = np.concatenate([r[0] for r in rounds])
+        offsets = np.cumsum([0] + [len(r[0]) for r in rounds[:-1]])
+        selected = np.concatenate([r[1] + off for r, off in zip(rounds, offsets, strict=True)])
+        metrics = selection_metrics(ppl, selected, rounds[-1][2])
+        metrics.update(progress_metrics(self.prepo_state, rounds[-1][3]))
+        metrics["prepo/selection_rounds"] = float(len(rounds))
+        metrics["prepo/timing_s"] = self._prepo_seconds
+        self._prepo_seconds = 0.0
+        return metrics
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def _save_checkpoint(self):
+        if self.prepo_config.enabled:
+            path = os.path.join(step_folder(self.config.trainer, self.global_steps), STATE_FILE)
+            write_json_atomic(path, self.prepo_state.state_dict())
+        super()._save_checkpoint()
+
+    def _load_checkpoint(self):
+        super()._load_checkpoint()
+        if not self.prepo_config.enabled or self.global_steps == 0:
+            return
+        path = os.path.join(resumed_folder(self.config.trainer, self.global_steps), STATE_FILE)
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except (OSError, json.JSONDecodeError) as err:
+            raise RuntimeError(
+                f"PREPO scheduler state {path!r} is missing or unreadable ({err}); resume from a checkpoint written "
+                "with prepo.enabled=true, or start a fresh run (trainer.resume_mode=disable)."
+            ) from err
+        self.prepo_state.load_state_dict(state)
+        message = (
+            f"PREPO scheduler restored from {path}: {self.prepo_state.rollouts_used} rollouts used, "
+            f"{self.prepo_state.num_prompts_seen} prompts seen"
+        )
+        logger.info(message)
+        print(message, flush=True)
