@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from recipe.erpo.preflight import ConfigRefused, check_recipe_fields, check_rl_parquet
+from recipe.erpo.preflight import ConfigRefused, check_prepo_fields, check_recipe_fields, check_rl_parquet
 from erpo.config import ERPOConfig
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
@@ -36,6 +36,7 @@ def test_algorithm_x_schedule_compose_and_validate(algorithm, schedule):
     assert erpo.temperature.schedule == schedule
     omega_conf_to_dataclass(cfg.algorithm, dataclass_type=AlgoConfig)
     check_recipe_fields(cfg, erpo)
+    check_prepo_fields(cfg)
 
 
 @pytest.mark.parametrize("group", ["model", "data", "logger", "platform", "experiment"])
@@ -140,6 +141,7 @@ def test_every_experiment_file_composes_and_validates(experiment):
     cfg = _compose(f"experiment={experiment}")
     OmegaConf.to_container(cfg, resolve=True)
     check_recipe_fields(cfg, ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
+    check_prepo_fields(cfg)
 
 
 @pytest.mark.parametrize("size", ["3b", "7b"])
@@ -153,3 +155,52 @@ def test_erpo_paper_rows_differ_only_in_the_method(size):
         assert cfg.algorithm.filter_groups.enable and cfg.actor_rollout_ref.actor.clip_ratio_high == 0.28
     assert (dapo.variant, dapo.erpo.enabled) == ("dapo", False)
     assert (erpo.variant, erpo.erpo.enabled) == ("erpo_dapo", True)
+
+
+def test_paper_settings_of_prepo_and_erpo_on_prepo():
+    import recipe.prepo.loss  # noqa: F401  (registers prepo_entropy_weighted, as the plugin does in verl's processes)
+    from verl.utils.config import omega_conf_to_dataclass
+
+    for algorithm in ("prepo", "erpo_prepo"):
+        cfg = _compose(f"algorithm={algorithm}")
+        actor = cfg.actor_rollout_ref.actor
+        # verl's actor dataclass (as its workers build it) accepts the loss mode; smoke sets micro-batches.
+        omega_conf_to_dataclass(_compose("experiment=smoke", f"algorithm={algorithm}").actor_rollout_ref.actor)
+        assert (actor.clip_ratio_low, actor.clip_ratio_high, actor.use_kl_loss) == (0.2, 0.28, False)
+        assert actor.policy_loss.loss_mode == "prepo_entropy_weighted" and actor.calculate_entropy
+        assert cfg.prepo.enabled and cfg.prepo.weighting.enabled and cfg.prepo.candidate_multiplier == 5
+        assert cfg.erpo.enabled == (algorithm == "erpo_prepo")
+    base = _compose("algorithm=erpo")
+    assert not base.prepo.enabled and not base.prepo.weighting.enabled  # safe-off for every other variant
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (["algorithm=erpo", "prepo.weighting.enabled=true"], "prepo.weighting.enabled"),
+        (["algorithm=prepo", "prepo.weighting.enabled=false"], "loss_mode"),
+        (["algorithm=prepo", "actor_rollout_ref.actor.calculate_entropy=false"], "calculate_entropy"),
+        (["algorithm=prepo", "prepo.pacing=cosine"], "prepo.pacing"),
+        (["algorithm=prepo", "prepo.candidate_multiplier=0"], "prepo.candidate_multiplier"),
+        (["algorithm=prepo", "prepo.perplexity_on=answer"], "prepo.perplexity_on"),
+        (["algorithm=prepo", "+prepo.windowing=1"], "prepo.windowing"),
+    ],
+)
+def test_bad_prepo_fields_are_refused(overrides, field):
+    with pytest.raises(ConfigRefused, match=field.replace(".", r"\.")):
+        check_prepo_fields(_compose(*overrides))
+
+
+@pytest.mark.parametrize("model", ["qwen2.5-math-7b", "qwen2.5-math-1.5b", "qwen3-4b", "llama3.1-8b"])
+def test_prepo_paper_rows_differ_only_in_the_method(model):
+    random = _compose(f"experiment=prepo_paper/random_{model}")
+    prepo = _compose(f"experiment=prepo_paper/prepo_{model}")
+    for cfg in (random, prepo):
+        actor = cfg.actor_rollout_ref.actor
+        assert cfg.model_name == model and cfg.actor_rollout_ref.rollout.n == 8
+        assert (actor.clip_ratio_low, actor.clip_ratio_high, actor.use_kl_loss) == (0.2, 0.28, False)
+        assert cfg.actor_rollout_ref.rollout.val_kwargs.n == 16
+    assert random.data == prepo.data
+    assert (random.variant, random.prepo.enabled, random.actor_rollout_ref.actor.policy_loss.loss_mode) == (
+        "random", False, "vanilla")
+    assert (prepo.variant, prepo.prepo.enabled, prepo.prepo.candidate_multiplier) == ("prepo", True, 5)

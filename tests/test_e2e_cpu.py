@@ -140,3 +140,30 @@ def test_two_job_multirun_of_the_smoke(tmp_path):
                 for p in (tmp_path / "sweep").glob("*/seed=1/job_status.json")}
     # named by the swept key only; the fixed overrides and the seed stay out of the name
     assert statuses == {"erpo.temperature.t_max=0.5": "refused", "erpo.temperature.t_max=1.4": "ok"}
+
+
+def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
+    """ERPO on PREPO through verl's trainer: each step scores 8 candidates with the actor, rolls out the
+    4 in the pacing window, weights the loss by relative entropy, and ERPO still tempers the rollouts."""
+    from recipe.prepo.schedule import STATE_FILE as PREPO_STATE_FILE
+
+    out = _train(tmp_path, "prepo", "algorithm=erpo_prepo", "prepo.candidate_multiplier=2",
+                 "temperature_schedule=constant", "erpo.temperature.t_max=2.0", "trainer.save_freq=3")
+    assert out.returncode == 0, out.stderr[-4000:]
+    steps = _steps(tmp_path, "prepo")
+    assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6]
+    # Window of K=4 in |B|=8 sorted candidates, linear pacing over 6 steps: start floor(rho * 4).
+    assert [s["prepo/window_start"] for s in steps] == [0, 0, 1, 2, 3, 4]
+    for s in steps:
+        assert s["prepo/candidate_ppl_min"] <= s["prepo/selected_ppl_min"] <= s["prepo/selected_ppl_max"]
+        assert s["prepo/selected_ppl_max"] <= s["prepo/candidate_ppl_max"]
+        assert s["prepo/rollouts_used"] == 4 * 4 * s["step"]  # K prompts x n=4 rollouts per step
+        # The weighted loss ran on the actor (verl prefixes the loss's metrics with actor/).
+        assert 0 <= s["actor/prepo/weight_min"] <= 1 <= s["actor/prepo/weight_max"]
+        assert {"erpo/frac_mixed", "erpo/temperature_mean"} <= set(s)
+    # ERPO's per-sample temperatures still reach the log-prob passes on PREPO-selected prompts.
+    for s in steps:
+        if s["erpo/temperature_max"] > 1.5:
+            assert s["training/rollout_probs_diff_mean"] < 0.01, s
+    state = json.loads((tmp_path / "prepo" / "global_step_3" / PREPO_STATE_FILE).read_text())
+    assert state["rollouts_used"] == 48 and state["steps_taken"] == 3
