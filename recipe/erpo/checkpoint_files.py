@@ -28,3 +28,10 @@ def write_json_atomic(path: str, obj) -> None:
     with open(tmp, "w") as f:
         json.dump(obj, f)
     os.replace(tmp, path)
+
+
+def announce_restore(log, message: str) -> None:
+    """Log a restore line and print it: Ray forwards the task runner's stdout to the driver
+    console, where users (and the resume tests) look for it."""
+    log.info(message)
+    print(message, flush=True)

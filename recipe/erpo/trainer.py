@@ -32,7 +32,7 @@ from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
-from recipe.erpo.checkpoint_files import resumed_folder, step_folder, write_json_atomic
+from recipe.erpo.checkpoint_files import announce_restore, resumed_folder, step_folder, write_json_atomic
 from recipe.prepo.schedule import PREPOSchedule
 
 logger = logging.getLogger(__name__)
@@ -202,14 +202,8 @@ class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
         state = load_erpo_state(folder, allow_fresh=self.erpo_config.allow_fresh_tracker)
         if state is not None:
             self.erpo.load_state_dict(state)
-            # print, not only logging: Ray forwards the task runner's stdout to the driver console,
-            # where users (and the resume test) look for this line.
-            message = (
-                f"ERPO tracker restored from {folder}: {len(self.erpo.tracker)} prompts, "
-                f"state sha256 {state_digest(self.erpo.state_dict())}"
-            )
-            logger.info(message)
-            print(message, flush=True)
+            announce_restore(logger, f"ERPO tracker restored from {folder}: {len(self.erpo.tracker)} prompts, "
+                             f"state sha256 {state_digest(self.erpo.state_dict())}")
 
 
 def state_digest(state: dict) -> str:

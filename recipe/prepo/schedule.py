@@ -28,7 +28,7 @@ from erpo.prepo.config import PREPOConfig
 from erpo.prepo.metrics import progress_metrics, selection_metrics
 from erpo.prepo.sampler_state import PerplexitySchedulerState
 from erpo.prepo.window import select_window, window_start
-from recipe.erpo.checkpoint_files import resumed_folder, step_folder, write_json_atomic
+from recipe.erpo.checkpoint_files import announce_restore, resumed_folder, step_folder, write_json_atomic
 from recipe.prepo.perplexity_pass import compute_prompt_perplexities, prompt_token_ids, rows_multiple
 
 logger = logging.getLogger(__name__)
@@ -140,9 +140,5 @@ class PREPOSchedule:
                 "with prepo.enabled=true, or start a fresh run (trainer.resume_mode=disable)."
             ) from err
         self.prepo_state.load_state_dict(state)
-        message = (
-            f"PREPO scheduler restored from {path}: {self.prepo_state.rollouts_used} rollouts used, "
-            f"{self.prepo_state.num_prompts_seen} prompts seen"
-        )
-        logger.info(message)
-        print(message, flush=True)
+        announce_restore(logger, f"PREPO scheduler restored from {path}: {self.prepo_state.rollouts_used} rollouts "
+                         f"used, {self.prepo_state.num_prompts_seen} prompts seen")
