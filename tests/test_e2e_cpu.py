@@ -159,7 +159,9 @@ def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
         assert s["prepo/selected_ppl_max"] <= s["prepo/candidate_ppl_max"]
         assert s["prepo/rollouts_used"] == 4 * 4 * s["step"]  # K prompts x n=4 rollouts per step
         # The weighted loss ran on the actor (verl prefixes the loss's metrics with actor/).
-        assert 0 <= s["actor/prepo/weight_min"] <= 1 <= s["actor/prepo/weight_max"]
+        assert 0 <= s["actor/prepo/weight_min"] <= 1.01 and s["actor/prepo/weight_max"] >= 0.99
+        # H_bar of the whole batch (old-policy entropies) is the one every loss call divided by.
+        assert s["actor/prepo/entropy_normaliser"] == pytest.approx(s["prepo/entropy_normaliser_batch"], rel=1e-4)
         assert {"erpo/frac_mixed", "erpo/temperature_mean"} <= set(s)
     # ERPO's per-sample temperatures still reach the log-prob passes on PREPO-selected prompts.
     for s in steps:

@@ -13,9 +13,10 @@ from erpo.prepo.pacing import get_pacing
 
 PERPLEXITY_ON = ("templated", "raw_question")
 ENTROPY_SOURCES = ("current", "old")
-# Only the micro-batch the loss sees is available with current-policy entropies (verl accumulates
-# gradients micro-batch by micro-batch); wider scopes need a trainer-side pass, see docs/prepo.md.
-NORMALISER_SCOPES = ("micro_batch",)
+# "batch": H_bar over the step's whole training batch, from the old-policy entropies verl computes
+# before the update (the trainer passes it to the loss); "micro_batch": over the rollouts of one
+# loss call (depends on the micro-batch size). See docs/prepo.md.
+NORMALISER_SCOPES = ("batch", "micro_batch")
 
 
 def _help(text: str, **kwargs) -> Any:
@@ -40,9 +41,10 @@ class WeightingConfig:
         default="current",
     )
     normaliser_scope: str = _help(
-        "Which rollouts H_bar (token-weighted mean entropy) averages over. Only 'micro_batch' "
-        "(the rollouts in one loss call on one rank) is implemented (paper silent).",
-        default="micro_batch",
+        "Which rollouts H_bar (token-weighted mean entropy) averages over: 'batch' (the step's whole "
+        "training batch, old-policy entropies; the paper's 'mean over the batch') or 'micro_batch' "
+        "(the rollouts of one loss call on one rank; depends on the micro-batch size).",
+        default="batch",
     )
     clip_min: Optional[float] = _help("Lower bound on w_i; None = unbounded (paper reports ~0.7).", default=None)
     clip_max: Optional[float] = _help("Upper bound on w_i; None = unbounded (paper reports ~1.5).", default=None)

@@ -14,6 +14,9 @@ Weights (from ``weight_metrics``, over rollouts with at least one response token
       distribution of w_i = H_i / H_bar. Only the token-weighted mean is 1 by construction; the
       plain mean reported here drifts from 1 when entropy correlates with length. The paper saw
       weights mostly in 0.7 .. 1.5. Inside verl these are per loss call and averaged over calls.
+  prepo/entropy_normaliser
+      H_bar the loss call divided by (with scope "batch": the whole batch's, see
+      prepo/entropy_normaliser_batch logged by the trainer).
 
 Progress (from ``progress_metrics``):
   prepo/rollouts_used   rollouts generated so far (the paper's efficiency axis)

@@ -24,14 +24,19 @@ import torch
 from erpo.prepo.config import WeightingConfig
 from recipe.prepo.weights import relative_entropy_weights
 from verl.trainer.ppo.core_algos import get_policy_loss_fn, register_policy_loss
+from verl.utils import tensordict_utils as tu
 from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import no_padding_2_padding
 
 PREPO_LOSS_MODE = "prepo_entropy_weighted"
 
-# (padded entropy [B, T], weighting config) of the ppo_loss call in progress, if any.
-_ACTIVE_ENTROPY: contextvars.ContextVar[Optional[tuple[torch.Tensor, WeightingConfig]]] = contextvars.ContextVar(
-    "prepo_active_entropy", default=None
+# Non-tensor batch field with H_bar over the step's whole batch (scope "batch"); the trainer
+# (recipe/prepo/schedule.py) sets it in the update's metadata.
+NORMALISER_FIELD = "prepo_entropy_normaliser"
+
+# (padded entropy [B, T], weighting config, H_bar or None) of the ppo_loss call in progress, if any.
+_ACTIVE_ENTROPY: contextvars.ContextVar[Optional[tuple[torch.Tensor, WeightingConfig, Optional[float]]]] = (
+    contextvars.ContextVar("prepo_active_entropy", default=None)
 )
 
 
@@ -46,6 +51,7 @@ def compute_policy_loss_prepo_entropy_weighted(
     rollout_is_weights: Optional[torch.Tensor] = None,
     entropy: Optional[torch.Tensor] = None,
     weighting: Optional[WeightingConfig] = None,
+    normaliser: Optional[float] = None,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """verl's vanilla clipped loss with each sequence's term scaled by w_i = H_i / H_bar.
 
@@ -58,14 +64,14 @@ def compute_policy_loss_prepo_entropy_weighted(
                 f"loss_mode={PREPO_LOSS_MODE} has no token entropies: install recipe.prepo.loss.make_prepo_loss_fn "
                 "with actor_rollout_wg.set_loss_fn(...) and set actor_rollout_ref.actor.calculate_entropy=True"
             )
-        entropy, weighting = active
+        entropy, weighting, normaliser = active
     weighting = weighting or WeightingConfig()
     if not weighting.enabled:
         return get_policy_loss_fn("vanilla")(
             old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config, rollout_is_weights
         )
     weights, weight_stats = relative_entropy_weights(
-        entropy, response_mask, weighting.detach, weighting.clip_min, weighting.clip_max
+        entropy, response_mask, weighting.detach, weighting.clip_min, weighting.clip_max, normaliser
     )
     token_weights = weights.to(advantages.dtype).unsqueeze(-1)  # broadcast over the response tokens
     if rollout_is_weights is not None:  # keep verl's rollout correction, if configured
@@ -95,9 +101,22 @@ def _entropy_for_weighting(model_output: dict, data, source: str) -> torch.Tenso
     return torch.nested.to_padded_tensor(entropy, 0.0) if entropy.is_nested else entropy
 
 
+def _batch_normaliser(data, weighting: WeightingConfig) -> Optional[float]:
+    if weighting.normaliser_scope != "batch":
+        return None
+    value = tu.get_non_tensor_data(data=data, key=NORMALISER_FIELD, default=None)
+    if value is None:
+        raise ValueError(
+            f"prepo.weighting.normaliser_scope=batch but the update batch has no {NORMALISER_FIELD!r}: it is set by "
+            "the recipe's trainer (recipe.prepo.schedule); outside it use normaliser_scope=micro_batch"
+        )
+    return float(value)
+
+
 def prepo_ppo_loss(config, model_output, data, dp_group=None, *, weighting: WeightingConfig):
     """Drop-in replacement for verl's ppo_loss that makes entropies visible to the PREPO policy loss."""
-    token = _ACTIVE_ENTROPY.set((_entropy_for_weighting(model_output, data, weighting.entropy_source), weighting))
+    entropy = _entropy_for_weighting(model_output, data, weighting.entropy_source)
+    token = _ACTIVE_ENTROPY.set((entropy, weighting, _batch_normaliser(data, weighting)))
     try:
         return ppo_loss(config=config, model_output=model_output, data=data, dp_group=dp_group)
     finally:

@@ -5,7 +5,7 @@
    the actor worker's own ``compute_log_prob``), keep the window of K prompts that the pacing
    function puts at this step's progress, and hand only those to the rollout.
 2. Weighting: installs the relative-entropy weighted loss (recipe/prepo/loss.py) on the actor
-   workers once they exist.
+   workers once they exist; with ``normaliser_scope=batch`` hands it H_bar of the whole batch.
 3. Checkpoints hold the scheduler state (``prepo_state.json``: rollouts used, prompts seen).
 
 Everything is off unless ``prepo.enabled`` / ``prepo.weighting.enabled``; then this class only
@@ -46,6 +46,27 @@ def schedule_progress(global_steps: int, total_steps: int) -> float:
     if total_steps <= 1:
         return 0.0
     return min(max(global_steps - 1, 0) / (total_steps - 1), 1.0)
+
+
+def batch_entropy_normaliser(batch) -> float:
+    """Token-weighted mean old-policy entropy over the step's batch (padding samples excluded).
+
+    verl's old log-prob pass stores per-token entropies as field ``entropy`` in TransferQueue.
+    """
+    import transfer_queue as tq
+
+    keys = [k for k, tag in zip(batch.keys, batch.tags, strict=True) if not tag.get("is_padding", False)]
+    data = tq.kv_batch_get(keys=keys, partition_id=batch.partition_id, select_fields=["entropy", "response_mask"])
+    if "entropy" not in data.keys():
+        raise RuntimeError(
+            "prepo.weighting.normaliser_scope=batch needs the old-policy entropies verl stores in its old log-prob "
+            "pass, and this run has none (rollout_correction bypass mode?); use normaliser_scope=micro_batch"
+        )
+    data = data.to_padded_tensor()
+    entropy, mask = data["entropy"].float(), data["response_mask"].float()
+    width = min(entropy.shape[1], mask.shape[1])  # padded widths may differ; no response token lies beyond either
+    entropy, mask = entropy[:, :width], mask[:, :width]
+    return float((entropy * mask).sum() / mask.sum().clamp(min=1.0))
 
 
 class PREPOSchedule:
@@ -103,6 +124,17 @@ class PREPOSchedule:
     def _compute_old_log_prob(self, batch, metrics):
         metrics.update(self._flush_prepo_metrics())
         return super()._compute_old_log_prob(batch, metrics)
+
+    # ---- weighting scope "batch": H_bar over the step's whole batch -----------------------------
+    def _update_actor(self, batch, metrics):
+        weighting = self.prepo_config.weighting
+        if weighting.enabled and weighting.normaliser_scope == "batch":
+            from recipe.prepo.loss import NORMALISER_FIELD
+
+            value = batch_entropy_normaliser(batch)
+            batch.extra_info[NORMALISER_FIELD] = value  # reaches the loss as non-tensor batch data
+            metrics["prepo/entropy_normaliser_batch"] = value
+        return super()._update_actor(batch, metrics)
 
     def _flush_prepo_metrics(self) -> dict[str, float]:
         """Selection metrics over every selection round of this step (DAPO refills add rounds)."""

@@ -19,6 +19,7 @@ def relative_entropy_weights(
     detach: bool = True,
     clip_min: Optional[float] = None,
     clip_max: Optional[float] = None,
+    normaliser: Optional[float] = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Per-sequence weights [B] and their metrics.
 
@@ -26,6 +27,8 @@ def relative_entropy_weights(
     (sum of all masked token entropies / number of masked tokens), so that without clipping
     sum_i |o_i| w_i / sum_i |o_i| == 1: under token-mean aggregation the loss scale is unchanged.
     Rollouts with no response tokens get weight 1 (they are masked out of the loss anyway).
+    ``normaliser``: H_bar computed elsewhere (scope ``batch``: over the step's whole batch); None =
+    over the rows given here (scope ``micro_batch``).
     """
     if entropy.shape != response_mask.shape or entropy.dim() != 2:
         raise ValueError(
@@ -33,11 +36,17 @@ def relative_entropy_weights(
         )
     if detach:
         entropy = entropy.detach()
+    # Sums over thousands of tokens in float32: bf16 entropies (the actor's compute dtype) would
+    # round H_bar by ~0.5%.
+    entropy = entropy.float()
     mask = response_mask.to(entropy.dtype)
     token_sum = (entropy * mask).sum(dim=-1)
     lengths = mask.sum(dim=-1)
     seq_entropy = token_sum / lengths.clamp(min=1.0)
-    normaliser = token_sum.sum() / lengths.sum().clamp(min=1.0)
+    if normaliser is None:
+        normaliser = token_sum.sum() / lengths.sum().clamp(min=1.0)
+    else:
+        normaliser = torch.tensor(float(normaliser), dtype=entropy.dtype, device=entropy.device)
     has_tokens = lengths > 0
     usable = (normaliser > MIN_NORMALISER) & has_tokens
     weights = torch.where(usable, seq_entropy / normaliser.clamp(min=MIN_NORMALISER), torch.ones_like(seq_entropy))

@@ -136,7 +136,7 @@ def engine_micro_batch(seed=0):
 def test_worker_loss_fn_feeds_current_entropies_through_verls_ppo_loss():
     data, log_probs, num_tokens = engine_micro_batch()
     flat = {"log_probs": log_probs, "entropy": torch.full((num_tokens,), 0.5)}
-    prepo_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig())
+    prepo_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(normaliser_scope="micro_batch"))
     loss, metrics = prepo_fn(model_output=flat, data=data)
     ref_loss, _ = ppo_loss(actor_config("vanilla"), flat, data)
     assert torch.equal(loss, ref_loss) and "prepo/weight_mean" in metrics
@@ -154,7 +154,7 @@ def test_make_prepo_loss_fn_requires_the_registered_loss_mode():
 
 def test_old_entropy_source_reads_the_batch_field_verls_v1_trainer_writes():
     data, log_probs, _ = engine_micro_batch()
-    prepo_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(entropy_source="old"))
+    prepo_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(entropy_source="old", normaliser_scope="micro_batch"))
     with pytest.raises(ValueError, match="no 'entropy' field"):
         prepo_fn(model_output={"log_probs": log_probs}, data=data)
     lengths = [5, 1, 3]
@@ -165,3 +165,22 @@ def test_old_entropy_source_reads_the_batch_field_verls_v1_trainer_writes():
     # ppo_loss wraps policy-loss metrics in verl Metric objects (mean-aggregated over micro-batches)
     assert metrics["prepo/weight_min"].values == [pytest.approx(1.0 / h_bar)]
     assert metrics["prepo/weight_max"].values == [pytest.approx(4.0 / h_bar)]
+
+
+def test_batch_scope_divides_by_the_trainers_whole_batch_normaliser():
+    from recipe.prepo.loss import NORMALISER_FIELD
+
+    data, log_probs, num_tokens = engine_micro_batch()
+    entropy = torch.rand(num_tokens, generator=torch.Generator().manual_seed(3)) + 0.5
+    flat = {"log_probs": log_probs, "entropy": entropy}
+    batch_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig())  # default scope: batch
+    with pytest.raises(ValueError, match=NORMALISER_FIELD):
+        batch_fn(model_output=flat, data=data)
+    local_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(normaliser_scope="micro_batch"))
+    _, local = local_fn(model_output=flat, data=data)
+    h_bar_local = local["prepo/entropy_normaliser"].values[0]
+    # A whole-batch H_bar twice the micro-batch's halves every weight.
+    tu.assign_non_tensor(data, **{NORMALISER_FIELD: 2 * h_bar_local})
+    _, scaled = batch_fn(model_output=flat, data=data)
+    assert scaled["prepo/weight_max"].values[0] == pytest.approx(local["prepo/weight_max"].values[0] / 2)
+    assert scaled["prepo/entropy_normaliser"].values[0] == pytest.approx(2 * h_bar_local)

@@ -178,3 +178,25 @@ def test_disabled_mixin_passes_the_batch_through(tiny, tmp_path):
     trainer = _trainer(tiny, tmp_path, enabled=False)
     trainer.global_steps = 1
     assert len(trainer._next_train_batch(2)) == 2 and trainer.actor_rollout_wg.calls == []
+
+
+def test_batch_normaliser_is_the_token_weighted_mean_entropy_without_padding(monkeypatch):
+    import sys
+    import types
+
+    from tensordict import TensorDict
+
+    from recipe.prepo.schedule import batch_entropy_normaliser
+
+    entropy = torch.nested.as_nested_tensor([torch.tensor([1.0, 1.0, 1.0]), torch.tensor([4.0])], layout=torch.jagged)
+    mask = torch.nested.as_nested_tensor([torch.ones(3), torch.ones(1)], layout=torch.jagged)
+    asked = {}
+
+    def kv_batch_get(keys, partition_id, select_fields):
+        asked.update(keys=keys, partition_id=partition_id, fields=select_fields)
+        return TensorDict({"entropy": entropy, "response_mask": mask}, batch_size=[2])
+
+    monkeypatch.setitem(sys.modules, "transfer_queue", types.SimpleNamespace(kv_batch_get=kv_batch_get))
+    batch = types.SimpleNamespace(keys=["a", "b", "pad"], tags=[{}, {}, {"is_padding": True}], partition_id="train")
+    assert batch_entropy_normaliser(batch) == pytest.approx((3 * 1.0 + 4.0) / 4)
+    assert asked["keys"] == ["a", "b"] and asked["fields"] == ["entropy", "response_mask"]
