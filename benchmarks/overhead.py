@@ -3,7 +3,8 @@
 Times exactly what the trainer calls each step (recipe/erpo/trainer.py): ``controller.assign``
 before dispatch and ``controller.update`` (tracker record + temperature policy + metrics) after
 scoring, on a warm tracker with history, for batches of prompts x samples. With ``--log`` it also
-reads a training run's JSONL (verl file logger) and reports erpo/timing_s against timing_s/step
+reads a training run's JSONL (verl file logger) and reports erpo/timing_s (and, for PREPO runs,
+prepo/timing_s: candidate scoring and selection) against timing_s/step
 of that same run.
 
     python -m benchmarks.overhead [--log outputs/logs/erpo/<run>.jsonl] [--quick]
@@ -54,8 +55,12 @@ def from_log(path: str) -> dict:
     steady = rows[1:]  # step 1 includes vLLM start-up and the first weight sync
     erpo_s = float(np.median([r["erpo/timing_s"] for r in steady]))
     step_s = float(np.median([r["timing_s/step"] for r in steady]))
-    return {"log": path, "steps": len(steady), "median_erpo_s": erpo_s, "median_step_s": step_s,
-            "ratio": erpo_s / step_s}
+    run = {"log": path, "steps": len(steady), "median_erpo_s": erpo_s, "median_step_s": step_s,
+           "ratio": erpo_s / step_s}
+    if all("prepo/timing_s" in r for r in steady):  # PREPO runs: candidate scoring + selection, same steps
+        prepo_s = float(np.median([r["prepo/timing_s"] for r in steady]))
+        run.update(median_prepo_s=prepo_s, prepo_ratio=prepo_s / step_s)
+    return run
 
 
 def main(argv=None) -> dict:
@@ -76,6 +81,9 @@ def main(argv=None) -> dict:
         payload["run"] = run
         print(f"\nrun {run['log']}: median erpo/timing_s {run['median_erpo_s'] * 1e3:.2f} ms vs median "
               f"timing_s/step {run['median_step_s']:.2f} s over {run['steps']} steps -> {run['ratio']:.3%} of a step")
+        if "median_prepo_s" in run:
+            print(f"PREPO selection: median prepo/timing_s {run['median_prepo_s'] * 1e3:.1f} ms -> "
+                  f"{run['prepo_ratio']:.2%} of a step")
     write("overhead", payload, args.out)
     return payload
 
