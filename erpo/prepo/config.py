@@ -11,6 +11,8 @@ from typing import Any, Optional
 
 from erpo.prepo.pacing import get_pacing
 
+# Name of the registered policy loss (recipe/prepo/loss.py); here so the preflight needs no torch.
+PREPO_LOSS_MODE = "prepo_entropy_weighted"
 PERPLEXITY_ON = ("templated", "raw_question")
 ENTROPY_SOURCES = ("current", "old")
 # "batch": H_bar over the step's whole training batch, from the old-policy entropies verl computes

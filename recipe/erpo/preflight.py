@@ -14,13 +14,11 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from erpo.config import ConfigError, ERPOConfig
-from erpo.prepo.config import PREPOConfig
+from erpo.prepo.config import PREPO_LOSS_MODE, PREPOConfig
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
 
 PLUGIN_MODULES = ["recipe.erpo.plugins"]
-# Name under which recipe/prepo/loss.py registers its policy loss (kept here: no torch import).
-PREPO_LOSS_MODE = "prepo_entropy_weighted"
 
 
 class ConfigRefused(ValueError):

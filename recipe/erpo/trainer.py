@@ -32,6 +32,7 @@ from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
+from recipe.erpo.batch_values import plain as _plain
 from recipe.erpo.checkpoint_files import announce_restore, resumed_folder, step_folder, write_json_atomic
 from recipe.prepo.schedule import PREPOSchedule
 
@@ -64,10 +65,6 @@ class PerSampleTemperatureInfo(dict):
     def update(self, *args, **kwargs):
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
-
-
-def _plain(value):
-    return getattr(value, "data", value)
 
 
 class ERPOTrainer(PREPOSchedule, PPOTrainerSync):

@@ -21,14 +21,12 @@ from typing import Any, Optional
 
 import torch
 
-from erpo.prepo.config import WeightingConfig
+from erpo.prepo.config import PREPO_LOSS_MODE, WeightingConfig
 from recipe.prepo.weights import relative_entropy_weights
 from verl.trainer.ppo.core_algos import get_policy_loss_fn, register_policy_loss
 from verl.utils import tensordict_utils as tu
 from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import no_padding_2_padding
-
-PREPO_LOSS_MODE = "prepo_entropy_weighted"
 
 # Non-tensor batch field with H_bar over the step's whole batch (scope "batch"); the trainer
 # (recipe/prepo/schedule.py) sets it in the update's metadata.

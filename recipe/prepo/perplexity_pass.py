@@ -86,9 +86,7 @@ def compute_prompt_perplexities(worker_group, token_ids: list[list[int]], pad_to
     """
     padded = _pad_rows(token_ids, max(int(rows_multiple), 1))
     batch = prompt_logprob_batch(padded, pad_token_id)
-    output = worker_group.compute_log_prob(batch)
-    if hasattr(output, "get") and not isinstance(output, TensorDict):  # non-blocking dispatch returns a future
-        output = output.get()
+    output = worker_group.compute_log_prob(batch)  # registered blocking in verl: the gathered TensorDict
     ppl = perplexities_from_output(tu.get(output, "log_probs"), batch)
     return ppl[: len(token_ids)]
 

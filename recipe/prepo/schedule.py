@@ -21,24 +21,19 @@ import time
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
-from tensordict import NonTensorData
 from verl.utils import tensordict_utils as tu
 
 from erpo.prepo.config import PREPOConfig
 from erpo.prepo.metrics import progress_metrics, selection_metrics
 from erpo.prepo.sampler_state import PerplexitySchedulerState
 from erpo.prepo.window import select_window, window_start
+from recipe.erpo.batch_values import plain as _plain
 from recipe.erpo.checkpoint_files import announce_restore, resumed_folder, step_folder, write_json_atomic
 from recipe.prepo.perplexity_pass import compute_prompt_perplexities, prompt_token_ids, rows_multiple
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "prepo_state.json"
-
-
-def _plain(value):
-    """Unwrap tensordict's NonTensorData (a numpy scalar's own ``.data`` is a buffer, not the value)."""
-    return value.data if isinstance(value, NonTensorData) else value
 
 
 def schedule_progress(global_steps: int, total_steps: int) -> float:

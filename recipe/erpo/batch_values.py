@@ -1,0 +1,11 @@
+"""Values read back from verl's TensorDict batches."""
+
+from tensordict import NonTensorData
+
+
+def plain(value):
+    """Unwrap tensordict's NonTensorData; anything else as it is.
+
+    Not ``getattr(value, "data", value)``: a numpy scalar's ``.data`` is its raw buffer.
+    """
+    return value.data if isinstance(value, NonTensorData) else value
