@@ -133,6 +133,10 @@ class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
     # ---- 3. rewards out -----------------------------------------------------------------
     def _build_replay_buffer(self):
         buffer = super()._build_replay_buffer()
+        poll_interval = (self.config.get("replay_buffer") or {}).get("poll_interval_s")
+        if poll_interval is not None:
+            # verl polls for finished rollouts every 2 s; on CPU a step's rollout takes ~0.1 s.
+            buffer.poll_interval = float(poll_interval)
         clear_groups = buffer._clear_groups
 
         def observe_then_clear(partition_id: str, uids: set[str]) -> None:
