@@ -35,7 +35,7 @@ def revival(controller) -> dict:
         visits = a["visits"].astype(np.int64)
         seen = np.flatnonzero(visits)
         if (visits[seen] > window).any():
-            raise ValueError("history window too small for the ledger: raise erpo.window above the visits per prompt")
+            raise ValueError("history window too small for the ledger: raise erpo.history_length above the visits per prompt")
         n, c = a["h_n"][seen].astype(np.int64), a["h_correct"][seen].astype(np.int64)
         valid = np.arange(window)[None, :] < visits[seen, None]  # slots filled in visit order (no wrap)
         outcome = np.where(c == n, Outcome.ALL_CORRECT, np.where(c == 0, Outcome.ALL_WRONG, Outcome.MIXED))
@@ -99,7 +99,7 @@ def main(argv=None) -> dict:
     prompts, steps, batch = (200, 20, 64) if args.quick else (args.prompts, args.steps, args.batch)
     # History long enough to hold every visit of every prompt (DAPO re-draws add visits).
     window = int(np.ceil(steps * batch * 4 / prompts)) + 4
-    cfg = SimConfig(num_prompts=prompts, steps=steps, batch_size=batch, n=args.n, erpo={"window": window})
+    cfg = SimConfig(num_prompts=prompts, steps=steps, batch_size=batch, n=args.n, erpo={"history_length": window})
     sim = simulated(cfg)
     print(f"simulator: {prompts} prompts, {steps} steps, batch {batch}, n={args.n} (same seed for every variant)")
     print(table(["variant", "rollouts", "effective prompts/step", "rollouts per effective prompt",

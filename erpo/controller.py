@@ -27,7 +27,7 @@ class ERPOController:
     def __init__(self, cfg: ERPOConfig):
         self.cfg = cfg.validate()
         self.policy = TemperaturePolicy(cfg.temperature)
-        self.tracker = PromptTracker(window=cfg.window, base_temperature=cfg.temperature.base)
+        self.tracker = PromptTracker(window=cfg.history_length, base_temperature=cfg.temperature.base)
 
     def assign(self, sources: Sequence[str], indices) -> np.ndarray:
         """Sampling temperature of each prompt for its next rollout."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from erpo.config_builder import require
 from erpo.tracker import Outcome
 
 ScheduleFn = Callable[[np.ndarray, np.ndarray, "TemperatureConfig"], np.ndarray]
@@ -53,65 +54,44 @@ def _table(current, streak, cfg):
 
 @dataclass(frozen=True)
 class TemperatureConfig:
-    # Sampling temperature of a prompt that was never residual (= rollout.temperature).
     base: float = 1.0
-    # Upper bound of any prompt's temperature.
     t_max: float = 1.4
-    # Name of the schedule in SCHEDULES: constant | additive | multiplicative | table | user-registered.
     schedule: str = "additive"
-    # additive: increment per all-correct visit.
     step: float = 0.1
-    # multiplicative: factor per all-correct visit.
     factor: float = 1.1
-    # constant: temperature of a residual prompt (None = t_max).
     high: float | None = None
-    # table: temperature by consecutive all-correct count 1, 2, ...; the last entry repeats.
     table: tuple[float, ...] = ()
-    # A prompt mixed again: reset (to base) | hold (keep) | decay (toward base by `decay`).
     on_mixed: str = "hold"
-    # decay: fraction of (T - base) kept per mixed visit.
     decay: float = 0.5
-    # All-wrong prompts: off | lower | raise (opt-in; off in the paper).
     all_wrong: str = "off"
-    # Step of the all_wrong rule.
     all_wrong_step: float = 0.1
-    # Floor of the `lower` rule.
     t_min: float = 0.5
 
     def validate(self, prefix: str = "erpo.temperature") -> TemperatureConfig:
-        from erpo.config import ConfigError
-
-        def bad(name, why):
-            raise ConfigError(f"{prefix}.{name}={getattr(self, name)!r} {why}")
+        def check(condition: bool, name: str, why: str) -> None:
+            require(condition, prefix, name, getattr(self, name), why)
 
         for name in ("base", "t_max", "t_min"):
-            if not float(getattr(self, name)) > 0:
-                bad(name, "must be > 0 (a temperature).")
-        if self.t_max < self.base:
-            bad("t_max", f"must be >= {prefix}.base={self.base}; raise t_max or lower base.")
-        if self.schedule not in SCHEDULES:
-            bad("schedule", f"is not a known schedule; choose one of {sorted(SCHEDULES)} or register one.")
-        if self.on_mixed not in ON_MIXED:
-            bad("on_mixed", f"must be one of {ON_MIXED}.")
-        if self.all_wrong not in ALL_WRONG:
-            bad("all_wrong", f"must be one of {ALL_WRONG} (YAML reads a bare off as false: quote it).")
-        if not 0.0 <= self.decay <= 1.0:
-            bad("decay", "must be in [0, 1].")
-        if self.schedule == "additive" and not self.step > 0:
-            bad("step", "must be > 0 for the additive schedule.")
-        if self.schedule == "multiplicative" and not self.factor > 1:
-            bad("factor", "must be > 1 for the multiplicative schedule.")
-        if self.schedule == "constant" and self.high is not None and not 0 < self.high <= self.t_max:
-            bad("high", f"must be in (0, t_max={self.t_max}] or null.")
+            check(getattr(self, name) > 0, name, "must be > 0 (a temperature).")
+        check(self.t_max >= self.base, "t_max", f"must be >= {prefix}.base={self.base}; raise t_max or lower base.")
+        check(self.schedule in SCHEDULES, "schedule",
+              f"is not a known schedule; choose one of {sorted(SCHEDULES)} or register one.")
+        check(self.on_mixed in ON_MIXED, "on_mixed", f"must be one of {ON_MIXED}.")
+        check(self.all_wrong in ALL_WRONG, "all_wrong", f"must be one of {ALL_WRONG}.")
+        check(0.0 <= self.decay <= 1.0, "decay", "must be in [0, 1].")
+        if self.schedule == "additive":
+            check(self.step > 0, "step", "must be > 0 for the additive schedule.")
+        if self.schedule == "multiplicative":
+            check(self.factor > 1, "factor", "must be > 1 for the multiplicative schedule.")
+        if self.schedule == "constant" and self.high is not None:
+            check(0 < self.high <= self.t_max, "high", f"must be in (0, t_max={self.t_max}] or null.")
         if self.schedule == "table":
-            if not self.table:
-                bad("table", "must list at least one temperature for the table schedule.")
-            if any(not 0 < t <= self.t_max for t in self.table):
-                bad("table", f"entries must be in (0, t_max={self.t_max}].")
-        if self.all_wrong == "lower" and self.t_min > self.base:
-            bad("t_min", f"must be <= {prefix}.base={self.base} for all_wrong=lower.")
-        if self.all_wrong != "off" and not self.all_wrong_step > 0:
-            bad("all_wrong_step", "must be > 0.")
+            check(len(self.table) > 0, "table", "must list at least one temperature for the table schedule.")
+            check(all(0 < t <= self.t_max for t in self.table), "table", f"entries must be in (0, t_max={self.t_max}].")
+        if self.all_wrong == "lower":
+            check(self.t_min <= self.base, "t_min", f"must be <= {prefix}.base={self.base} for all_wrong=lower.")
+        if self.all_wrong != "off":
+            check(self.all_wrong_step > 0, "all_wrong_step", "must be > 0.")
         return self
 
 

@@ -62,7 +62,7 @@ def test_revival_counts_a_mixed_visit_after_an_all_correct_one():
     from erpo.config import ERPOConfig
     from erpo.controller import ERPOController
 
-    c = ERPOController(ERPOConfig.from_dict({"window": 8}))
+    c = ERPOController(ERPOConfig.from_dict({"history_length": 8}))
     # prompt 0: all-correct, mixed  -> revived within 1; prompt 1: all-correct, all-correct, mixed -> within 2 only
     for step, correct in enumerate([(4, 4), (2, 4), (4, 2)]):
         idx = np.array([0, 1]) if step < 2 else np.array([1])

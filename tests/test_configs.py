@@ -1,6 +1,5 @@
 """Every config group composes, validates against verl's dataclasses, and bad input is refused before Ray."""
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -8,8 +7,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from recipe.erpo.preflight import ConfigRefused, check_prepo_fields, check_recipe_fields, check_rl_parquet
 from erpo.config import ERPOConfig
+from recipe.erpo.refusals import ConfigRefused, check_prepo_fields, check_recipe_fields, check_rl_parquet
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
@@ -109,7 +108,7 @@ def test_cli_refuses_bad_config_before_ray(tmp_path):
 
 
 def test_wandb_identity_groups_by_variant_and_resumes_by_name():
-    from recipe.erpo.preflight import wandb_settings
+    from recipe.erpo.startup import wandb_settings
 
     a = wandb_settings(_compose("algorithm=erpo_dapo", "logger=offline", "seed=1"))
     b = wandb_settings(_compose("algorithm=erpo_dapo", "logger=offline", "seed=1"))
@@ -158,8 +157,9 @@ def test_erpo_paper_rows_differ_only_in_the_method(size):
 
 
 def test_paper_settings_of_prepo_and_erpo_on_prepo():
-    import recipe.prepo.loss  # noqa: F401  (registers prepo_entropy_weighted, as the plugin does in verl's processes)
     from verl.utils.config import omega_conf_to_dataclass
+
+    import recipe.prepo.loss  # noqa: F401  (registers prepo_entropy_weighted, as the plugin does in verl's processes)
 
     for algorithm in ("prepo", "erpo_prepo"):
         cfg = _compose(f"algorithm={algorithm}")
@@ -204,3 +204,48 @@ def test_prepo_paper_rows_differ_only_in_the_method(model):
     assert (random.variant, random.prepo.enabled, random.actor_rollout_ref.actor.policy_loss.loss_mode) == (
         "random", False, "vanilla")
     assert (prepo.variant, prepo.prepo.enabled, prepo.prepo.candidate_multiplier) == ("prepo", True, 5)
+
+
+def _commented_keys(path: Path, package: str = "") -> dict[str, bool]:
+    """Dotted key -> whether a comment line sits right above it (blank lines between are allowed)."""
+    out, stack, previous = {}, [], ""
+    for line in path.read_text().splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("#") and ":" in stripped and not stripped.startswith("-"):
+            indent = len(line) - len(line.lstrip())
+            stack = [(i, k) for i, k in stack if i < indent]
+            key = stripped.split(":", 1)[0].strip()
+            stack.append((indent, key))
+            out[".".join(filter(None, [package, *(k for _, k in stack)]))] = previous.startswith("#")
+        previous = stripped
+    return out
+
+
+def _dataclass_keys(cls, prefix: str) -> list[str]:
+    from dataclasses import fields, is_dataclass
+
+    keys = []
+    for f in fields(cls):
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        name = f"{prefix}.{f.name}"
+        keys += _dataclass_keys(type(default), name) if is_dataclass(default) else [name]
+    return keys
+
+
+def test_every_config_field_is_documented_once_by_a_yaml_comment():
+    """The one way a field is documented: the comment above its key in conf/ (train.yaml, or the
+    temperature_schedule file that owns a schedule's knob); every YAML key is a real field."""
+    from erpo.prepo.config import PREPOConfig
+
+    documented = _commented_keys(Path(CONF) / "train.yaml")
+    for schedule in (Path(CONF) / "temperature_schedule").glob("*.yaml"):
+        documented.update(_commented_keys(schedule, "erpo.temperature"))
+    fields_ = _dataclass_keys(ERPOConfig, "erpo") + _dataclass_keys(PREPOConfig, "prepo")
+    missing = [k for k in fields_ if not documented.get(k)]
+    assert not missing, f"fields without a commented key in conf/: {missing}"
+    yaml_keys = {k for k in documented if k.split(".")[0] in ("erpo", "prepo") and "." in k}
+    parents = {k.rsplit(".", 1)[0] for k in fields_}
+    unknown = sorted(yaml_keys - set(fields_) - parents)
+    assert not unknown, f"keys in conf/ that no config class has: {unknown}"

@@ -5,7 +5,7 @@ import pytest
 
 from erpo.data import EVAL_SETS, SOURCES, DataError, normalise_answer, prepare, to_verl_rows
 from erpo.data.prepare import default_local_dir
-from recipe.erpo.preflight import check_rl_parquet
+from recipe.erpo.refusals import check_rl_parquet
 
 EXPECTED_ROWS = {"gsm8k_train": 7473, "gsm8k_test": 1319, "math500": 500, "aime24": 30, "aime25": 30,
                  "amc23": 83, "minerva": 272, "olympiadbench": 675}

@@ -4,9 +4,11 @@ import json
 import time
 
 import numpy as np
+from omegaconf import OmegaConf
 import pytest
 
-from erpo.config import ConfigError, ERPOConfig
+from erpo.config import ERPOConfig
+from erpo.errors import ConfigError, StateFileError
 from erpo.controller import ERPOController
 from erpo.rewards import math_reward
 from recipe.erpo.trainer import STATE_FILE, load_erpo_state
@@ -64,27 +66,37 @@ def test_thousand_malformed_outputs_score_zero_are_counted_and_stay_in_bound(mon
 
 
 def test_corrupt_or_missing_tracker_file_is_an_error_unless_fresh_start_is_asked(tmp_path, caplog):
-    with pytest.raises(RuntimeError, match="erpo.allow_fresh_tracker"):
-        load_erpo_state(str(tmp_path), allow_fresh=False)  # missing
-    (tmp_path / STATE_FILE).write_text('{"format": "erpo-controller", "trunc')
-    with pytest.raises(RuntimeError, match="missing or unreadable"):
-        load_erpo_state(str(tmp_path), allow_fresh=False)  # corrupt
+    trainer_cfg = OmegaConf.create({"default_local_dir": str(tmp_path), "resume_mode": "auto"})
+    folder = tmp_path / "global_step_2"
+    with pytest.raises(StateFileError, match=r"global_step_2/erpo_state\.json.*erpo\.allow_fresh_tracker"):
+        load_erpo_state(trainer_cfg, 2, allow_fresh=False)  # missing
+    folder.mkdir()
+    for corrupt in ('{"format": "erpo-controller", "trunc', "[1, 2]"):
+        (folder / STATE_FILE).write_text(corrupt)
+        with pytest.raises(StateFileError, match="missing or unreadable"):
+            load_erpo_state(trainer_cfg, 2, allow_fresh=False)
     with caplog.at_level("WARNING"):
-        assert load_erpo_state(str(tmp_path), allow_fresh=True) is None
-    assert "empty tracker" in caplog.text  # a fresh start is logged, never silent
+        assert load_erpo_state(trainer_cfg, 2, allow_fresh=True)[1] is None
+    assert "Starting a fresh ERPO tracker state" in caplog.text  # a fresh start is logged, never silent
 
 
 def test_tracker_state_of_another_shape_is_refused(tmp_path):
-    controller = ERPOController(ERPOConfig.from_dict({"window": 4}))
+    controller = ERPOController(ERPOConfig.from_dict({"history_length": 4}))
     controller.update(1, ["s"], np.array([3]), np.array([4]), np.array([4]), np.array([1.0]), np.array([1.0]))
     state = json.loads(json.dumps(controller.state_dict()))
-    other = ERPOController(ERPOConfig.from_dict({"window": 8}))
+    other = ERPOController(ERPOConfig.from_dict({"history_length": 8}))
     with pytest.raises(ValueError, match="window"):
         other.load_state_dict(state)
 
 
 BAD_FIELDS = [
-    ({"window": 0}, "erpo.window"),
+    ({"history_length": 0}, "erpo.history_length"),
+    ({"history_length": 2.5}, "erpo.history_length"),
+    ({"enabled": "yes"}, "erpo.enabled"),
+    ({"temperature": {"all_wrong": False}}, "erpo.temperature.all_wrong"),
+    ({"temperature": {"t_max": float("nan")}}, "erpo.temperature.t_max"),
+    ({"ra": {"pseudo_reward": None}}, "erpo.ra.pseudo_reward"),
+    ({"temperature": 1.0}, "erpo.temperature"),
     ({"correct_threshold": 0.0}, "erpo.correct_threshold"),
     ({"correct_threshold": 1.5}, "erpo.correct_threshold"),
     ({"temperature": {"base": 0.0}}, "erpo.temperature.base"),

@@ -6,7 +6,7 @@ import torch
 
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import AGENT_NAME, per_request_sampling_params
-from recipe.erpo.trainer import PerSampleTemperatureInfo, load_erpo_state
+from recipe.erpo.trainer import PerSampleTemperatureInfo
 
 
 def test_agent_loop_is_registered_and_sets_per_request_temperature():
@@ -78,13 +78,3 @@ def test_ra_gives_all_correct_groups_a_positive_advantage_only():
         assert adv[3:, 0].tolist() == pytest.approx([expected.item()] * 3)
     finally:
         reactivation.configure(False, 0.0, 0.5)
-
-
-def test_missing_or_corrupt_tracker_state_is_an_error_unless_allowed(tmp_path, caplog):
-    with pytest.raises(RuntimeError, match="erpo.allow_fresh_tracker"):
-        load_erpo_state(str(tmp_path), allow_fresh=False)
-    (tmp_path / "erpo_state.json").write_text("{not json")
-    with pytest.raises(RuntimeError, match="erpo_state.json"):
-        load_erpo_state(str(tmp_path), allow_fresh=False)
-    assert load_erpo_state(str(tmp_path), allow_fresh=True) is None
-    assert "empty tracker" in caplog.text

@@ -4,7 +4,7 @@ import pandas as pd
 
 from erpo.rewards import compute_score, reward_stats
 from erpo.tiny import TOY_SOURCE, build_tiny_model, write_toy_parquet
-from recipe.erpo.preflight import check_rl_parquet
+from recipe.erpo.refusals import check_rl_parquet
 
 
 def test_tiny_model_builds_and_loads(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erpo.config import ConfigError, ERPOConfig
+from erpo.config import ERPOConfig
+from erpo.errors import ConfigError
 from erpo.controller import ERPOController
 from erpo.temperature import SCHEDULES, TemperatureConfig, TemperaturePolicy
 from erpo.tracker import Outcome, PromptTracker, classify
@@ -56,7 +57,7 @@ def test_state_dict_json_round_trip_and_errors(tmp_path):
     assert other.assign(["x", "y"], [7, 70000]).tolist() == ctl.assign(["x", "y"], [7, 70000]).tolist()
     assert other.tracker.history("y", 70000) == ctl.tracker.history("y", 70000)
     with pytest.raises(ValueError, match="window"):
-        ERPOController(ERPOConfig(window=3)).load_state_dict(state)
+        ERPOController(ERPOConfig(history_length=3)).load_state_dict(state)
     path = tmp_path / "t.json"
     ctl.tracker.save(str(path))
     assert PromptTracker.load(str(path)).history("x", 7) == ctl.tracker.history("x", 7)
@@ -130,7 +131,7 @@ def test_all_wrong_off_by_default():
         ({"temperature": {"all_wrong": False}}, "erpo.temperature.all_wrong"),
         ({"temperature": {"schedule": "table"}}, "erpo.temperature.table"),
         ({"temperature": {"schedule": "multiplicative", "factor": 0.9}}, "erpo.temperature.factor"),
-        ({"window": 0}, "erpo.window"),
+        ({"history_length": 0}, "erpo.history_length"),
         ({"correct_threshold": 0}, "erpo.correct_threshold"),
         ({"windw": 4}, "erpo.windw"),
     ],

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from erpo.prepo.sampler_state import PerplexitySchedulerState
+from erpo.prepo.schedule_state import PREPOScheduleState
 
 
 def selection_metrics(candidate_ppl, selected, window_start: int) -> dict[str, float]:
@@ -59,7 +59,7 @@ def weight_metrics(weights) -> dict[str, float]:
     }
 
 
-def progress_metrics(state: PerplexitySchedulerState, progress: float) -> dict[str, float]:
+def progress_metrics(state: PREPOScheduleState, progress: float) -> dict[str, float]:
     return {
         "prepo/rollouts_used": float(state.rollouts_used),
         "prepo/prompts_seen": float(state.num_prompts_seen),

@@ -9,7 +9,7 @@ starts at the lowest-perplexity prompts and ends at the highest.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 PacingFn = Callable[[float], float]
 
@@ -34,6 +34,18 @@ def register_pacing(name: str) -> Callable[[PacingFn], PacingFn]:
         return fn
 
     return decorator
+
+
+def schedule_progress(global_steps: int, total_steps: int) -> float:
+    """rho of training step ``global_steps`` (verl counts from 1): (s - 1) / (T - 1), 0 at the first step,
+    1 at the last and after it; 0 when T = 1."""
+    if total_steps < 1:
+        raise ValueError(
+            f"total steps must be >= 1, got {total_steps}; set prepo.total_steps or trainer.total_training_steps"
+        )
+    if total_steps == 1:
+        return 0.0
+    return min(max(global_steps - 1, 0) / (total_steps - 1), 1.0)
 
 
 def known_pacings() -> list[str]:

@@ -7,13 +7,12 @@ starting at l = floor(f(rho) * (|B| - K)) where f is the pacing function (paper,
 from __future__ import annotations
 
 import math
-from typing import Union
 
 import numpy as np
 
 from erpo.prepo.pacing import PacingFn, get_pacing
 
-Pacing = Union[str, PacingFn]
+Pacing = str | PacingFn
 
 
 def _resolve(pacing: Pacing) -> PacingFn:
@@ -35,8 +34,8 @@ def window_start(num_candidates: int, k: int, progress: float, pacing: Pacing = 
     return min(max(math.floor(position * slack), 0), slack)
 
 
-def select_window(perplexities, k: int, progress: float, pacing: Pacing = "linear") -> np.ndarray:
-    """Indices (into the candidate batch) of the K prompts kept at this progress.
+def select_window(perplexities, k: int, progress: float, pacing: Pacing = "linear") -> tuple[np.ndarray, int]:
+    """(indices into the candidate batch of the K prompts kept at this progress, the window start).
 
     Ties keep candidate order (stable sort), so the selection is deterministic.
     """
@@ -50,4 +49,4 @@ def select_window(perplexities, k: int, progress: float, pacing: Pacing = "linea
         )
     start = window_start(len(ppl), k, progress, pacing)
     order = np.argsort(ppl, kind="stable")
-    return order[start : start + k]
+    return order[start : start + k], start

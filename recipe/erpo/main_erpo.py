@@ -17,7 +17,8 @@ from omegaconf import DictConfig
 from verl.trainer.main_ppo import TaskRunnerV1
 
 from recipe.erpo import sweep_dir
-from recipe.erpo.preflight import ConfigRefused, preflight
+from recipe.erpo.refusals import ConfigRefused
+from recipe.erpo.startup import preflight
 
 # hydra.sweep.subdir names multirun jobs through this resolver; it must exist before Hydra composes.
 sweep_dir.register()

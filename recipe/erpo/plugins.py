@@ -7,5 +7,3 @@ wherever verl looks them up.
 
 from recipe.erpo import agent_loop, reactivation  # noqa: F401  (register on import)
 from recipe.prepo import loss  # noqa: F401  (registers policy loss prepo_entropy_weighted)
-
-MODULE = __name__

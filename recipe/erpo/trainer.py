@@ -7,8 +7,9 @@
    ``temperature`` into the batch metadata, which would overwrite the per-sample field on the
    worker. :class:`PerSampleTemperatureInfo` drops that scalar, so the engine divides each
    sample's logits by the temperature it was drawn at.
-3. After scoring: every finished group updates the tracker, including the groups DAPO's
-   dynamic sampling evicts (observed on their way out of the replay buffer).
+3. After scoring (``_balance_batch``, the first hook that receives the scored batch): every
+   finished group updates the tracker, including the groups DAPO's dynamic sampling evicts
+   (observed on their way out of the replay buffer).
 4. Checkpoints hold the tracker (``erpo_state.json``), written before verl marks the
    checkpoint complete, and restored on resume.
 """
@@ -30,10 +31,10 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
+from recipe.common.checkpoint_files import announce_restore, load_side_file, save_side_file
+from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
-from recipe.erpo.batch_values import plain as _plain
-from recipe.erpo.checkpoint_files import announce_restore, resumed_folder, step_folder, write_json_atomic
 from recipe.prepo.schedule import PREPOSchedule
 
 logger = logging.getLogger(__name__)
@@ -89,8 +90,8 @@ class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
     # ---- 1. temperatures in -------------------------------------------------------------
     def _next_train_batch(self, num_prompts: int | None = None):
         batch = super()._next_train_batch(num_prompts)
-        sources = [str(_plain(s)) for s in batch["data_source"]]
-        indices = np.asarray([int(_plain(i)) for i in batch["index"]], dtype=np.int64)
+        sources = [str(unwrap_non_tensor(s)) for s in batch["data_source"]]
+        indices = np.asarray([int(unwrap_non_tensor(i)) for i in batch["index"]], dtype=np.int64)
         start = time.perf_counter()
         temperatures = self.erpo.assign(sources, indices)
         self._erpo_seconds += time.perf_counter() - start
@@ -117,8 +118,6 @@ class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
 
     # ---- 2. the same temperature in every log-prob pass ---------------------------------
     def _compute_old_log_prob(self, batch, metrics):
-        self._observe(batch.keys, batch.tags, batch.partition_id)
-        metrics.update(self._flush_observations())
         batch.extra_info = PerSampleTemperatureInfo(batch.extra_info)
         return super()._compute_old_log_prob(batch, metrics)
 
@@ -131,6 +130,20 @@ class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
         return super()._update_actor(batch, metrics)
 
     # ---- 3. rewards out -----------------------------------------------------------------
+    def _balance_batch(self, batch, metrics):
+        """Record the step's scored groups, then let verl balance the batch.
+
+        The hook: verl's ``_step_once`` hands the sampled, scored batch and the step's metrics to
+        ``_balance_batch`` first (``on_sample_end`` gets neither), before any log-prob pass.
+        """
+        self._record_step_groups(batch, metrics)
+        return super()._balance_batch(batch, metrics)
+
+    def _record_step_groups(self, batch, metrics) -> None:
+        """Tracker update from the step's groups and the DAPO-evicted ones queued since the last step."""
+        self._observe(batch.keys, batch.tags, batch.partition_id)
+        metrics.update(self._flush_observations())
+
     def _build_replay_buffer(self):
         buffer = super()._build_replay_buffer()
         poll_interval = (self.config.get("replay_buffer") or {}).get("poll_interval_s")
@@ -163,10 +176,11 @@ class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
             data["rm_scores"], data["extra_fields"], strict=True,
         ):
             score = float(scores.sum().item())
-            reward_info = (_plain(extra) or {}).get("reward_extra_info", {}) or {}
+            reward_info = (unwrap_non_tensor(extra) or {}).get("reward_extra_info", {}) or {}
             acc = reward_info.get("acc")
-            group = groups[str(_plain(uid))]
-            group.update(source=str(_plain(source)), index=int(_plain(index)), temperature=float(temp))
+            group = groups[str(unwrap_non_tensor(uid))]
+            group.update(source=str(unwrap_non_tensor(source)), index=int(unwrap_non_tensor(index)),
+                         temperature=float(temp))
             group["scores"].append(score)
             group["correct"].append(float(acc) >= threshold if acc is not None else score >= threshold)
         self._pending_groups.extend(groups.values())
@@ -191,20 +205,18 @@ class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
 
     # ---- 4. checkpoints -----------------------------------------------------------------
     def _save_checkpoint(self):
-        folder = step_folder(self.config.trainer, self.global_steps)
-        write_json_atomic(os.path.join(folder, STATE_FILE), self.erpo.state_dict())
+        save_side_file(self.config.trainer, self.global_steps, STATE_FILE, self.erpo.state_dict())
         super()._save_checkpoint()
 
     def _load_checkpoint(self):
         super()._load_checkpoint()
         if self.global_steps == 0:
             return
-        folder = resumed_folder(self.config.trainer, self.global_steps)
-        state = load_erpo_state(folder, allow_fresh=self.erpo_config.allow_fresh_tracker)
+        path, state = load_erpo_state(self.config.trainer, self.global_steps, self.erpo_config.allow_fresh_tracker)
         if state is not None:
             self.erpo.load_state_dict(state)
-            announce_restore(logger, f"ERPO tracker restored from {folder}: {len(self.erpo.tracker)} prompts, "
-                             f"state sha256 {state_digest(self.erpo.state_dict())}")
+            announce_restore(logger, f"ERPO tracker restored from {os.path.dirname(path)}: {len(self.erpo.tracker)} "
+                             f"prompts, state sha256 {state_digest(self.erpo.state_dict())}")
 
 
 def state_digest(state: dict) -> str:
@@ -212,22 +224,12 @@ def state_digest(state: dict) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_erpo_state(folder: str, allow_fresh: bool) -> dict | None:
-    """Read the tracker state of a checkpoint folder; a missing or corrupt file is an error.
-
-    With ``allow_fresh`` (``erpo.allow_fresh_tracker=true``) a missing or corrupt file is
-    logged and the run continues with an empty tracker (returns None).
-    """
-    path = os.path.join(folder, STATE_FILE)
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as err:
-        message = (
-            f"ERPO tracker state {path!r} is missing or unreadable ({err}). Resume from a checkpoint written by "
-            "the ERPO recipe, or set erpo.allow_fresh_tracker=true to continue with an empty tracker."
-        )
-        if not allow_fresh:
-            raise RuntimeError(message) from err
-        logger.warning("%s Continuing with an empty tracker, as erpo.allow_fresh_tracker=true asks.", message)
-        return None
+def load_erpo_state(trainer_cfg, global_steps: int, allow_fresh: bool) -> tuple[str, dict | None]:
+    """(path, state) of the tracker file in the checkpoint verl resumed from; missing or corrupt is an
+    error unless ``erpo.allow_fresh_tracker=true`` (then logged, state None)."""
+    return load_side_file(
+        trainer_cfg, global_steps, STATE_FILE, what="ERPO tracker state",
+        fix="Resume from a checkpoint written by the ERPO recipe, or set erpo.allow_fresh_tracker=true to "
+            "continue with an empty tracker.",
+        allow_fresh=allow_fresh, fresh_flag="erpo.allow_fresh_tracker",
+    )

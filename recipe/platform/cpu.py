@@ -14,18 +14,16 @@ import types
 
 import torch
 
+from recipe.common.environment import add_verl_external_modules
+
 ACTIVE = os.environ.get("VERL_PLATFORM", "").strip().lower() == "cpu"
 
 
 def cpu_environment() -> dict[str, str]:
     """Env vars the driver sets before Ray starts (inherited by every Ray process)."""
-    modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
-    if __name__ not in modules:
-        modules.insert(0, __name__)
     return {
         # verl: resolve the platform to ours ("trainer.device=cpu is rewritten to cuda").
         "VERL_PLATFORM": "cpu",
-        "VERL_USE_EXTERNAL_MODULES": ",".join(modules),
         # verl engine registry only knows cuda/npu engines ("No engine registered for device='cpu'");
         # the FSDP engine itself runs on CPU tensors.
         "VERL_ENGINE_DEVICE": "cuda",
@@ -38,9 +36,10 @@ def cpu_environment() -> dict[str, str]:
 
 
 def apply_cpu_environment() -> None:
+    """Set :func:`cpu_environment` (user-set values win) and load this module first in every verl process."""
     for key, value in cpu_environment().items():
-        if key == "VERL_USE_EXTERNAL_MODULES" or key not in os.environ:
-            os.environ[key] = value
+        os.environ.setdefault(key, value)
+    add_verl_external_modules(__name__, first=True)
 
 
 def _noop(*args, **kwargs):

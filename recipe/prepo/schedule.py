@@ -14,9 +14,7 @@ passes calls through to verl.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 
 import numpy as np
@@ -25,22 +23,16 @@ from verl.utils import tensordict_utils as tu
 
 from erpo.prepo.config import PREPOConfig
 from erpo.prepo.metrics import progress_metrics, selection_metrics
-from erpo.prepo.sampler_state import PerplexitySchedulerState
-from erpo.prepo.window import select_window, window_start
-from recipe.erpo.batch_values import plain as _plain
-from recipe.erpo.checkpoint_files import announce_restore, resumed_folder, step_folder, write_json_atomic
+from erpo.prepo.pacing import schedule_progress
+from erpo.prepo.schedule_state import PREPOScheduleState
+from erpo.prepo.window import select_window
+from recipe.common.checkpoint_files import announce_restore, load_side_file, save_side_file
+from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.prepo.perplexity_pass import compute_prompt_perplexities, prompt_token_ids, rows_multiple
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "prepo_state.json"
-
-
-def schedule_progress(global_steps: int, total_steps: int) -> float:
-    """rho of training step ``global_steps`` (verl counts from 1): 0 at the first step, 1 at the last."""
-    if total_steps <= 1:
-        return 0.0
-    return min(max(global_steps - 1, 0) / (total_steps - 1), 1.0)
 
 
 def batch_entropy_normaliser(batch) -> float:
@@ -69,7 +61,7 @@ class PREPOSchedule:
 
     def __init__(self, config: DictConfig):
         self.prepo_config = PREPOConfig.from_dict(OmegaConf.to_container(config.prepo, resolve=True))
-        self.prepo_state = PerplexitySchedulerState()
+        self.prepo_state = PREPOScheduleState()
         # (candidate perplexities, selected positions, window start, progress) since the last flush
         self._prepo_rounds: list[tuple[np.ndarray, np.ndarray, int, float]] = []
         self._prepo_seconds = 0.0
@@ -98,21 +90,21 @@ class PREPOSchedule:
         chat_kwargs = self.config.data.get("apply_chat_template_kwargs") or {}
         if OmegaConf.is_config(chat_kwargs):
             chat_kwargs = OmegaConf.to_container(chat_kwargs, resolve=True)
-        token_ids = prompt_token_ids(
-            self.tokenizer, [_plain(p) for p in candidates["raw_prompt"]], self.prepo_config.perplexity_on, chat_kwargs
-        )
+        prompts = [unwrap_non_tensor(p) for p in candidates["raw_prompt"]]
+        token_ids = prompt_token_ids(self.tokenizer, prompts, self.prepo_config.perplexity_on, chat_kwargs)
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         rollout = self.config.actor_rollout_ref.rollout
         multiple = rows_multiple(self.actor_rollout_wg.world_size, rollout.get("log_prob_micro_batch_size_per_gpu"),
                                  bool(rollout.get("log_prob_use_dynamic_bsz", False)))
         ppl = compute_prompt_perplexities(self.actor_rollout_wg, token_ids, pad_id, multiple)
         progress = schedule_progress(self.global_steps, self.prepo_config.total_steps or self.total_training_steps)
-        selected = select_window(ppl, k, progress, self.prepo_config.pacing)
+        selected, start_position = select_window(ppl, k, progress, self.prepo_config.pacing)
         batch = tu.index_select_tensor_dict(candidates, selected.tolist())
         tu.assign_non_tensor_data(batch, "global_steps", self.global_steps)
-        keys = [(str(_plain(s)), int(_plain(i))) for s, i in zip(batch["data_source"], batch["index"], strict=True)]
+        keys = [(str(unwrap_non_tensor(s)), int(unwrap_non_tensor(i)))
+                for s, i in zip(batch["data_source"], batch["index"], strict=True)]
         self.prepo_state.record_step(len(ppl), keys, int(self.config.actor_rollout_ref.rollout.n))
-        self._prepo_rounds.append((ppl, selected, window_start(len(ppl), k, progress, self.prepo_config.pacing), progress))
+        self._prepo_rounds.append((ppl, selected, start_position, progress))
         self._prepo_seconds += time.perf_counter() - start
         return batch
 
@@ -149,23 +141,18 @@ class PREPOSchedule:
     # ---- checkpoints ----------------------------------------------------------------------
     def _save_checkpoint(self):
         if self.prepo_config.enabled:
-            path = os.path.join(step_folder(self.config.trainer, self.global_steps), STATE_FILE)
-            write_json_atomic(path, self.prepo_state.state_dict())
+            save_side_file(self.config.trainer, self.global_steps, STATE_FILE, self.prepo_state.state_dict())
         super()._save_checkpoint()
 
     def _load_checkpoint(self):
         super()._load_checkpoint()
         if not self.prepo_config.enabled or self.global_steps == 0:
             return
-        path = os.path.join(resumed_folder(self.config.trainer, self.global_steps), STATE_FILE)
-        try:
-            with open(path) as f:
-                state = json.load(f)
-        except (OSError, json.JSONDecodeError) as err:
-            raise RuntimeError(
-                f"PREPO scheduler state {path!r} is missing or unreadable ({err}); resume from a checkpoint written "
-                "with prepo.enabled=true, or start a fresh run (trainer.resume_mode=disable)."
-            ) from err
+        path, state = load_side_file(
+            self.config.trainer, self.global_steps, STATE_FILE, what="PREPO schedule state",
+            fix="Resume from a checkpoint written with prepo.enabled=true, or start a fresh run "
+                "(trainer.resume_mode=disable).",
+        )
         self.prepo_state.load_state_dict(state)
-        announce_restore(logger, f"PREPO scheduler restored from {path}: {self.prepo_state.rollouts_used} rollouts "
+        announce_restore(logger, f"PREPO schedule restored from {path}: {self.prepo_state.rollouts_used} rollouts "
                          f"used, {self.prepo_state.num_prompts_seen} prompts seen")

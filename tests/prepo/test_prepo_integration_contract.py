@@ -12,7 +12,7 @@ from verl.workers.utils.padding import left_right_2_no_padding, no_padding_2_pad
 def test_pure_modules_import_without_torch_or_verl():
     code = (
         "import sys; import erpo.prepo.pacing, erpo.prepo.window, erpo.prepo.perplexity, "
-        "erpo.prepo.sampler_state, erpo.prepo.config, erpo.prepo.metrics; "
+        "erpo.prepo.schedule_state, erpo.prepo.config, erpo.prepo.metrics; "
         "bad = [m for m in ('torch', 'verl', 'ray') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -69,9 +69,9 @@ def test_window_start_rejects_bad_input(k, progress, message):
 
 def test_selection_lowest_early_highest_late():
     ppl = np.array([5.0, 1.0, 9.0, 3.0, 7.0, 2.0])
-    assert sorted(select_window(ppl, 2, 0.0).tolist()) == [1, 5]  # ppl 1, 2
-    assert sorted(select_window(ppl, 2, 1.0).tolist()) == [2, 4]  # ppl 9, 7
-    assert sorted(select_window(ppl, 2, 0.5).tolist()) == [0, 3]  # start 2 -> ppl 3, 5
+    assert sorted(select_window(ppl, 2, 0.0)[0].tolist()) == [1, 5]  # ppl 1, 2
+    assert sorted(select_window(ppl, 2, 1.0)[0].tolist()) == [2, 4]  # ppl 9, 7
+    assert sorted(select_window(ppl, 2, 0.5)[0].tolist()) == [0, 3]  # start 2 -> ppl 3, 5
 
 
 @settings(max_examples=100, deadline=None)
@@ -79,14 +79,14 @@ def test_selection_lowest_early_highest_late():
 def test_selection_is_contiguous_window_of_sorted_order(ppl, data):
     k = data.draw(st.integers(1, len(ppl)))
     progress = data.draw(st.floats(0, 1))
-    chosen = select_window(ppl, k, progress)
+    chosen, start = select_window(ppl, k, progress)
     assert len(chosen) == k == len(set(chosen.tolist()))
-    start = window_start(len(ppl), k, progress)
+    assert start == window_start(len(ppl), k, progress)
     assert sorted(np.asarray(ppl)[chosen]) == sorted(ppl)[start : start + k]
 
 
 def test_selection_ties_are_stable():
-    assert select_window([2.0, 1.0, 1.0, 1.0], 2, 0.0).tolist() == [1, 2]
+    assert select_window([2.0, 1.0, 1.0, 1.0], 2, 0.0)[0].tolist() == [1, 2]
 
 
 def test_selection_rejects_nan_and_bad_shape():

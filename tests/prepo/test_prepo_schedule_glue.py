@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from erpo.tiny import build_tiny_model
 from recipe.prepo.perplexity_pass import compute_prompt_perplexities, prompt_logprob_batch, prompt_token_ids, rows_multiple
-from recipe.prepo.schedule import schedule_progress
+from erpo.prepo.pacing import schedule_progress
 
 
 class TinyModelWorkerGroup:
@@ -146,7 +146,7 @@ def test_mixin_rolls_out_the_pacing_window_of_the_candidates(tiny, tmp_path):
         ids = prompt_token_ids(tiny[1], [[{"role": "user", "content": f"What is {r} + {r * 7 % 10}? " + "Think. " * r}]
                                          for r in expected_pool], "templated")
         ppl = np.array([_direct_ppl(tiny[0], i) for i in ids])
-        chosen = select_window(ppl, 2, (step - 1) / 2, "linear")
+        chosen, _ = select_window(ppl, 2, (step - 1) / 2, "linear")
         assert [int(i) for i in batch["index"]] == [expected_pool[c] for c in chosen]
         metrics = {}
         trainer._compute_old_log_prob(batch, metrics)

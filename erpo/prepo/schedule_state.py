@@ -1,4 +1,4 @@
-"""Resumable state of the perplexity schedule.
+"""Resumable state of PREPO's perplexity schedule (``PREPOScheduleState``, saved as prepo_state.json).
 
 Prompts are keyed by (data_source, dataset index), like the rest of the project. "Seen" prompts
 are the ones selected for rollout (scored-but-dropped candidates only count in
@@ -8,8 +8,8 @@ compact for datasets of ~1e5 prompts and make ``state_dict`` a plain JSON object
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -18,26 +18,20 @@ PromptKey = tuple[str, int]
 
 
 @dataclass
-class PerplexitySchedulerState:
+class PREPOScheduleState:
     steps_taken: int = 0
     candidates_drawn: int = 0
     # Rollouts generated so far (selected prompts x responses per prompt): the paper's efficiency axis.
     rollouts_used: int = 0
     seen: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def progress(self, total_steps: int) -> float:
-        """rho for the *next* step: 0 at the first step, 1 at the last (step total_steps - 1)."""
-        if total_steps < 1:
-            raise ValueError(f"total_steps must be >= 1, got {total_steps}; set prepo.total_steps")
-        if total_steps == 1:
-            return 0.0
-        return min(self.steps_taken / (total_steps - 1), 1.0)
-
     def record_step(self, num_candidates: int, selected: Iterable[PromptKey], rollouts_per_prompt: int) -> None:
         """Account for one training step: candidates scored, prompts selected and rolled out."""
         selected = list(selected)
         if rollouts_per_prompt < 1:
-            raise ValueError(f"rollouts_per_prompt must be >= 1 (actor_rollout_ref.rollout.n), got {rollouts_per_prompt}")
+            raise ValueError(
+                f"rollouts_per_prompt must be >= 1 (actor_rollout_ref.rollout.n), got {rollouts_per_prompt}"
+            )
         if len(selected) > num_candidates:
             raise ValueError(f"selected {len(selected)} prompts out of only {num_candidates} candidates")
         by_source: dict[str, list[int]] = {}

@@ -3,8 +3,8 @@
 from tensordict import NonTensorData
 
 
-def plain(value):
-    """Unwrap tensordict's NonTensorData; anything else as it is.
+def unwrap_non_tensor(value):
+    """The Python value inside tensordict's NonTensorData; anything else as it is.
 
     Not ``getattr(value, "data", value)``: a numpy scalar's ``.data`` is its raw buffer.
     """

@@ -1,46 +1,44 @@
-"""Checks and preparation that run in the driver before Ray starts.
+"""Refusals: every config or data problem the driver can find before Ray starts.
 
-Everything a user can get wrong in the config or the data is refused here, with one line
-that names the field (or file and row) and the fix, so no Ray cluster or model is started
-for a run that cannot work.
+Pure checks (no environment, no files written): each raises :class:`ConfigRefused` with one line
+that names the field (or file and row) and the fix, so no Ray cluster or model is started for a
+run that cannot work. :func:`recipe.erpo.startup.preflight` runs them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import pyarrow.parquet as pq
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
-from erpo.config import ConfigError, ERPOConfig
+from erpo.config import ERPOConfig
+from erpo.errors import ConfigError
 from erpo.prepo.config import PREPO_LOSS_MODE, PREPOConfig
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
-
-PLUGIN_MODULES = ["recipe.erpo.plugins"]
 
 
 class ConfigRefused(ValueError):
     """A config or data problem found before Ray starts."""
 
 
-def preflight(config: DictConfig) -> ERPOConfig:
-    """Validate ``config`` and its data, build local assets, set the environment."""
+def refuse_bad_fields(config: DictConfig) -> ERPOConfig:
+    """Every refusal that reads only the config; returns the validated ERPO config."""
     try:
-        erpo_cfg = ERPOConfig.from_dict(OmegaConf.to_container(config.erpo, resolve=True), prefix="erpo")
+        erpo_cfg = ERPOConfig.from_dict(OmegaConf.to_container(config.erpo, resolve=True))
     except ConfigError as err:
         raise ConfigRefused(str(err)) from None
     check_recipe_fields(config, erpo_cfg)
     check_prepo_fields(config)
-    build_local_assets(config)
-    for key in ("train_files", "val_files"):
-        for path in _as_list(config.data.get(key)):
-            check_rl_parquet(path, field=f"data.{key}")
-    set_environment(config)
-    set_wandb_environment(config)
-    write_run_config(config)
     return erpo_cfg
+
+
+def refuse_bad_data(config: DictConfig) -> None:
+    """Every refusal that reads the training and validation files."""
+    for key in ("train_files", "val_files"):
+        for path in as_list(config.data.get(key)):
+            check_rl_parquet(path, field=f"data.{key}")
 
 
 def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
@@ -71,7 +69,7 @@ def check_prepo_fields(config: DictConfig) -> PREPOConfig:
     """PREPO's fields, and the verl fields its loss needs, agree (docs/prepo.md)."""
     try:
         prepo_cfg = PREPOConfig.from_dict(OmegaConf.to_container(config.get("prepo") or {}, resolve=True))
-    except ValueError as err:
+    except ConfigError as err:
         raise ConfigRefused(str(err)) from None
     actor = config.actor_rollout_ref.actor
     loss_mode = actor.policy_loss.get("loss_mode", "vanilla")
@@ -121,90 +119,7 @@ def check_rl_parquet(path: str, field: str) -> None:
         seen[(source, index)] = row
 
 
-def build_local_assets(config: DictConfig) -> None:
-    """Build the tiny model / toy data the CPU configs point at, if they are not there yet."""
-    assets = config.get("assets") or {}
-    if assets.get("tiny_model_dir"):
-        from erpo.tiny import build_tiny_model
-
-        build_tiny_model(assets.tiny_model_dir, seed=int(assets.get("seed", 0)),
-                         warm_start_steps=int(assets.get("warm_start_steps", 0)))
-    if config.data.get("name") == "toy":
-        from erpo.tiny import write_toy_parquet
-
-        write_toy_parquet(assets.toy_train_file, n=int(assets.toy_train_rows), seed=int(assets.get("seed", 0)))
-        write_toy_parquet(assets.toy_val_file, n=int(assets.toy_val_rows), seed=int(assets.get("seed", 0)) + 1)
-    # Ray workers may not share the driver's working directory: make local paths absolute.
-    with open_dict(config):
-        model_path = config.actor_rollout_ref.model.path
-        if os.path.exists(model_path):
-            config.actor_rollout_ref.model.path = os.path.abspath(model_path)
-        for key in ("train_files", "val_files"):
-            files = _as_list(config.data.get(key))
-            if files:
-                config.data[key] = [os.path.abspath(p) if os.path.exists(p) else p for p in files]
-
-
-def set_environment(config: DictConfig) -> None:
-    """Environment every Ray process inherits: the platform's own, then our verl plugins."""
-    if (config.get("platform") or {}).get("name") == "cpu":
-        from recipe.platform.cpu import apply_cpu_environment
-
-        apply_cpu_environment()
-    # verl's JSONL logger writes <root>/<project>/<experiment>.jsonl; the default root "." would
-    # put it inside the `erpo` package directory.
-    os.environ.setdefault("VERL_FILE_LOGGER_ROOT", os.path.abspath("outputs/logs"))
-    modules = [m for m in os.environ.get("VERL_USE_EXTERNAL_MODULES", "").split(",") if m]
-    modules += [m for m in PLUGIN_MODULES if m not in modules]
-    os.environ["VERL_USE_EXTERNAL_MODULES"] = ",".join(modules)
-
-
-def run_config_path(config: DictConfig) -> str:
-    """``<logger root>/<project>/<experiment>.config.json``, beside verl's JSONL metrics file."""
-    root = os.environ.get("VERL_FILE_LOGGER_ROOT", os.path.abspath("outputs/logs"))
-    return os.path.join(root, str(config.trainer.project_name), f"{config.trainer.experiment_name}.config.json")
-
-
-def write_run_config(config: DictConfig) -> str:
-    """The resolved config of the run beside its JSONL log, so offline analysis (notebooks,
-    benchmarks) knows each run's variant, seed, model and schedule without W&B."""
-    import json
-
-    path = run_config_path(config)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    resolved = OmegaConf.to_container(config, resolve=True)
-    with open(path, "w") as f:
-        json.dump(resolved, f, indent=1, default=str)
-    return path
-
-
-def wandb_settings(config: DictConfig) -> dict[str, str]:
-    """W&B run identity through its environment variables (verl's wandb.init takes no group/tags).
-
-    group = variant (seeds aggregate), job_type = train, tags = algorithm, model, dataset, schedule;
-    the run id derives from the run name, so a resumed run continues the same W&B run.
-    """
-    name = str(config.trainer.experiment_name)
-    run_id = hashlib.sha1(f"{config.trainer.project_name}/{name}".encode()).hexdigest()[:16]
-    tags = [str(config.variant), str(config.model_name), str(config.data.name), str(config.erpo.temperature.schedule)]
-    return {
-        "WANDB_RUN_GROUP": str(config.variant),
-        "WANDB_JOB_TYPE": "train",
-        "WANDB_TAGS": ",".join(tags),
-        "WANDB_RUN_ID": run_id,
-        "WANDB_RESUME": "allow",
-        "WANDB_MODE": str((config.get("wandb") or {}).get("mode", "online")),
-        "WANDB_DIR": os.path.abspath("outputs"),
-    }
-
-
-def set_wandb_environment(config: DictConfig) -> None:
-    if "wandb" in _as_list(config.trainer.get("logger")):
-        for key, value in wandb_settings(config).items():
-            os.environ.setdefault(key, value)
-
-
-def _as_list(value) -> list[str]:
+def as_list(value) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
