@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
+from metric_docs import undocumented
 from recipe.erpo.trainer import ASSIGNMENTS_FILE, STATE_FILE, state_digest
 
 pytestmark = pytest.mark.slow
@@ -41,6 +42,7 @@ def test_smoke_run_changes_temperatures_through_verl(tmp_path):
     assert out.returncode == 0, out.stderr[-4000:]
     steps = _steps(tmp_path, "smoke")
     assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6]
+    assert undocumented({k for s in steps for k in s} - {"step"}) == []  # docs/metrics.md lists every key
     assert any(s["erpo/frac_all_correct"] > 0 for s in steps)
     raised = [s for s in steps if s["erpo/temperature_max"] > 1.5]
     assert raised, "no prompt was re-sampled at a raised temperature"
@@ -152,6 +154,7 @@ def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
     assert out.returncode == 0, out.stderr[-4000:]
     steps = _steps(tmp_path, "prepo")
     assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6]
+    assert undocumented({k for s in steps for k in s} - {"step"}) == []
     # Window of K=4 in |B|=8 sorted candidates, linear pacing over 6 steps: start floor(rho * 4).
     assert [s["prepo/window_start"] for s in steps] == [0, 0, 1, 2, 3, 4]
     for s in steps:
