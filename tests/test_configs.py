@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict, read_write
 
 from erpo.config import ERPOConfig
 from recipe.erpo.refusals import ConfigRefused, check_prepo_fields, check_recipe_fields, check_rl_parquet
@@ -249,3 +249,57 @@ def test_every_config_field_is_documented_once_by_a_yaml_comment():
     parents = {k.rsplit(".", 1)[0] for k in fields_}
     unknown = sorted(yaml_keys - set(fields_) - parents)
     assert not unknown, f"keys in conf/ that no config class has: {unknown}"
+
+
+TRAIN_GROUPS = ("algorithm", "temperature_schedule", "model", "logger", "platform", "experiment", "sweep", "data")
+
+
+def _compose_root(root: str, name: str):
+    """A root config of its own (eval, sim), resolved as in a run (hydra's runtime values included)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    with initialize_config_dir(config_dir=str(Path(CONF) / root), version_base=None):
+        cfg = compose(name, return_hydra_config=True)
+        with open_dict(cfg), read_write(cfg):
+            cfg.hydra.runtime.output_dir = "outputs/test"
+        HydraConfig.instance().set_config(cfg)
+        return OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+
+
+def _compose_yaml(path: Path) -> None:
+    """Compose one YAML under conf/ the way its users do; AssertionError for a file no route covers."""
+    rel = path.relative_to(CONF)
+    if rel == Path("train.yaml"):
+        OmegaConf.to_container(_compose(), resolve=True)
+        return
+    group, option = rel.parts[0], str(rel.relative_to(rel.parts[0]).with_suffix(""))
+    if group in TRAIN_GROUPS:
+        cfg = _compose(f"{group}={option}")
+        OmegaConf.to_container(cfg, resolve=True)
+        if group == "sweep":  # every swept value composes too
+            with initialize_config_dir(config_dir=CONF, version_base=None):
+                params = compose("train", overrides=[f"sweep={option}"], return_hydra_config=True).hydra.sweeper.params
+            assert params, f"sweep {option} sweeps nothing"
+            for key, values in params.items():
+                for value in str(values).split(","):
+                    OmegaConf.to_container(_compose(f"sweep={option}", f"{key}={value}"), resolve=True)
+    elif rel.parts[:2] == ("hydra", "launcher"):
+        with initialize_config_dir(config_dir=CONF, version_base=None):
+            cfg = compose("train", overrides=[f"hydra/launcher={path.stem}"], return_hydra_config=True)
+        assert cfg.hydra.launcher._target_
+    elif group in ("eval", "sim") and len(rel.parts) == 2:
+        OmegaConf.to_container(_compose_root(group, path.stem), resolve=True)
+    else:
+        raise AssertionError(f"no test composes conf/{rel}: add its route to _compose_yaml")
+
+
+@pytest.mark.parametrize("path", sorted(p for p in Path(CONF).rglob("*.yaml") if not p.name.startswith("_")),
+                         ids=lambda p: str(p.relative_to(CONF)))
+def test_every_yaml_under_conf_composes(path):
+    _compose_yaml(path)
+
+
+def test_partial_yaml_files_are_included_by_the_rows_that_use_them():
+    for partial in Path(CONF).rglob("_*.yaml"):
+        users = [p for p in partial.parent.glob("*.yaml") if p != partial and partial.stem in p.read_text()]
+        assert users, f"conf/{partial.relative_to(CONF)} is included by no file beside it"
