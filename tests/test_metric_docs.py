@@ -4,12 +4,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+from metric_docs import documented_patterns, undocumented
 
 from erpo.metrics import visit_metrics
 from erpo.prepo.metrics import progress_metrics, selection_metrics, weight_metrics
 from erpo.prepo.schedule_state import PREPOScheduleState
 from erpo.tracker import RecordResult
-from metric_docs import documented_patterns, undocumented
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 
