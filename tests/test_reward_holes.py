@@ -160,6 +160,25 @@ def test_worst_answers_return_within_the_bound(monkeypatch):
     assert acc("x^2+2x+1", "(x+1)^2")
 
 
+def test_a_worker_started_by_a_short_lived_thread_outlives_it(monkeypatch):
+    """verl scores from executor threads; a replacement worker started by one must not die with it."""
+    monkeypatch.setattr(math_reward, "TIMEOUT_S", 1.0)
+    before = reward_stats()
+    def kill_a_worker_then_exit():
+        compute_score("math500", B % "\\sqrt{10^{19999}+1}", "3")  # late: killed, replacement started here
+        warm_up()  # this thread lives until the replacement runs, then exits
+
+    for _ in range(2):  # both workers
+        thread = threading.Thread(target=kill_a_worker_then_exit)
+        thread.start()
+        thread.join()
+    monkeypatch.setattr(math_reward, "TIMEOUT_S", 60.0)
+    assert acc("x^2+2x+1", "(x+1)^2") and acc("\\sqrt{8}", "2\\sqrt{2}")
+    after = reward_stats()
+    assert after.get("errors", 0) == before.get("errors", 0)
+    assert after["worker_restarts"] - before.get("worker_restarts", 0) == 2
+
+
 def test_identical_spelling_of_a_big_gold_still_scores():
     assert acc("2^{2^{10}}", "2^{2^{10}}") and acc("(10!)!", "(10!)!")
 

@@ -105,15 +105,14 @@ def compare(pred_parts: list[str], golds: list[list[str]]) -> str:
     return "unparsable" if unreadable else "different"
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this worker when its parent dies (it may be deep in a sympy call)."""
-    try:
-        import ctypes
-        import signal
+def _job_alarm(seconds: int) -> None:
+    """Backstop for a worker whose parent died mid-job (no one left to kill it): SIGALRM with its
+    default action ends the process from the kernel, even inside a sympy call holding the GIL.
+    (PR_SET_PDEATHSIG would fire when the *thread* that started the worker exits, e.g. an executor's.)"""
+    import signal
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(seconds)
 
 
 def _limit_memory() -> None:
@@ -128,7 +127,6 @@ def _limit_memory() -> None:
 
 
 def main() -> None:
-    _die_with_parent()
     # Replies go to a private copy of stdout; anything a library prints lands on stderr.
     reply = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -139,7 +137,9 @@ def main() -> None:
     compare(["1"], [["1"]])  # import and warm the parser before saying ready
     _limit_memory()
     reply.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
+    job_limit = int(os.environ.get("ERPO_REWARD_WORKER_JOB_LIMIT_S", "120"))
+    for line in sys.stdin:  # EOF when the parent is gone: the worker ends
+        _job_alarm(job_limit)
         try:
             request = json.loads(line)
             result, detail = compare(list(request["pred"]), [list(g) for g in request["golds"]]), ""
@@ -147,6 +147,7 @@ def main() -> None:
             result, detail = "error", "MemoryError"
         except Exception as err:  # noqa: BLE001 - reported to the caller, who counts it
             result, detail = "error", f"{type(err).__name__}: {err}"[:300]
+        _job_alarm(0)
         reply.write(json.dumps({"result": result, "detail": detail}) + "\n")
 
 
