@@ -142,9 +142,12 @@ WORST = [
 
 
 def test_worst_answers_return_within_the_bound(monkeypatch):
-    """Guards refuse most before any work; the rest reach a worker that is killed at the deadline."""
-    bound = 1.0
-    monkeypatch.setattr(math_reward, "TIMEOUT_S", bound)
+    """Guards refuse most before any work; the rest reach a worker that is killed at the deadline.
+    A call's bound is WAIT_S (a free, started worker: replacements take a second or two to start)
+    + TIMEOUT_S (the comparison), plus the time to kill a worker."""
+    monkeypatch.setattr(math_reward, "TIMEOUT_S", 1.0)
+    monkeypatch.setattr(math_reward, "WAIT_S", 0.5)
+    bound = math_reward.TIMEOUT_S + math_reward.WAIT_S
     before = reward_stats()
     for answer in WORST:
         start = time.perf_counter()
@@ -157,6 +160,7 @@ def test_worst_answers_return_within_the_bound(monkeypatch):
     assert after.get("worker_restarts", 0) > before.get("worker_restarts", 0)
     # the killed worker was replaced: symbolic comparisons work again
     monkeypatch.setattr(math_reward, "TIMEOUT_S", 60.0)
+    monkeypatch.setattr(math_reward, "WAIT_S", 60.0)
     assert acc("x^2+2x+1", "(x+1)^2")
 
 
@@ -181,6 +185,27 @@ def test_a_worker_started_by_a_short_lived_thread_outlives_it(monkeypatch):
 
 def test_identical_spelling_of_a_big_gold_still_scores():
     assert acc("2^{2^{10}}", "2^{2^{10}}") and acc("(10!)!", "(10!)!")
+
+
+def test_a_burst_of_late_answers_delays_right_answers_instead_of_failing_them(monkeypatch):
+    """More late answers than workers, scored at once with right answers (as verl's executor does):
+    the right answers wait for a worker (within WAIT_S) and still score 1."""
+    monkeypatch.setattr(math_reward, "TIMEOUT_S", 3.0)  # a right answer takes ~0.1 s, more on a loaded machine
+    pool_size = math_reward.worker_pool.get_pool().size
+    late = [("\\sqrt{10^{19999}+1}", "3", False)] * (pool_size + 1)
+    right = [("x^2+2x+1", "(x+1)^2", True), ("\\sqrt{8}", "2\\sqrt{2}", True)] * 2
+    cases = late + right
+    results = [None] * len(cases)
+
+    def score(i):
+        results[i] = acc(cases[i][0], cases[i][1])
+
+    threads = [threading.Thread(target=score, args=(i,)) for i in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected for _, _, expected in cases]
 
 
 def test_concurrent_calls_from_threads_agree_with_sequential():

@@ -30,12 +30,16 @@ from erpo.rewards.answers import Malformed, clean, parts_of, quick_equal
 from erpo.rewards.extract import ANSWER_FORMATS, extract_answer, last_boxed
 from erpo.rewards.guards import MAX_ANSWER_CHARS, refusal
 
-__all__ = ["MAX_CHARS", "TIMEOUT_S", "compute_score", "is_equivalent", "last_boxed", "reward_stats", "warm_up"]
+__all__ = ["MAX_CHARS", "TIMEOUT_S", "WAIT_S", "compute_score", "is_equivalent", "last_boxed", "reward_stats",
+           "warm_up"]
 
 # Only the tail can hold the final answer; bounding the input bounds extraction's time.
 MAX_CHARS = 4000
-# Wall-clock bound (seconds) of the symbolic stage of one call, waiting for a worker included.
+# Wall-clock bound (seconds) of one symbolic comparison in a worker; a late worker is killed.
 TIMEOUT_S = 5.0
+# Longest wait (seconds) for a free, started worker. Reached only when every worker is busy (e.g.
+# with answers that run to TIMEOUT_S) or starting; a call's bound is WAIT_S + TIMEOUT_S.
+WAIT_S = 30.0
 
 _stats: Counter = Counter()
 _lock = threading.Lock()
@@ -44,7 +48,7 @@ _lock = threading.Lock()
 def reward_stats() -> dict[str, int]:
     """Counts since start: calls; no_answer (nothing in the asked format); unparsable (an answer
     that is malformed or that math-verify cannot read); refused_symbolic (guards.py refused it);
-    timeouts (worker late and killed, or no worker free in time: timeouts_busy of them); errors
+    timeouts (worker late and killed, or no worker free within WAIT_S: timeouts_busy of them); errors
     (exceptions, worker crashes, an unknown answer_format); symbolic_calls (comparisons sent to a
     worker); worker_restarts. correct / wrong count the calls that extracted an answer (a wrong one
     includes the unparsable, refused and timed-out answers)."""
@@ -63,7 +67,7 @@ def _count(kind: str) -> None:
 
 def warm_up(timeout: float = worker_pool.START_TIMEOUT_S) -> None:
     """Start the comparison workers now and wait until they are ready (otherwise the first
-    symbolic comparisons of a process wait for the start inside their own deadline)."""
+    symbolic comparisons of a process wait for the start, within WAIT_S)."""
     worker_pool.get_pool().warm_up(timeout=timeout)
 
 
@@ -114,7 +118,7 @@ def _judge(pred: str, golds: list[str]) -> bool:
         return False
     _count("symbolic_calls")
     try:
-        reply = worker_pool.get_pool().run({"pred": pred_parts, "golds": undecided}, timeout=TIMEOUT_S)
+        reply = worker_pool.get_pool().run({"pred": pred_parts, "golds": undecided}, timeout=TIMEOUT_S, wait=WAIT_S)
     except worker_pool.WorkerTimeout as late:
         _count("timeouts")
         if late.reason == "busy":

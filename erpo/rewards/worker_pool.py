@@ -3,11 +3,13 @@
 A thread cannot interrupt sympy while it computes a huge integer in C (the GIL is held), so the
 symbolic comparison runs in a child process (``python -m erpo.rewards.symbolic``). A call waits
 for its reply until its deadline; a late worker is killed (SIGKILL) and a replacement is started
-at once, so one pathological answer costs one deadline and never stalls later calls.
+at once, so one pathological answer costs one deadline and never stalls the worker for later calls.
 
 verl scores responses from several threads of one reward worker (``run_in_executor``), so the pool
 hands each call its own worker: up to ``size`` workers (env ``ERPO_REWARD_PROCS``, default
-min(4, CPUs)); a call that finds all busy waits for one, inside the same deadline. Workers are
+min(4, CPUs)); a call that finds all busy (or one still starting) waits for one, up to its own
+wait limit, so a burst of pathological answers delays right answers instead of scoring them 0.
+Workers are
 plain subprocesses (not multiprocessing): starting one never re-imports the trainer's main module.
 A pool belongs to the process that made it; a forked child makes its own.
 """
@@ -117,14 +119,18 @@ class WorkerPool:
             if not worker.wait_ready(deadline):
                 raise TimeoutError(f"reward worker not ready after {timeout:.0f} s")
 
-    def run(self, request: dict, timeout: float) -> dict:
-        """Send ``request`` to a free worker and return its reply within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        worker = self._acquire(deadline)
+    def run(self, request: dict, timeout: float, wait: float) -> dict:
+        """Send ``request`` to a worker and return its reply. Waits at most ``wait`` seconds for a
+        free, started worker (WorkerTimeout "busy"), then at most ``timeout`` seconds for the reply
+        (WorkerTimeout "late": the worker is killed and replaced)."""
+        wait_deadline = time.monotonic() + wait
+        worker = self._acquire(wait_deadline)
         healthy = False
         try:
-            if not worker.wait_ready(deadline):
-                raise WorkerTimeout("late")
+            if not worker.wait_ready(wait_deadline):
+                healthy = True  # still starting: not broken, give it back
+                raise WorkerTimeout("busy")
+            deadline = time.monotonic() + timeout
             worker.proc.stdin.write((json.dumps(request) + "\n").encode())
             line = worker.read_line(deadline)
             if line is None:
