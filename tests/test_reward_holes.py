@@ -188,11 +188,11 @@ def test_identical_spelling_of_a_big_gold_still_scores():
 
 
 def test_a_burst_of_late_answers_delays_right_answers_instead_of_failing_them(monkeypatch):
-    """More late answers than workers, scored at once with right answers (as verl's executor does):
+    """As many late answers as workers, scored at once with right answers (as verl's executor does):
     the right answers wait for a worker (within WAIT_S) and still score 1."""
     monkeypatch.setattr(math_reward, "TIMEOUT_S", 3.0)  # a right answer takes ~0.1 s, more on a loaded machine
     pool_size = math_reward.worker_pool.get_pool().size
-    late = [("\\sqrt{10^{19999}+1}", "3", False)] * (pool_size + 1)
+    late = [("\\sqrt{10^{19999}+1}", "3", False)] * pool_size  # every worker busy until killed
     right = [("x^2+2x+1", "(x+1)^2", True), ("\\sqrt{8}", "2\\sqrt{2}", True)] * 2
     cases = late + right
     results = [None] * len(cases)
