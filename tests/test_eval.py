@@ -5,8 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from erpo.errors import InputError
 from erpo.eval.generate import HFGenerator
-from erpo.eval.metrics import pass_at_k
+from erpo.eval.metrics import benchmark_metrics, pass_at_k
 from erpo.eval.runner import evaluate, result_name
 from erpo.tiny import build_tiny_model
 
@@ -42,8 +43,37 @@ def test_eval_tiny_model_and_resume(tmp_path):
 
 def test_pass_at_k_bounds():
     assert pass_at_k(16, 4, 1) == pytest.approx(0.25)
+    assert pass_at_k(4, 0, 4) == 0.0 and pass_at_k(4, 1, 4) == 1.0 and pass_at_k(1, 1, 1) == 1.0
     with pytest.raises(ValueError):
         pass_at_k(2, 1, 4)
+
+
+@pytest.mark.parametrize("n, c, k, named", [
+    (4, 5, 1, "c=5"),  # more correct than samples
+    (4, -1, 1, "negative"), (-4, 0, 1, "negative"), (4, 1, -2, "negative"),
+    (4, 1, 0, "k=0"), (4, 1, 5, "k=5 exceeds"), (0, 0, 1, "k=1 exceeds"),
+    (4.0, 1, 1, "integer"), (4, True, 1, "integer"), (4, 1, 1.5, "integer"),
+])
+def test_pass_at_k_refuses_impossible_inputs(n, c, k, named):
+    with pytest.raises(InputError, match=named):
+        pass_at_k(n, c, k)
+
+
+def test_benchmark_metrics_never_drops_a_requested_k():
+    correct, lengths = [[True, False, False, True], [False] * 4], [[5] * 4, [6] * 4]
+    metrics = benchmark_metrics(correct, lengths, [1, 2, 4])
+    assert {"pass@1", "pass@2", "pass@4"} <= set(metrics)
+    assert metrics["pass@1"] == pytest.approx(0.25) and metrics["pass@4"] == pytest.approx(0.5)
+    for ks in ([8], [1, 5], [0], [-1]):
+        with pytest.raises(InputError, match="pass_k"):
+            benchmark_metrics(correct, lengths, ks)
+    with pytest.raises(InputError, match="2"):  # a problem with fewer samples bounds k
+        benchmark_metrics([[True, True, True, True], [True, False]], [[1] * 4, [1] * 2], [4])
+    for bad in ([[True, 2]], [[True, -1]], [[]], [], [["yes"]]):
+        with pytest.raises(InputError):
+            benchmark_metrics(bad, [[1] * len(p) for p in bad], [1])
+    with pytest.raises(InputError, match="lengths"):
+        benchmark_metrics(correct, lengths[:1], [1])
 
 
 def test_table_from_eval_output(tmp_path):

@@ -26,6 +26,8 @@ class Source:
     answer_kind: str = "plain"
     # train | test (written to extra_info.split).
     split: str = "test"
+    # Field holding a list of accepted alternative answers (any one is right), when a row has it.
+    alternatives_field: str | None = "answers"
 
 
 SOURCES: dict[str, Source] = {
@@ -50,9 +52,25 @@ SOURCES: dict[str, Source] = {
 TRAIN_SETS = ("gsm8k_train", "math_train", "dapo_math_17k")
 EVAL_SETS = ("gsm8k_test", "math500", "aime24", "aime25", "amc23", "minerva", "olympiadbench")
 
+# DAPO's own prompt: the wrapper of every DAPO-Math-17k row (BytedTsinghua-SIA/DAPO-Math-17k), the
+# head and tail sentences as in DAPO's repository (BytedTsinghua-SIA/DAPO, inference/examples.json),
+# one blank line between the parts as in the dataset rows (verl's recipe/retool/data_preprocess/
+# dapo_multiturn_w_tool.py recovers the question as the text between the first and last "\n\n").
+DAPO_HEAD = ("Solve the following math problem step by step. The last line of your response should be of the "
+             "form Answer: $Answer (without quotes) where $Answer is the answer to the problem.")
+DAPO_TAIL = 'Remember to put your answer on its own line after "Answer:".'
+
 TEMPLATES = {
-    # Qwen2.5-Math chain-of-thought instruction (the ERPO/PREPO/DAPO papers' math prompt).
+    # Qwen2.5-Math's chain-of-thought instruction (the system message of its evaluation's
+    # "qwen25-math-cot" prompt), appended to the user's question here. Our default, not a paper's:
+    # DAPO's own prompt asks for an "Answer:" line instead (template dapo).
     "qwen_math_cot": "{question}\nPlease reason step by step, and put your final answer within \\boxed{{}}.",
+    # DAPO's prompt: reproduces a DAPO-Math-17k row's user message exactly.
+    "dapo": DAPO_HEAD + "\n\n{question}\n\n" + DAPO_TAIL,
     # The bare question.
     "plain": "{question}",
 }
+
+# The answer format each template asks for, written to extra_info.answer_format and read by the
+# reward (erpo/rewards/extract.py): boxed, answer_line ("Answer: ..."), or any (plain asks for none).
+TEMPLATE_ANSWER_FORMAT = {"qwen_math_cot": "boxed", "dapo": "answer_line", "plain": "any"}

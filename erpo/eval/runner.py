@@ -14,7 +14,7 @@ import re
 from tqdm import tqdm
 
 from erpo.data import load_rows, to_verl_rows
-from erpo.eval.metrics import benchmark_metrics
+from erpo.eval.metrics import benchmark_metrics, check_ks
 from erpo.rewards import compute_score
 
 
@@ -23,6 +23,7 @@ def result_name(model: str, benchmark: str) -> str:
 
 
 def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
+    check_ks(cfg.pass_k, cfg.k)  # before generating: a pass@k above k samples is refused, not dropped
     rows = to_verl_rows(benchmark, load_rows(benchmark, cfg.source, cfg.local_dir), cfg.template, cfg.limit)
     os.makedirs(cfg.out_dir, exist_ok=True)
     name = result_name(model, benchmark)
@@ -44,7 +45,7 @@ def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
                 truth = row["reward_model"]["ground_truth"]
                 scored = []
                 for j, s in enumerate(samples):
-                    res = compute_score(row["data_source"], s.text, truth)
+                    res = compute_score(row["data_source"], s.text, truth, extra_info=row["extra_info"])
                     scored.append({"sample": j, "text": s.text, "pred": res["pred"], "score": res["score"],
                                    "correct": bool(res["acc"]), "format_ok": res["format_ok"], "tokens": s.num_tokens})
                 rec = {"index": row["extra_info"]["index"], "id": row["extra_info"]["id"], "ground_truth": truth,

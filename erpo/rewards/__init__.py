@@ -1,5 +1,8 @@
-"""Math reward for every variant: ``reward.custom_reward_function.path=pkg://erpo.rewards``."""
+"""Math reward for every variant: ``reward.custom_reward_function.path=pkg://erpo.rewards``.
 
-from erpo.rewards.math_reward import compute_score, reward_stats
+Pure stdlib in the caller's process; sympy / math-verify run in worker processes (worker_pool.py).
+"""
 
-__all__ = ["compute_score", "reward_stats"]
+from erpo.rewards.math_reward import compute_score, reward_stats, warm_up
+
+__all__ = ["compute_score", "reward_stats", "warm_up"]

@@ -1,14 +1,20 @@
-"""Rule-based math reward on ``math-verify``, as a verl custom reward function.
+"""Rule-based math reward, as a verl custom reward function (``compute_score``).
 
-The final answer is the last ``\\boxed{...}`` (nested braces allowed); for GSM8K-style data
-without a box, ``#### N`` or the last number. It is compared with the ground truth by
-math-verify (symbolic equivalence), falling back to a normalised string match. Malformed,
-empty, enormous or adversarial outputs score 0 and are counted in :func:`reward_stats`;
-nothing here raises.
+Steps for one response (every step bounded; nothing here raises):
+
+1. Extract the final answer in the format the prompt asked for (``extra_info.answer_format``,
+   extract.py), from the last MAX_CHARS characters.
+2. Golds: ``ground_truth`` plus ``extra_info.answers`` (alternatives: any one is right; a list
+   ``ground_truth`` is read the same way). One gold string ``"a, b"`` needs every part (answers.py).
+3. Fast path in this process (no sympy): same spelling, or every part a plain number (exact values
+   exactly, decimals within a relative tolerance).
+4. Refuse answers whose symbolic evaluation could explode (guards.py).
+5. Otherwise math-verify decides, in a worker process that is killed if it has not answered within
+   TIMEOUT_S (worker_pool.py, symbolic.py). The bound covers waiting for a free worker too.
 
 >>> compute_score("openai/gsm8k", "so the answer is \\\\boxed{72}", "72")["score"]
 1.0
->>> compute_score("math500", "\\\\boxed{\\\\frac{1}{2}}", "0.5")["acc"]
+>>> compute_score("math_dapo", "...\\nAnswer: 34", "34", {"answer_format": "answer_line"})["acc"]
 True
 >>> compute_score("math500", "no answer here", "3")["format_ok"]
 False
@@ -16,24 +22,42 @@ False
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import Counter
 
-# Only the tail can hold the final answer; bounding the input bounds the parser's time.
+from erpo.rewards import worker_pool
+from erpo.rewards.answers import Malformed, clean, parts_of, quick_equal
+from erpo.rewards.extract import ANSWER_FORMATS, extract_answer, last_boxed
+from erpo.rewards.guards import MAX_ANSWER_CHARS, refusal
+
+__all__ = ["MAX_CHARS", "TIMEOUT_S", "WAIT_S", "compute_score", "is_equivalent", "last_boxed", "reward_stats",
+           "warm_up"]
+
+# Only the tail can hold the final answer; bounding the input bounds extraction's time.
 MAX_CHARS = 4000
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+# Wall-clock bound (seconds) of one symbolic comparison in a worker; a late worker is killed.
+TIMEOUT_S = 5.0
+# Longest wait (seconds) for a free, started worker. Reached only when every worker is busy (e.g.
+# with answers that run to TIMEOUT_S) or starting; a call's bound is WAIT_S + TIMEOUT_S.
+WAIT_S = 30.0
+
 _stats: Counter = Counter()
 _lock = threading.Lock()
 
 
 def reward_stats() -> dict[str, int]:
-    """Counts since start: calls, no_answer (format failures), unparsable (answer math-verify cannot
-    read), refused_symbolic (exponent towers / over-long answers compared as strings only), timeouts,
-    errors (exceptions caught); correct / wrong count the calls that extracted an answer (a wrong one
+    """Counts since start: calls; no_answer (nothing in the asked format); unparsable (an answer
+    that is malformed or that math-verify cannot read); refused_symbolic (guards.py refused it);
+    timeouts (worker late and killed, or no worker free within WAIT_S: timeouts_busy of them); errors
+    (exceptions, worker crashes, an unknown answer_format); symbolic_calls (comparisons sent to a
+    worker); worker_restarts. correct / wrong count the calls that extracted an answer (a wrong one
     includes the unparsable, refused and timed-out answers)."""
     with _lock:
-        return dict(_stats)
+        stats = dict(_stats)
+    pool = worker_pool._pool
+    if pool is not None:
+        stats["worker_restarts"] = pool.restarts
+    return stats
 
 
 def _count(kind: str) -> None:
@@ -41,110 +65,92 @@ def _count(kind: str) -> None:
         _stats[kind] += 1
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` / ``\\fbox{...}``, braces balanced; None if absent."""
-    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
-    if start < 0:
-        return None
-    i = text.index("{", start) + 1
-    depth, begin = 1, i
-    while i < len(text):
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[begin:i].strip()
-        i += 1
-    return None
+def warm_up(timeout: float = worker_pool.START_TIMEOUT_S) -> None:
+    """Start the comparison workers now and wait until they are ready (otherwise the first
+    symbolic comparisons of a process wait for the start, within WAIT_S)."""
+    worker_pool.get_pool().warm_up(timeout=timeout)
 
 
-def extract_answer(text: str, data_source: str = "") -> str | None:
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed
-    if "gsm8k" in data_source:
-        if "####" in text:
-            tail = text.rsplit("####", 1)[1]
-            match = _NUMBER.search(tail)
-            return match.group(0).replace(",", "") if match else None
-        numbers = _NUMBER.findall(text)
-        return numbers[-1].replace(",", "") if numbers else None
-    return None
+def _golds(ground_truth, extra_info) -> list[str]:
+    """ground_truth, then extra_info['answers'] (each an alternative), without repeats or blanks."""
+    out: list[str] = []
+    values = [ground_truth]
+    if isinstance(extra_info, dict) and extra_info.get("answers") is not None:
+        values.append(extra_info["answers"])
+    for value in values:
+        items = [value] if isinstance(value, (str, int, float)) else list(value) if value is not None else []
+        for item in items:
+            text = str(item).strip()
+            if text and text not in out:
+                out.append(text)
+    return out
 
 
-def _normalise(s: str) -> str:
-    s = re.sub(r"\\text\{([^}]*)\}", r"\1", s)
-    s = s.replace("\\!", "").replace("$", "").replace(" ", "").replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    s = s.rstrip(".")
-    try:
-        value = float(s.replace(",", ""))
-        return repr(int(value)) if value.is_integer() else repr(value)
-    except ValueError:
-        return s
+def is_equivalent(pred: str, truth) -> bool:
+    """Whether ``pred`` matches the gold ``truth`` (a string, or a list of alternatives)."""
+    return _judge(pred, _golds(truth, None))
 
 
-# Wall-clock bound of one symbolic comparison (seconds).
-TIMEOUT_S = 5.0
-
-
-def _symbolic_equal(pred: str, truth: str) -> bool:
-    from math_verify import parse, verify
-
-    # math-verify's own timeouts use signals, which only work in the main thread; the bound is
-    # enforced around this call instead (see _bounded).
-    gold = parse(f"${truth}$", parsing_timeout=None)
-    answer = parse(f"${pred}$", parsing_timeout=None)
-    if not answer:
-        return None  # nothing math-verify can read: counted as unparsable
-    return bool(gold and verify(gold, answer, timeout_seconds=None))
-
-
-def _bounded(fn, *args, timeout: float = TIMEOUT_S):
-    """Run ``fn`` in a daemon thread; None if it has not finished within ``timeout``.
-
-    Works from any thread (verl calls rewards from async workers); a runaway sympy call is left
-    to finish in the background and the response scores 0.
-    """
-    box: list = []
-    worker = threading.Thread(target=lambda: box.append(fn(*args)), daemon=True)
-    worker.start()
-    worker.join(timeout)
-    return box[0] if box else _TIMED_OUT
-
-
-_TIMED_OUT = object()
-
-
-# Exponent towers make sympy compute huge integers inside C code that holds the GIL, where no
-# thread-based bound can interrupt it: such answers are compared as strings only.
-_TOWER = re.compile(r"\^\s*\{?[^}]*\^")
-
-
-def is_equivalent(pred: str, truth: str) -> bool:
-    if _normalise(pred) == _normalise(truth):
-        return True
-    if _TOWER.search(pred) or len(pred) > 300:
+def _judge(pred: str, golds: list[str]) -> bool:
+    if len(pred) > MAX_ANSWER_CHARS:
         _count("refused_symbolic")
         return False
-    result = _bounded(_symbolic_equal, pred, truth, timeout=TIMEOUT_S)
-    if result is _TIMED_OUT:
-        _count("timeouts")
-        return False
-    if result is None:
+    try:
+        pred_parts = parts_of(pred)
+    except Malformed:
         _count("unparsable")
         return False
-    return result
+    undecided = []
+    for gold in golds:
+        try:
+            gold_parts = parts_of(gold)
+        except Malformed:
+            gold_parts = [clean(gold)]  # a gold is data: compare it as written
+        verdict = quick_equal(pred_parts, gold_parts)
+        if verdict:
+            return True
+        if verdict is None:
+            undecided.append(gold_parts)
+    if not undecided:
+        return False
+    if refusal(", ".join(pred_parts)) is not None:
+        _count("refused_symbolic")
+        return False
+    _count("symbolic_calls")
+    try:
+        reply = worker_pool.get_pool().run({"pred": pred_parts, "golds": undecided}, timeout=TIMEOUT_S, wait=WAIT_S)
+    except worker_pool.WorkerTimeout as late:
+        _count("timeouts")
+        if late.reason == "busy":
+            _count("timeouts_busy")
+        return False
+    except worker_pool.WorkerFailed:
+        _count("errors")
+        return False
+    result = reply.get("result")
+    if result == "unparsable":
+        _count("unparsable")
+    elif result == "error":
+        _count("errors")
+    return result == "equal"
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
-    """verl custom reward: {score, acc, pred, format_ok}."""
+    """verl custom reward: {score, acc, pred, format_ok}; 1.0 / True only for a correct answer."""
     _count("calls")
     try:
         text = solution_str if isinstance(solution_str, str) else ""
         text = text[-MAX_CHARS:]
-        pred = extract_answer(text, str(data_source))
-        if pred is None or not pred:
+        answer_format = (extra_info or {}).get("answer_format") if isinstance(extra_info, dict) else None
+        answer_format = answer_format or "boxed"
+        if answer_format not in ANSWER_FORMATS:
+            _count("errors")  # a data bug: visible in reward_stats, never a crash
+            return {"score": 0.0, "acc": False, "pred": "", "format_ok": False}
+        pred = extract_answer(text, str(data_source), answer_format)
+        if not pred:
             _count("no_answer")
             return {"score": 0.0, "acc": False, "pred": "", "format_ok": False}
-        acc = is_equivalent(pred, str(ground_truth))
+        acc = _judge(pred, _golds(ground_truth, extra_info))
         _count("correct" if acc else "wrong")
         return {"score": 1.0 if acc else 0.0, "acc": acc, "pred": pred[:200], "format_ok": True}
     except Exception:  # noqa: BLE001 - a reward must never crash training

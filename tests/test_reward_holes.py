@@ -1,0 +1,231 @@
+"""The reward holes an outside check found (issue #11 item 8), each tested as a class, not one example."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from erpo.rewards import compute_score, math_reward, reward_stats, warm_up
+from erpo.rewards.answers import parts_of, read_number
+
+B = "\\boxed{%s}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _workers_ready():
+    warm_up()  # so a worker's start-up never eats a comparison's deadline on a loaded machine
+
+
+def acc(pred_answer: str, gold, source: str = "math500", **extra) -> bool:
+    return compute_score(source, B % pred_answer, gold, extra or None)["acc"]
+
+
+# --- a list of digits is never a number, and a number never a list --------------------------------
+@pytest.mark.parametrize("pred, gold", [
+    ("1, 8", "18"), ("1,8", "18"), ("3, 5, 7", "357"), ("357", "3, 5, 7"), ("35, 7", "357"),
+    ("1, 2, 3", "123"), ("12, 345", "12345"), ("1,23", "123"), ("1 or 8", "18"), ("\\{1, 8\\}", "18"),
+])
+def test_digit_lists_and_numbers_differ(pred, gold):
+    assert not acc(pred, gold)
+
+
+@pytest.mark.parametrize("pred, gold", [
+    ("12,345", "12345"), ("1,000,000", "1000000"), ("10,\\!080", "10080"), ("11,\\! 111,\\! 100", "11111100"),
+    ("1\\,000", "1000"), ("10{,}000", "10000"), ("3, 5, 7", "3, 5, 7"), ("7, 3, 5", "3, 5, 7"),
+    ("\\{3, 5, 7\\}", "3,5,7"),
+])
+def test_thousands_separators_and_unordered_lists_still_score(pred, gold):
+    assert acc(pred, gold)
+
+
+# --- numbers: relative tolerance at every scale, exact values exactly ------------------------------
+@pytest.mark.parametrize("exponent", [-15, -9, -7, -4, -1, 0, 3, 8, 20])
+def test_ten_times_the_gold_is_wrong_at_every_scale(exponent):
+    gold = f"2.5\\times10^{{{exponent}}}"
+    assert acc(gold, gold)
+    assert not acc(f"2.5\\times10^{{{exponent + 1}}}", gold)
+    assert not acc(f"2.6e{exponent}", gold)  # 4% off
+    assert acc(f"2.500001e{exponent}", gold)  # 6 significant digits: within REL_TOL
+    assert acc(f"2.5 \\cdot 10^{{{exponent}}}", gold)
+
+
+@pytest.mark.parametrize("pred, gold, expected", [
+    ("0.00000002", "0.0000002", False), ("2e-8", "0.00000002", True), ("1e-7", "10^{-7}", True),
+    ("\\frac{1}{3}", "0.333333", True), ("0.33", "\\frac{1}{3}", False), ("0.3333", "\\frac13", False),
+    ("100000001", "100000000", False), ("100000000.5", "100000000", False), ("100000000.0", "100000000", True),
+    ("\\frac{1000001}{1000000}", "1", False), ("-2e-9", "2e-9", False), ("0", "1e-12", False),
+])
+def test_numeric_comparison_rules(pred, gold, expected):
+    assert acc(pred, gold) is expected
+
+
+@pytest.mark.parametrize("pred, gold, expected", [
+    # decided by math-verify in the worker (not plain numbers): its absolute 6-decimal rounding is replaced
+    ("1.6 \\times 10^{-19} q", "1.6 \\times 10^{-18} q", False),
+    ("1.6 \\times 10^{-19} q", "1.6 \\times 10^{-19} q", True),
+    ("(2\\times10^{-8}, 1)", "(2\\times10^{-7}, 1)", False),
+    ("(2\\times10^{-8}, 1)", "(2\\times10^{-8}, 1)", True),
+    ("\\sqrt{2} \\times 10^{-9}", "1.414214 \\times 10^{-9}", True),
+    ("\\sqrt{2} \\times 10^{-9}", "1.414214 \\times 10^{-8}", False),
+    ("\\frac{\\sqrt{2}}{2}", "0.707107", True),
+    ("2\\sqrt{2}", "\\sqrt{8}", True),
+])
+def test_relative_tolerance_inside_symbolic_comparison(pred, gold, expected):
+    assert acc(pred, gold) is expected
+
+
+def test_math_verify_numeric_comparison_is_replaced():
+    """The hole itself: math-verify's own rule calls 2e-8 and 2e-7 equal; ours does not."""
+    from math_verify.grader import sympy_numeric_eq
+    from sympy import Float
+
+    from erpo.rewards.symbolic import relative_numeric_eq
+
+    assert sympy_numeric_eq(Float("2e-8"), Float("2e-7"), 6, 15)  # math-verify 0.9.0 as pinned
+    assert not relative_numeric_eq(Float("2e-8"), Float("2e-7"))
+    assert relative_numeric_eq(Float("2e-8"), Float("2.0000001e-8"))
+
+
+# --- alternatives are a list; "a, b" in one gold string needs every part ----------------------------
+def test_each_alternative_scores_and_a_string_list_needs_all_parts():
+    alternatives = ["0.01", "0.02"]  # Minerva stores accepted answers as a list
+    for pred in alternatives:
+        assert acc(pred, alternatives, "minerva")  # list ground truth
+        assert acc(pred, "0.01", "minerva", answers=np.array(alternatives, dtype=object))  # as verl passes it
+    assert not acc("0.03", alternatives, "minerva")
+    assert not acc("0.01, 0.02", alternatives, "minerva")  # both alternatives at once is a hedge
+    assert not acc("0.01", "0.01, 0.02", "olympiadbench")  # one gold string: both parts needed
+    assert acc("0.02, 0.01", "0.01, 0.02", "olympiadbench")
+    assert acc("6630", ["6630.65", "6630"], "minerva")
+
+
+# --- percent --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("gold", ["62.5%", "62.5\\%", "$62.5 \\%$"])
+def test_percent_gold(gold):
+    for right in ["62.5", "62.5\\%", "62.5%", "62.50"]:
+        assert acc(right, gold), right
+    for wrong in ["62.5%abc", "6%2.5", "62.5%3", "62", "0.625", "625", "62.5%%"]:
+        assert not acc(wrong, gold), wrong
+
+
+def test_percent_pred_for_plain_gold():
+    assert acc("50\\%", "50") and acc("50%", "50") and not acc("50%1", "50")
+
+
+# --- hedges ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("pred", ["33 \\lor 34", "33 \\vee 34", "33 or 34", "33 \\text{ or } 34", "34 \\text{ (or 33)}",
+                                  "33, 34", "x = 33 \\text{ or } x = 34"])
+def test_hedged_answers_score_zero(pred):
+    assert not acc(pred, "34")
+
+
+# --- \boxed without braces ------------------------------------------------------------------------
+@pytest.mark.parametrize("text, gold", [("so \\boxed 9", "9"), ("\\boxed 9.", "9"), ("$\\boxed 42$", "42"),
+                                        ("\\boxed{ 7 }", "7"), ("\\boxed {7}", "7"), ("\\fbox{5}", "5"),
+                                        ("\\boxed9", "9")])
+def test_box_spellings(text, gold):
+    assert compute_score("math500", text, gold)["acc"]
+
+
+def test_box_without_argument_is_no_answer():
+    for text in ["\\boxed", "\\boxed ", "\\boxedx 9", "\\boxed{"]:
+        assert not compute_score("math500", text, "9")["format_ok"]
+
+
+# --- the time bound -------------------------------------------------------------------------------
+WORST = [
+    "9^{9^{9^{9}}}", "9^9^9^9", "2^{2^{2^{100}}}", "((10!)!)!", "10!!!", "(2^{100})!", "99999^{99999}",
+    "(10^{400})^{99999}", "9^{9999 \\cdot 9999}", "\\sqrt{10^{19999}+1}", "\\frac{9999^{4000}}{9998^{4000}}",
+    "\\tan(10^{19000})", "1+" * 140 + "1", "\\sqrt{" * 20 + "2" + "}" * 20,
+]
+
+
+def test_worst_answers_return_within_the_bound(monkeypatch):
+    """Guards refuse most before any work; the rest reach a worker that is killed at the deadline.
+    A call's bound is WAIT_S (a free, started worker: replacements take a second or two to start)
+    + TIMEOUT_S (the comparison), plus the time to kill a worker."""
+    monkeypatch.setattr(math_reward, "TIMEOUT_S", 1.0)
+    monkeypatch.setattr(math_reward, "WAIT_S", 0.5)
+    bound = math_reward.TIMEOUT_S + math_reward.WAIT_S
+    before = reward_stats()
+    for answer in WORST:
+        start = time.perf_counter()
+        result = compute_score("math500", B % answer, "3")
+        wall = time.perf_counter() - start
+        assert result["score"] == 0.0 and wall < bound + 0.5, (answer, wall)
+    after = reward_stats()
+    assert after.get("refused_symbolic", 0) - before.get("refused_symbolic", 0) >= 8
+    assert after.get("timeouts", 0) > before.get("timeouts", 0)  # \sqrt{10^{19999}+1} passes the guards
+    assert after.get("worker_restarts", 0) > before.get("worker_restarts", 0)
+    # the killed worker was replaced: symbolic comparisons work again
+    monkeypatch.setattr(math_reward, "TIMEOUT_S", 60.0)
+    monkeypatch.setattr(math_reward, "WAIT_S", 60.0)
+    assert acc("x^2+2x+1", "(x+1)^2")
+
+
+def test_a_worker_started_by_a_short_lived_thread_outlives_it(monkeypatch):
+    """verl scores from executor threads; a replacement worker started by one must not die with it."""
+    monkeypatch.setattr(math_reward, "TIMEOUT_S", 1.0)
+    before = reward_stats()
+    def kill_a_worker_then_exit():
+        compute_score("math500", B % "\\sqrt{10^{19999}+1}", "3")  # late: killed, replacement started here
+        warm_up()  # this thread lives until the replacement runs, then exits
+
+    for _ in range(2):  # both workers
+        thread = threading.Thread(target=kill_a_worker_then_exit)
+        thread.start()
+        thread.join()
+    monkeypatch.setattr(math_reward, "TIMEOUT_S", 60.0)
+    assert acc("x^2+2x+1", "(x+1)^2") and acc("\\sqrt{8}", "2\\sqrt{2}")
+    after = reward_stats()
+    assert after.get("errors", 0) == before.get("errors", 0)
+    assert after["worker_restarts"] - before.get("worker_restarts", 0) == 2
+
+
+def test_identical_spelling_of_a_big_gold_still_scores():
+    assert acc("2^{2^{10}}", "2^{2^{10}}") and acc("(10!)!", "(10!)!")
+
+
+def test_a_burst_of_late_answers_delays_right_answers_instead_of_failing_them(monkeypatch):
+    """As many late answers as workers, scored at once with right answers (as verl's executor does):
+    the right answers wait for a worker (within WAIT_S) and still score 1."""
+    monkeypatch.setattr(math_reward, "TIMEOUT_S", 3.0)  # a right answer takes ~0.1 s, more on a loaded machine
+    pool_size = math_reward.worker_pool.get_pool().size
+    late = [("\\sqrt{10^{19999}+1}", "3", False)] * pool_size  # every worker busy until killed
+    right = [("x^2+2x+1", "(x+1)^2", True), ("\\sqrt{8}", "2\\sqrt{2}", True)] * 2
+    cases = late + right
+    results = [None] * len(cases)
+
+    def score(i):
+        results[i] = acc(cases[i][0], cases[i][1])
+
+    threads = [threading.Thread(target=score, args=(i,)) for i in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected for _, _, expected in cases]
+
+
+def test_concurrent_calls_from_threads_agree_with_sequential():
+    cases = [("x^2+2x+1", "(x+1)^2", True), ("\\frac{1}{2}", "0.5", True), ("\\sqrt{3}", "\\sqrt{2}", False),
+             ("[1,3)", "[1, 3)", True), ("(1,2)", "(2,1)", False), ("2\\pi", "6.283185", True)] * 4
+    results = [None] * len(cases)
+
+    def score(i):
+        results[i] = acc(cases[i][0], cases[i][1])
+
+    threads = [threading.Thread(target=score, args=(i,)) for i in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected for _, _, expected in cases]
+
+
+def test_part_reading():
+    assert parts_of("$(1,8,19), (2,7,13)$") == ["(1,8,19)", "(2,7,13)"]
+    assert parts_of("\\left( 3, \\frac{\\pi}{2} \\right)") == ["( 3, \\frac{\\pi}{2} )"]
+    assert read_number("1,000.5")[0] == 2001 / 2 and read_number("1,00") is None
+    assert read_number("7.5 \\times 10^{7}") == (75_000_000, False)
