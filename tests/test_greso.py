@@ -190,3 +190,16 @@ def test_invalid_greso_config_names_the_field(bad, field):
 
 def test_rollout_batch_is_the_scripts_384_for_256():
     assert GRESOSelector(GRESOConfig(enabled=True)).rollout_batch(256) == 384
+
+
+def test_the_greso_node_of_train_yaml_builds_and_equals_the_dataclass_defaults():
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base=None):
+        cfg = compose("train")
+    assert GRESOConfig.from_dict(OmegaConf.to_container(cfg.greso, resolve=True)) == GRESOConfig()
+    assert GRESOConfig().enabled is False  # safe off
