@@ -27,6 +27,8 @@ def source_names(sources, name: str = "sources") -> list[str]:
         raise InputError(f"{name} must be a sequence of data_source strings, one per prompt; "
                          f"got {type(sources).__name__}")
     out = list(sources.tolist() if isinstance(sources, np.ndarray) else sources)
+    if set(map(type, out)) <= {str}:
+        return out
     for pos, source in enumerate(out):
         if not isinstance(source, str):
             raise InputError(f"{name}[{pos}]={source!r} is a {type(source).__name__}; each data_source is a string")

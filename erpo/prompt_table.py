@@ -3,7 +3,8 @@
 A prompt's key is its dataset index. Rows are appended in first-visit order; ``keys`` (sorted) and
 ``key_rows`` map a key to its row with one vectorised ``searchsorted``. Memory grows with the
 prompts seen, never with the largest index: index 10**12 costs one row. Looking up B keys costs
-O(B log N); adding new keys costs one O(N) merge of the key index (12 bytes per prompt).
+O(B log N), or O(B) for keys in the dense prefix 0..m-1 that every dataset fills after an epoch;
+adding new keys costs one O(N) merge of the key index (12 bytes per prompt).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class PromptTable:
         self.history_length, self.base_temperature = history_length, base_temperature
         self.keys = np.zeros(0, np.int64)
         self.key_rows = np.zeros(0, np.int32)
+        self.dense_prefix = 0  # keys[:m] == 0..m-1, so key k < m sits at position k
         self.arrays = {name: np.zeros(0, dtype) for name, dtype in COLUMNS.items()}
         self.arrays.update({name: np.zeros((0, history_length), dtype) for name, dtype in RING.items()})
         self.size = 0
@@ -39,9 +41,14 @@ class PromptTable:
         rows = np.full(len(indices), -1, np.int64)
         if not len(self.keys):
             return rows
-        pos = np.minimum(np.searchsorted(self.keys, indices), len(self.keys) - 1)
-        found = self.keys[pos] == indices
-        rows[found] = self.key_rows[pos[found]]
+        inside = indices < self.dense_prefix
+        if inside.all():
+            return self.key_rows[indices].astype(np.int64)
+        rows[inside] = self.key_rows[indices[inside]]
+        rest = np.flatnonzero(~inside)
+        pos = np.minimum(np.searchsorted(self.keys, indices[rest]), len(self.keys) - 1)
+        found = self.keys[pos] == indices[rest]
+        rows[rest[found]] = self.key_rows[pos[found]]
         return rows
 
     def add(self, new_keys: np.ndarray) -> np.ndarray:
@@ -56,7 +63,17 @@ class PromptTable:
         self.keys = np.insert(self.keys, at, new_keys)
         self.key_rows = np.insert(self.key_rows, at, rows.astype(np.int32))
         self.size += count
+        self.update_dense_prefix()
         return rows
+
+    def update_dense_prefix(self) -> None:
+        """m = how many leading keys equal their position (keys - position never decreases: distinct, sorted).
+
+        It only grows, and only when a new key filled position m, so the scan starts there."""
+        m = min(self.dense_prefix, len(self.keys))
+        if m < len(self.keys) and self.keys[m] == m:
+            m += int(np.searchsorted(self.keys[m:] - np.arange(m, len(self.keys)), 1))
+        self.dense_prefix = m
 
     def _reserve(self, needed: int) -> None:
         capacity = len(self.arrays["visits"])

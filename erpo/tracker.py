@@ -43,6 +43,10 @@ def classify(n_correct, n) -> np.ndarray:
     """Outcome code of each group: all correct (n_correct == n), all wrong (0), or mixed."""
     n = integer_array(n, "n", np.size(n), 1, GROUP_MAX, "n is the group size (responses per prompt).")
     n_correct = integer_array(n_correct, "n_correct", len(n), 0, GROUP_MAX, "n_correct counts correct responses.")
+    return _classify_checked(n_correct, n)
+
+
+def _classify_checked(n_correct: np.ndarray, n: np.ndarray) -> np.ndarray:
     above = np.flatnonzero(n_correct > n)
     if len(above):
         pos = int(above[0])
@@ -130,7 +134,7 @@ class PromptTracker:
         n = integer_array(n, "n", size, 1, GROUP_MAX, "n is each group's size, 1..65535 (stored as uint16).")
         n_correct = integer_array(n_correct, "n_correct", size, 0, GROUP_MAX,
                                   "n_correct counts the responses whose acc >= erpo.correct_threshold.")
-        outcome = classify(n_correct, n)
+        outcome = _classify_checked(n_correct, n)
         mean_reward = float_array(mean_reward, "mean_reward", size, -FLOAT16_MAX, FLOAT16_MAX,
                                   fix="mean_reward is stored as float16.")
         temperature_used = float_array(temperature_used, "temperature_used", size, 0.0, FLOAT16_MAX,
@@ -143,10 +147,13 @@ class PromptTracker:
 
         visit = _VisitBatch(step, n, n_correct, mean_reward, temperature_used, outcome)
         result = RecordResult(outcome, *(np.zeros(size, np.int64) for _ in range(4)), temperature_used)
+        # One source visited once per prompt (the common case) is written by one _apply, which computes
+        # everything before it writes; only several writes need the rows copied to undo earlier ones.
+        several_writes = len(by_source) > 1 or any(_has_repeats(rows) for rows in found.values())
         undo = _Undo(self)
         try:
             for source, pos in by_source.items():
-                undo.save(source, found[source])
+                undo.save(source, found[source], copy_rows=several_writes)
                 rows = self._rows_adding_new(source, indices[pos], found[source])
                 for round_rows, round_pos in _occurrence_rounds(rows, pos):
                     self._apply(self._tables[source], round_rows, round_pos, visit, result, move_temperature)
@@ -167,36 +174,43 @@ class PromptTracker:
 
     def _rows_adding_new(self, source: str, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
         table = self._tables.setdefault(source, PromptTable(self.history_length, self.base_temperature))
-        if (rows < 0).any():
-            table.add(np.unique(indices[rows < 0]))
-            rows = table.find(indices)
+        new = rows < 0
+        if new.any():
+            keys = np.unique(indices[new])
+            added = table.add(keys)
+            rows = rows.copy()
+            rows[new] = added[np.searchsorted(keys, indices[new])]
         return rows
 
     def _apply(self, table: PromptTable, rows, pos, visit: _VisitBatch, result: RecordResult,
                move_temperature: MoveTemperature | None) -> None:
-        """One visit to each of ``rows`` (distinct), from batch positions ``pos``."""
+        """One visit to each of ``rows`` (distinct), from batch positions ``pos``: computed first, then
+        written (writes of checked values cannot fail)."""
         a = table.arrays
         outcome = visit.outcome[pos]
         previous = a["last_outcome"][rows]
-        slot = a["visits"][rows] % self.history_length
-        for column, values in (("h_step", visit.step), ("h_n", visit.n[pos]), ("h_correct", visit.n_correct[pos]),
-                               ("h_reward", visit.mean_reward[pos]), ("h_temperature", visit.temperature_used[pos])):
-            a[column][rows, slot] = values
-        a["visits"][rows] += 1
-        a["last_step"][rows] = visit.step
+        visits = a["visits"][rows]
         zero_variance = outcome != Outcome.MIXED
         continues = zero_variance & (outcome == previous)
         streak = np.where(continues, a["zero_variance_streak"][rows] + 1, zero_variance.astype(np.int32))
-        a["zero_variance_streak"][rows] = streak
-        a["last_outcome"][rows] = outcome
         all_correct_streak = np.where(outcome == Outcome.ALL_CORRECT, streak, 0)
+        moved = None
         if move_temperature is not None:
             current = a["temperature"][rows].astype(np.float64)
             moved = np.asarray(move_temperature(current, outcome, all_correct_streak), dtype=np.float64)
             if moved.shape != current.shape or not np.all(np.isfinite(moved) & (moved > 0) & (moved <= FLOAT16_MAX)):
                 raise InputError("move_temperature must return one finite temperature in (0, 65504] per prompt")
+        slot = visits % self.history_length
+        for column, values in (("h_step", visit.step), ("h_n", visit.n[pos]), ("h_correct", visit.n_correct[pos]),
+                               ("h_reward", visit.mean_reward[pos]), ("h_temperature", visit.temperature_used[pos])):
+            a[column][rows, slot] = values
+        a["visits"][rows] = visits + 1
+        a["last_step"][rows] = visit.step
+        a["zero_variance_streak"][rows] = streak
+        a["last_outcome"][rows] = outcome
+        if moved is not None:
             a["temperature"][rows] = moved
-        result.previous_outcome[pos], result.visits[pos] = previous, a["visits"][rows]
+        result.previous_outcome[pos], result.visits[pos] = previous, visits + 1
         result.zero_variance_streak[pos], result.all_correct_streak[pos] = streak, all_correct_streak
 
     # ---- inspection --------------------------------------------------------------------
@@ -260,13 +274,14 @@ class _Undo:
     def __init__(self, tracker: PromptTracker):
         self.tracker, self.saved = tracker, []
 
-    def save(self, source: str, rows: np.ndarray) -> None:
+    def save(self, source: str, rows: np.ndarray, copy_rows: bool) -> None:
+        """Remember the source's key index, and (``copy_rows``) the existing rows among ``rows``."""
         table = self.tracker._tables.get(source)
         if table is None:
             self.saved.append((source, None))
             return
-        rows = np.unique(rows[rows >= 0])
-        columns = {name: arr[rows].copy() for name, arr in table.arrays.items()}
+        rows = np.unique(rows[rows >= 0]) if copy_rows else np.zeros(0, np.int64)
+        columns = {name: arr[rows] for name, arr in table.arrays.items()}
         self.saved.append((source, (table, rows, columns, table.size, table.keys, table.key_rows)))
 
     def restore(self) -> None:
@@ -278,6 +293,8 @@ class _Undo:
             for name, values in columns.items():
                 table.arrays[name][rows] = values
             table.size, table.keys, table.key_rows = size, keys, key_rows
+            table.dense_prefix = 0
+            table.update_dense_prefix()
 
 
 def _positions_by_source(sources: list[str]) -> dict[str, np.ndarray]:
@@ -291,17 +308,24 @@ def _positions_by_source(sources: list[str]) -> dict[str, np.ndarray]:
     return {s: np.flatnonzero(code == i) for s, i in codes.items()}
 
 
+def _has_repeats(rows: np.ndarray) -> bool:
+    """Whether an existing row (>= 0) occurs twice."""
+    seen = np.sort(rows[rows >= 0])
+    return bool(np.any(seen[1:] == seen[:-1]))
+
+
 def _occurrence_rounds(rows: np.ndarray, pos: np.ndarray):
     """(rows, positions) rounds holding each row at most once; a row's k-th occurrence is in round k."""
     order = np.argsort(rows, kind="stable")
     ordered = rows[order]
-    first = np.r_[True, ordered[1:] != ordered[:-1]] if len(rows) else np.zeros(0, bool)
-    starts = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0)) if len(rows) else first
-    rank = np.empty(len(rows), np.int64)
-    rank[order] = np.arange(len(rows)) - starts
-    if not len(rows) or rank.max() == 0:
+    repeat = ordered[1:] == ordered[:-1]
+    if not repeat.any():
         yield rows, pos
         return
+    first = np.concatenate([[True], ~repeat])
+    starts = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+    rank = np.empty(len(rows), np.int64)
+    rank[order] = np.arange(len(rows)) - starts
     for r in range(int(rank.max()) + 1):
         chosen = rank == r
         yield rows[chosen], pos[chosen]

@@ -83,6 +83,8 @@ def _table(source, blobs, history_length: int, base_temperature: float) -> Promp
     for name, dtype in {**COLUMNS, **RING}.items():
         table.arrays[name] = _decode(blobs[name], dtype, 1 if name in COLUMNS else 2, f"{where}.{name}")
     _check_table(table, size, history_length, where)
+    table.dense_prefix = 0
+    table.update_dense_prefix()
     return table
 
 

@@ -250,3 +250,19 @@ def test_a_corrupt_tracker_state_is_refused_and_changes_nothing(corrupt):
     with pytest.raises(InputError):
         target.load_state_dict(state)
     assert _digest(target) == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=st.lists(st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**63 - 1)), max_size=30), max_size=6),
+       queries=st.lists(st.integers(0, 50), max_size=30))
+def test_key_index_finds_every_row_whether_keys_are_dense_or_sparse(batches, queries):
+    from erpo.prompt_table import PromptTable
+
+    table, rows_of = PromptTable(2, 1.0), {}
+    for batch in batches:
+        keys = np.array(sorted(set(batch) - set(rows_of)), dtype=np.int64)
+        for key, row in zip(keys.tolist(), table.add(keys).tolist(), strict=True):
+            rows_of[key] = row
+        assert table.dense_prefix == next(m for m in range(len(rows_of) + 1) if m not in rows_of)
+    probe = np.array(queries + list(rows_of), dtype=np.int64)
+    assert table.find(probe).tolist() == [rows_of.get(k, -1) for k in probe.tolist()]
