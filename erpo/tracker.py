@@ -149,7 +149,7 @@ class PromptTracker:
         result = RecordResult(outcome, *(np.zeros(size, np.int64) for _ in range(4)), temperature_used)
         # One source visited once per prompt (the common case) is written by one _apply, which computes
         # everything before it writes; only several writes need the rows copied to undo earlier ones.
-        several_writes = len(by_source) > 1 or any(_has_repeats(rows) for rows in found.values())
+        several_writes = len(by_source) > 1 or any(_has_repeats(indices[pos]) for pos in by_source.values())
         undo = _Undo(self)
         try:
             for source, pos in by_source.items():
@@ -308,10 +308,9 @@ def _positions_by_source(sources: list[str]) -> dict[str, np.ndarray]:
     return {s: np.flatnonzero(code == i) for s, i in codes.items()}
 
 
-def _has_repeats(rows: np.ndarray) -> bool:
-    """Whether an existing row (>= 0) occurs twice."""
-    seen = np.sort(rows[rows >= 0])
-    return bool(np.any(seen[1:] == seen[:-1]))
+def _has_repeats(values: np.ndarray) -> bool:
+    ordered = np.sort(values)
+    return bool(np.any(ordered[1:] == ordered[:-1]))
 
 
 def _occurrence_rounds(rows: np.ndarray, pos: np.ndarray):

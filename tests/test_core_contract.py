@@ -169,6 +169,11 @@ def test_a_failure_half_way_restores_every_row():
         tracker.record(1, ["a", "a", "b"], [1, 1, 5], [4, 4, 4], [4, 4, 2], [1, 1, 0.5], [1, 1, 1],
                        move_temperature=fail_second)
     assert json.dumps(tracker.state_dict(), sort_keys=True) == before and len(tracker) == 1
+    calls.clear()  # one source: the known prompt 1 is written in round 1, the new prompt 5's repeat fails
+    with pytest.raises(RuntimeError, match="boom"):
+        tracker.record(1, ["a", "a", "a"], [1, 5, 5], [4, 4, 4], [4, 4, 2], [1, 1, 0.5], [1, 1, 1],
+                       move_temperature=fail_second)
+    assert json.dumps(tracker.state_dict(), sort_keys=True) == before and len(tracker) == 1
     with pytest.raises(InputError, match="move_temperature"):
         tracker.record(1, ["a"], [1], [4], [4], [1], [1], move_temperature=lambda c, o, s: c * np.nan)
     assert json.dumps(tracker.state_dict(), sort_keys=True) == before
@@ -266,3 +271,31 @@ def test_key_index_finds_every_row_whether_keys_are_dense_or_sparse(batches, que
         assert table.dense_prefix == next(m for m in range(len(rows_of) + 1) if m not in rows_of)
     probe = np.array(queries + list(rows_of), dtype=np.int64)
     assert table.find(probe).tolist() == [rows_of.get(k, -1) for k in probe.tolist()]
+
+
+@settings(max_examples=40, deadline=None)
+@given(first=st.lists(visit, min_size=1, max_size=8), second=st.lists(visit, min_size=1, max_size=10),
+       fail_at=st.integers(1, 4))
+def test_any_failure_inside_record_leaves_the_tracker_as_it_was(first, second, fail_at):
+    """Whatever the batch (repeats, several sources, new and known prompts) and whichever write fails."""
+    cfg = ERPOConfig.from_dict(CFG)
+    controller = ERPOController(cfg)
+    s, i, n, f, t = map(list, zip(*first, strict=True))
+    controller.update(0, s, i, n, [round(a * b) for a, b in zip(f, n, strict=True)], f, t)
+    before = _digest(controller)
+    calls = []
+
+    def failing(current, outcome, streak):
+        calls.append(1)
+        if len(calls) == fail_at:
+            raise RuntimeError("fail")
+        return controller.policy.next_temperature(current, outcome, streak)
+
+    s, i, n, f, t = map(list, zip(*second, strict=True))
+    try:
+        controller.tracker.record(5, s, i, n, [round(a * b) for a, b in zip(f, n, strict=True)], f, t,
+                                  move_temperature=failing)
+    except RuntimeError:
+        assert _digest(controller) == before
+    else:
+        assert len(calls) < fail_at  # fewer writes than the failing one: the record went through
