@@ -5,7 +5,7 @@
   ``dapo_max_rounds`` more rounds, each draw costing n rollouts.
 - prepo: draw ``prepo.candidate_multiplier`` x B candidates, rank them by a perplexity proxy and roll
   out the B in the pacing window (erpo.prepo.window); scoring costs no rollouts.
-- greso / erpo_greso: GRESO's loop (Infini-AI-Lab/GRESO@b277843, ray_trainer.py lines 985-1190): draw
+- greso / erpo_greso: GRESO's loop (Infini-AI-Lab/GRESO@b277843, ray_trainer.py lines 988-1235): draw
   candidates and skip with ``ERPOController.select`` until ceil(sampling_batch_multiplier x B) are kept,
   roll them out, train on up to B of the mixed groups; while fewer than B, another round of
   min(S, ceil(remaining x 1.25 / (1 - zero-variance share of the last round))) kept prompts (at least
