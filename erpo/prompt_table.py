@@ -59,9 +59,14 @@ class PromptTable:
         for name in self.arrays:
             self.arrays[name][rows] = 0
         self.arrays["temperature"][rows] = self.base_temperature
-        at = np.searchsorted(self.keys, new_keys)
-        self.keys = np.insert(self.keys, at, new_keys)
-        self.key_rows = np.insert(self.key_rows, at, rows.astype(np.int32))
+        # One merge for both index arrays: the new keys land at their sorted places, the old ones around them.
+        place = np.searchsorted(self.keys, new_keys) + np.arange(count)
+        old = np.ones(len(self.keys) + count, bool)
+        old[place] = False
+        keys, key_rows = np.empty(len(old), np.int64), np.empty(len(old), np.int32)
+        keys[old], keys[place] = self.keys, new_keys
+        key_rows[old], key_rows[place] = self.key_rows, rows
+        self.keys, self.key_rows = keys, key_rows
         self.size += count
         self.update_dense_prefix()
         return rows
