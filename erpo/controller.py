@@ -63,7 +63,9 @@ class ERPOController:
                                      move_temperature=move)
         if self.greso is not None:
             self.greso.observe(result.outcome)
-        return visit_metrics(result, len(self.tracker), self.cfg.temperature.base)
+        # record() accepted temperature_used, so it reads as finite floats
+        return visit_metrics(result, np.asarray(temperature_used, dtype=np.float64), len(self.tracker),
+                             self.cfg.temperature.base)
 
     def end_step(self, epoch: int) -> dict[str, float]:
         """Close a training step: GRESO adapts p_easy / p_hard ({} when GRESO is off)."""

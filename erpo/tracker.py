@@ -73,9 +73,7 @@ class RecordResult:
     outcome: np.ndarray
     previous_outcome: np.ndarray
     all_correct_streak: np.ndarray
-    zero_variance_streak: np.ndarray
     visits: np.ndarray
-    temperature_used: np.ndarray
 
 
 # next temperatures = move(current temperatures, outcomes, all-correct streaks), vectorised over prompts.
@@ -146,7 +144,7 @@ class PromptTracker:
             self._check_visit_room(source, indices[pos], found[source])
 
         visit = _VisitBatch(step, n, n_correct, mean_reward, temperature_used, outcome)
-        result = RecordResult(outcome, *(np.zeros(size, np.int64) for _ in range(4)), temperature_used)
+        result = RecordResult(outcome, *(np.zeros(size, np.int64) for _ in range(3)))
         # One source visited once per prompt (the common case) is written by one _apply, which computes
         # everything before it writes; only several writes need the rows copied to undo earlier ones.
         several_writes = len(by_source) > 1 or any(_has_repeats(indices[pos]) for pos in by_source.values())
@@ -211,7 +209,7 @@ class PromptTracker:
         if moved is not None:
             a["temperature"][rows] = moved
         result.previous_outcome[pos], result.visits[pos] = previous, visits + 1
-        result.zero_variance_streak[pos], result.all_correct_streak[pos] = streak, all_correct_streak
+        result.all_correct_streak[pos] = all_correct_streak
 
     # ---- inspection --------------------------------------------------------------------
     def history(self, source: str, index: int) -> list[Visit]:
