@@ -1,10 +1,13 @@
-"""Sample-efficiency ledger: rollouts per effective prompt, and revival of all-correct prompts (issue 6.4).
+"""Sample-efficiency ledger: rollouts per effective prompt, and revival of all-correct prompts (issues 6.4, 13).
 
-From the simulator (same ERPOController as training), GRPO / DAPO (dynamic sampling) / ERPO /
-ERPO+DAPO at equal batch: rollouts spent per effective (non-zero-variance) prompt, and among
-visits where a prompt was all-correct, the share whose *next* visit was mixed (revived within 1
-revisit) and whose next or second-next visit was (within 2). Revival is read from each prompt's
-visit history in the tracker (window large enough to hold every visit).
+From the simulator (same ERPOController, and GRESO selector, as training): GRPO, DAPO (dynamic
+sampling), ERPO, ERPO on DAPO, PREPO, GRESO and ERPO on GRESO's kept prompts, at one rollout budget
+(GRPO's spend over ``--steps`` steps: every variant stops once it has spent it): steps taken, effective
+(non-zero-variance) prompts trained on, rollouts per effective prompt, candidates drawn, and among visits
+where a prompt was all-correct, the share whose *next* visit was mixed (revived within 1 revisit) and
+whose next or second-next visit was (within 2). Revival is read from each prompt's visit history in the
+tracker (a history long enough to hold every visit). Then a sweep of GRESO's target zero-variance share,
+in this pool and in two harder ones (initial mean logit 0 and -1.5), each beside DAPO without skipping.
 
 With ``--logs`` it adds the same ledger from training runs' JSONL metrics where the logs allow:
 rollouts per effective prompt = sum(erpo/groups x n) / sum(erpo/groups x erpo/frac_mixed), and the
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -26,29 +30,24 @@ from benchmarks.common import table, write
 from erpo.sim.model import VARIANTS, SimConfig, simulate, summarise
 from erpo.tracker import Outcome
 
+GRESO_TARGETS = (0.1, 0.25, 0.4, 0.6)
+# The sweep runs in the ledger's pool and in two harder ones (initial mean logit 0 and -1.5): in the
+# default pool over half the groups are all correct, above target / 3 for every target <= 1, and hardly
+# any all wrong, so p_easy sinks to p_min and p_hard rises to p_max whatever the target.
+SWEEP_POOL_LOGIT_MEANS = (None, 0.0, -1.5)
+FIRST_HISTORY = 64  # visits kept per prompt on a first run; a variant whose prompts had more runs again
+
 
 def revival(controller) -> dict:
     """Share of all-correct visits followed by a mixed visit within 1 and within 2 revisits."""
     hits1 = hits2 = base1 = base2 = 0
-    for table in controller.tracker._tables.values():
-        a, window = table.arrays, table.window
-        visits = a["visits"].astype(np.int64)
-        seen = np.flatnonzero(visits)
-        if (visits[seen] > window).any():
-            raise ValueError("history window too small for the ledger: raise erpo.history_length above the visits per prompt")
-        n, c = a["h_n"][seen].astype(np.int64), a["h_correct"][seen].astype(np.int64)
-        valid = np.arange(window)[None, :] < visits[seen, None]  # slots filled in visit order (no wrap)
-        outcome = np.where(c == n, Outcome.ALL_CORRECT, np.where(c == 0, Outcome.ALL_WRONG, Outcome.MIXED))
-        all_correct = valid & (outcome == Outcome.ALL_CORRECT)
-        mixed = valid & (outcome == Outcome.MIXED)
-        nxt1 = np.zeros_like(mixed)
-        nxt1[:, :-1] = mixed[:, 1:]
-        nxt2 = np.zeros_like(mixed)
-        nxt2[:, :-2] = mixed[:, 2:]
-        has1 = np.zeros_like(valid)
-        has1[:, :-1] = valid[:, 1:]
-        has2 = np.zeros_like(valid)
-        has2[:, :-2] = valid[:, 2:]
+    for visits, outcome in controller.tracker.outcome_histories().values():
+        if (visits > outcome.shape[1]).any():
+            raise ValueError("history too short for the ledger: raise erpo.history_length above the visits per prompt")
+        valid = outcome != Outcome.UNSEEN
+        all_correct, mixed = outcome == Outcome.ALL_CORRECT, outcome == Outcome.MIXED
+        nxt1, nxt2 = _shifted(mixed, 1), _shifted(mixed, 2)
+        has1, has2 = _shifted(valid, 1), _shifted(valid, 2)
         base1 += int((all_correct & has1).sum())
         hits1 += int((all_correct & has1 & nxt1).sum())
         base2 += int((all_correct & has2).sum())
@@ -59,11 +58,39 @@ def revival(controller) -> dict:
             "revived_within_2": hits2 / base2 if base2 else None}
 
 
-def simulated(cfg: SimConfig) -> dict:
+def _shifted(mask: np.ndarray, by: int) -> np.ndarray:
+    """mask of the visit ``by`` places later, at each visit (False past the end)."""
+    out = np.zeros_like(mask)
+    out[:, :-by] = mask[:, by:]
+    return out
+
+
+def ledger_row(variant: str, cfg: SimConfig) -> dict:
+    """Summary + revival of one variant; the history is made long enough for every prompt's visits."""
+    series, controller = simulate(variant, cfg, return_controller=True)
+    most = max((int(v.max(initial=0)) for v, _ in controller.tracker.outcome_histories().values()), default=0)
+    if most > cfg.erpo["history_length"]:  # history length does not change the dynamics: same run, longer memory
+        series, controller = simulate(variant, replace(cfg, erpo={**cfg.erpo, "history_length": most}), True)
+    row = {**summarise(series), **revival(controller)}
+    if "zero_variance_share" in series:
+        row["mean_zero_variance_share"] = float(np.mean(series["zero_variance_share"]))
+    return row
+
+
+def simulated(cfg: SimConfig, variants=VARIANTS) -> dict:
+    return {variant: ledger_row(variant, cfg) for variant in variants}
+
+
+def greso_sweep(cfg: SimConfig, targets=GRESO_TARGETS, pools=SWEEP_POOL_LOGIT_MEANS) -> dict:
+    """Per pool (its initial mean logit), DAPO without skipping, then GRESO at each target."""
     out = {}
-    for variant in VARIANTS:
-        series, controller = simulate(variant, cfg, return_controller=True)
-        out[variant] = {**summarise(series), **revival(controller)}
+    for mean in pools:
+        pool = cfg if mean is None else replace(cfg, init_logit_mean=mean)
+        rows = {"dapo (no skip)": ledger_row("dapo", pool)}
+        rows.update({f"greso {target:g}": ledger_row("greso", replace(pool, greso={**cfg.greso,
+                                                                                  "target_zero_variance": target}))
+                     for target in targets})
+        out[f"init_logit_mean={pool.init_logit_mean:g}"] = rows
     return out
 
 
@@ -88,7 +115,7 @@ def from_logs(paths: list[str], n: int) -> dict:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", type=int, default=10_000)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=200, help="budget = GRPO's rollouts over this many steps")
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--logs", nargs="*", default=[], help="training JSONL logs (verl file logger)")
@@ -96,18 +123,29 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny simulation (tests)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    prompts, steps, batch = (200, 20, 64) if args.quick else (args.prompts, args.steps, args.batch)
-    # History long enough to hold every visit of every prompt (DAPO re-draws add visits).
-    window = int(np.ceil(steps * batch * 4 / prompts)) + 4
-    cfg = SimConfig(num_prompts=prompts, steps=steps, batch_size=batch, n=args.n, erpo={"history_length": window})
+    prompts, steps, batch = (300, 12, 32) if args.quick else (args.prompts, args.steps, args.batch)
+    budget = steps * batch * args.n
+    cfg = SimConfig(num_prompts=prompts, batch_size=batch, n=args.n, rollout_budget=budget,
+                    erpo={"history_length": FIRST_HISTORY})
     sim = simulated(cfg)
-    print(f"simulator: {prompts} prompts, {steps} steps, batch {batch}, n={args.n} (same seed for every variant)")
-    print(table(["variant", "rollouts", "effective prompts/step", "rollouts per effective prompt",
-                 "revived within 1 revisit", "within 2"],
-                [[v, s["total_rollouts"], s["effective_prompts_per_step"], s["rollouts_per_effective_prompt"],
-                  s["revived_within_1"], s["revived_within_2"]] for v, s in sim.items()]))
-    payload = {"simulator": {"config": {"prompts": prompts, "steps": steps, "batch": batch, "n": args.n},
-                             "variants": sim}}
+    print(f"simulator: {prompts} prompts, batch {batch}, n={args.n}, one budget of {budget} rollouts "
+          f"(GRPO's {steps} steps), same seed for every variant")
+    print(table(["variant", "steps", "rollouts", "effective prompts", "effective prompts/step",
+                 "rollouts per effective prompt", "candidates", "skipped", "revived within 1", "within 2"],
+                [[v, s["steps"], s["total_rollouts"], s["effective_prompts"], s["effective_prompts_per_step"],
+                  s["rollouts_per_effective_prompt"], s["total_candidates"], s.get("skipped_share_of_candidates", "-"),
+                  s["revived_within_1"], s["revived_within_2"]]
+                 for v, s in sim.items()]))
+    sweep = greso_sweep(cfg)
+    for pool, rows in sweep.items():
+        print(f"\nGRESO's target zero-variance share (greso.target_zero_variance), same budget, pool {pool}:")
+        print(table(["run", "steps", "mean zero-variance share", "skipped", "final p_easy", "final p_hard",
+                     "effective prompts/step", "rollouts per effective prompt", "revived within 1"],
+                    [[t, s["steps"], s.get("mean_zero_variance_share", "-"), s.get("skipped_share_of_candidates", "-"),
+                      s.get("final_p_easy", "-"), s.get("final_p_hard", "-"), s["effective_prompts_per_step"],
+                      s["rollouts_per_effective_prompt"], s["revived_within_1"]] for t, s in rows.items()]))
+    payload = {"simulator": {"config": {"prompts": prompts, "rollout_budget": budget, "budget_steps": steps,
+                                        "batch": batch, "n": args.n}, "variants": sim, "greso_target_sweep": sweep}}
     if args.logs:
         logs = from_logs(args.logs, args.log_n)
         print(f"\nfrom training logs (n={args.log_n}):")

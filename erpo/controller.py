@@ -1,8 +1,12 @@
-"""ERPO controller: the tracker plus the temperature policy, behind two calls.
+"""ERPO controller: the tracker, the temperature policy and (optionally) GRESO's skip rule, behind the calls
+a trainer makes each step.
 
-``assign`` before rollout (temperature of each prompt), ``update`` after scoring (record
-every group, move temperatures, return metrics). Framework-free: the verl recipe and the
-simulator call the same object.
+``assign`` before rollout (each prompt's temperature); with GRESO on, ``select`` before rollout (which
+candidates to roll out); ``update`` after scoring (record every group, move temperatures, count
+GRESO's zero-variance shares; returns the ``erpo/`` metrics); ``end_step`` once per training step
+(GRESO adapts its probabilities; returns the ``greso/`` metrics). Framework-free: the verl recipe, the
+simulator and users' loops call the same object. Every call checks its arguments first
+(erpo.inputs), so a refused call changes nothing.
 """
 
 from __future__ import annotations
@@ -16,58 +20,56 @@ from dataclasses import asdict
 import numpy as np
 
 from erpo.config import ERPOConfig
+from erpo.errors import ConfigError, InputError
+from erpo.greso import GRESOConfig, GRESOSelector, Selection
 from erpo.metrics import visit_metrics
 from erpo.temperature import TemperaturePolicy
-from erpo.tracker import PromptTracker, RecordResult
+from erpo.tracker import PromptTracker
 
 logger = logging.getLogger(__name__)
 
 
 class ERPOController:
-    def __init__(self, cfg: ERPOConfig):
+    def __init__(self, cfg: ERPOConfig, greso: GRESOConfig | None = None):
         self.cfg = cfg.validate()
         self.policy = TemperaturePolicy(cfg.temperature)
-        self.tracker = PromptTracker(window=cfg.history_length, base_temperature=cfg.temperature.base)
+        self.tracker = PromptTracker(history_length=cfg.history_length, base_temperature=cfg.temperature.base)
+        greso = (greso or GRESOConfig()).validate()
+        self.greso = GRESOSelector(greso) if greso.enabled else None
 
     def assign(self, sources: Sequence[str], indices) -> np.ndarray:
-        """Sampling temperature of each prompt for its next rollout."""
+        """Sampling temperature of each prompt for its next rollout (the base when ERPO is off)."""
+        temperatures = self.tracker.temperatures(sources, indices)
         if not self.cfg.enabled:
-            return np.full(len(sources), self.cfg.temperature.base, dtype=np.float32)
-        return self.tracker.temperatures(sources, indices)
+            return np.full(len(temperatures), self.cfg.temperature.base, dtype=np.float32)
+        return temperatures
+
+    def select(self, sources: Sequence[str], indices, k: int, rng: np.random.Generator) -> Selection:
+        """GRESO: which of these candidate prompts to roll out (at most ``k``); see GRESOSelector.select."""
+        if self.greso is None:
+            raise ConfigError("select() needs GRESO: set greso.enabled=true (or roll out every candidate).")
+        streak, kind = self.tracker.zero_variance_streaks(sources, indices)
+        return self.greso.select(streak, kind, k, rng)
 
     def update(self, step: int, sources: Sequence[str], indices, n, n_correct, mean_reward,
                temperature_used) -> dict[str, float]:
-        """Record one visit per group; a prompt seen twice in one batch is applied in order."""
-        sources = list(sources)
-        indices = np.asarray(indices, dtype=np.int64)
-        arrays = [np.asarray(a) for a in (n, n_correct, mean_reward, temperature_used)]
-        results = []
-        for rows in _occurrence_rounds(sources, indices):
-            src = [sources[i] for i in rows]
-            n_r, c_r, r_r, t_r = (a[rows] for a in arrays)
-            result = self.tracker.record(step, src, indices[rows], n_r, c_r, r_r, t_r)
-            if self.cfg.enabled:
-                nxt = self.policy.next_temperature(t_r, result.outcome, result.all_correct_streak)
-                self.tracker.set_temperatures(src, indices[rows], nxt)
-            results.append((rows, result))
-        merged = _merge(results, len(sources))
-        return visit_metrics(merged, arrays[3], len(self.tracker), self.cfg.temperature.base)
+        """Record one visit per group and move each prompt's temperature from its stored one.
 
-    @staticmethod
-    def group_samples(sample_sources, sample_indices, sample_correct, sample_reward, sample_temperature):
-        """Per-sample arrays (responses of one prompt share a key) to per-prompt arrays."""
-        sources = np.asarray(sample_sources, dtype=object)
-        indices = np.asarray(sample_indices, dtype=np.int64)
-        _, source_ids = np.unique(sources, return_inverse=True)
-        keys = source_ids.astype(np.int64) << 40 | indices
-        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        n = np.bincount(inverse)
-        n_correct = np.bincount(inverse, weights=np.asarray(sample_correct, dtype=np.float64)).astype(np.int64)
-        mean_reward = np.bincount(inverse, weights=np.asarray(sample_reward, dtype=np.float64)) / n
-        temps = np.asarray(sample_temperature, dtype=np.float64)
-        if np.any(np.abs(temps - temps[first][inverse]) > 1e-6):
-            raise ValueError("responses of one prompt were sampled at different temperatures")
-        return sources[first].tolist(), indices[first], n, n_correct, mean_reward, temps[first]
+        A prompt that occurs twice is two visits in order: the second starts from the state the first
+        left (its temperature, streak and previous outcome), whatever ``temperature_used`` says.
+        """
+        move = self.policy.next_temperature if self.cfg.enabled else None
+        result = self.tracker.record(step, sources, indices, n, n_correct, mean_reward, temperature_used,
+                                     move_temperature=move)
+        if self.greso is not None:
+            self.greso.observe(result.outcome)
+        # record() accepted temperature_used, so it reads as finite floats
+        return visit_metrics(result, np.asarray(temperature_used, dtype=np.float64), len(self.tracker),
+                             self.cfg.temperature.base)
+
+    def end_step(self, epoch: int) -> dict[str, float]:
+        """Close a training step: GRESO adapts p_easy / p_hard ({} when GRESO is off)."""
+        return self.greso.end_step(epoch) if self.greso is not None else {}
 
     # ---- persistence -------------------------------------------------------------------
     def fingerprint(self) -> str:
@@ -75,32 +77,32 @@ class ERPOController:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def state_dict(self) -> dict:
+        """Tracker + GRESO state: the one side file ``erpo_state.json`` of a checkpoint."""
         return {"tracker": self.tracker.state_dict(), "temperature_fingerprint": self.fingerprint(),
-                "enabled": self.cfg.enabled}
+                "enabled": self.cfg.enabled, "greso": self.greso.state_dict() if self.greso is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore from ``state_dict()``; everything is checked before anything changes.
+
+        A state of another history length or base temperature is refused (ConfigError). A GRESO state
+        is restored when GRESO is on; a checkpoint without one starts GRESO from the config's
+        probabilities (logged).
+        """
+        if not isinstance(state, dict) or "tracker" not in state:
+            raise InputError("ERPO controller state must be a dict with a 'tracker' entry (from state_dict())")
+        tracker = PromptTracker(self.tracker.history_length, self.tracker.base_temperature)
+        tracker.load_state_dict(state["tracker"])
+        greso = None
+        if self.greso is not None:
+            greso = GRESOSelector(self.greso.cfg)
+            if state.get("greso") is None:
+                logger.warning("The checkpoint holds no GRESO state; GRESO starts from greso.p_easy=%s, p_hard=%s.",
+                               greso.p_easy, greso.p_hard)
+            else:
+                greso.load_state_dict(state["greso"])
         if state.get("temperature_fingerprint") != self.fingerprint():
-            logger.warning("ERPO temperature config changed since the checkpoint; tracked temperatures are kept.")
-        self.tracker.load_state_dict(state["tracker"])
-
-
-def _occurrence_rounds(sources: list[str], indices: np.ndarray) -> list[np.ndarray]:
-    """Split rows so each round holds each prompt at most once, in batch order."""
-    seen: dict[tuple[str, int], int] = {}
-    rank = np.empty(len(sources), dtype=np.int64)
-    if len(set(zip(sources, indices.tolist()))) == len(sources):
-        return [np.arange(len(sources))]
-    for row, key in enumerate(zip(sources, indices.tolist())):
-        rank[row] = seen.get(key, 0)
-        seen[key] = rank[row] + 1
-    return [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
-
-
-def _merge(results: list[tuple[np.ndarray, RecordResult]], size: int) -> RecordResult:
-    if len(results) == 1:
-        return results[0][1]
-    merged = RecordResult(*(np.zeros(size, dtype=np.int64) for _ in range(4)))
-    for rows, res in results:
-        merged.outcome[rows], merged.previous_outcome[rows] = res.outcome, res.previous_outcome
-        merged.all_correct_streak[rows], merged.visits[rows] = res.all_correct_streak, res.visits
-    return merged
+            logger.warning("ERPO temperature config changed since the checkpoint; tracked temperatures are kept "
+                           "and move under the new config from each prompt's next visit.")
+        self.tracker = tracker
+        if greso is not None:
+            self.greso = greso

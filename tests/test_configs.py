@@ -237,15 +237,17 @@ def _dataclass_keys(cls, prefix: str) -> list[str]:
 def test_every_config_field_is_documented_once_by_a_yaml_comment():
     """The one way a field is documented: the comment above its key in conf/ (train.yaml, or the
     temperature_schedule file that owns a schedule's knob); every YAML key is a real field."""
+    from erpo.greso import GRESOConfig
     from erpo.prepo.config import PREPOConfig
 
     documented = _commented_keys(Path(CONF) / "train.yaml")
     for schedule in (Path(CONF) / "temperature_schedule").glob("*.yaml"):
         documented.update(_commented_keys(schedule, "erpo.temperature"))
-    fields_ = _dataclass_keys(ERPOConfig, "erpo") + _dataclass_keys(PREPOConfig, "prepo")
+    fields_ = (_dataclass_keys(ERPOConfig, "erpo") + _dataclass_keys(PREPOConfig, "prepo")
+               + _dataclass_keys(GRESOConfig, "greso"))
     missing = [k for k in fields_ if not documented.get(k)]
     assert not missing, f"fields without a commented key in conf/: {missing}"
-    yaml_keys = {k for k in documented if k.split(".")[0] in ("erpo", "prepo") and "." in k}
+    yaml_keys = {k for k in documented if k.split(".")[0] in ("erpo", "prepo", "greso") and "." in k}
     parents = {k.rsplit(".", 1)[0] for k in fields_}
     unknown = sorted(yaml_keys - set(fields_) - parents)
     assert not unknown, f"keys in conf/ that no config class has: {unknown}"

@@ -36,9 +36,50 @@ def test_unknown_variant_and_bad_erpo_field():
 def test_hydra_config_composes_into_simconfig():
     conf = str(Path(__file__).resolve().parents[1] / "conf" / "sim")
     with initialize_config_dir(config_dir=conf, version_base=None):
-        cfg = compose("sim", overrides=["steps=3", "num_prompts=300", "batch_size=32", "erpo.temperature.schedule=table",
-                                        "+erpo.temperature.table=[1.1,1.3]"])
+        cfg = compose("sim", overrides=["steps=3", "num_prompts=300", "batch_size=32",
+                                        "erpo.temperature.schedule=table", "+erpo.temperature.table=[1.1,1.3]",
+                                        "greso.target_zero_variance=0.1"])
     raw = OmegaConf.to_container(cfg)
-    raw.pop("variants"), raw.pop("out_dir")
-    out = run_variants(SimConfig(**raw), ["erpo"])
+    variants = raw.pop("variants")
+    raw.pop("out_dir")
+    assert variants == ["grpo", "dapo", "erpo", "erpo_dapo", "prepo", "greso", "erpo_greso"]
+    out = run_variants(SimConfig(**raw), ["erpo", "erpo_greso"])
     assert len(out["variants"]["erpo"]["series"]["effective_prompts"]) == 3
+    assert out["config"]["greso"]["target_zero_variance"] == 0.1
+
+
+def test_greso_and_prepo_variants_are_reproducible_and_account_for_what_they_draw():
+    cfg = SimConfig(**SMALL)
+    assert simulate("greso", cfg) == simulate("greso", cfg) and simulate("prepo", cfg) == simulate("prepo", cfg)
+    prepo = simulate("prepo", cfg)
+    assert set(prepo["candidates"]) == {5.0 * 128} and set(prepo["rollouts"]) == {128.0 * 8}  # scoring is free
+    greso = simulate("greso", cfg)
+    assert all(c >= r / 8 for c, r in zip(greso["candidates"], greso["rollouts"], strict=True))  # skipped: no rollout
+    assert max(greso["effective_prompts"]) <= 128  # surplus mixed groups are not trained on
+
+
+def test_greso_skips_residual_prompts_and_spends_fewer_rollouts_per_effective_prompt_than_dapo():
+    res = run_variants(SimConfig(**SMALL), ["dapo", "greso", "erpo_greso"])["variants"]
+    dapo, greso, both = (res[v]["summary"] for v in ("dapo", "greso", "erpo_greso"))
+    assert greso["skipped_share_of_candidates"] > 0.3
+    assert greso["rollouts_per_effective_prompt"] < dapo["rollouts_per_effective_prompt"]
+    assert both["mean_temperature"] > 1.0 == greso["mean_temperature"] and both["skipped_share_of_candidates"] > 0
+
+
+def test_a_lower_greso_target_skips_more():
+    """In a pool with both easy and hard prompts (mean logit 0). In the default easy pool every target
+    <= 1 is below the all-correct share x 3, so p_easy falls to p_min whatever the target."""
+    def skipped(target):
+        cfg = SimConfig(**{**SMALL, "init_logit_mean": 0.0, "greso": {"target_zero_variance": target}})
+        return run_variants(cfg, ["greso"])["variants"]["greso"]["summary"]["skipped_share_of_candidates"]
+
+    assert skipped(0.05) > skipped(0.8)
+
+
+def test_a_rollout_budget_stops_every_variant_at_one_budget():
+    budget = 20 * 128 * 8
+    out = run_variants(SimConfig(**{**SMALL, "rollout_budget": budget}), ["grpo", "dapo", "greso"])["variants"]
+    for name, v in out.items():
+        rollouts = v["series"]["rollouts"]
+        assert sum(rollouts[:-1]) < budget <= sum(rollouts), name
+    assert out["grpo"]["summary"]["steps"] == 20 and out["dapo"]["summary"]["steps"] < 20

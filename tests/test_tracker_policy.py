@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from erpo.config import ERPOConfig
-from erpo.errors import ConfigError
 from erpo.controller import ERPOController
+from erpo.errors import ConfigError
+from erpo.state_files import read_state, write_state
 from erpo.temperature import SCHEDULES, TemperatureConfig, TemperaturePolicy
 from erpo.tracker import Outcome, PromptTracker, classify
 
@@ -21,7 +22,7 @@ def test_classify():
 
 
 def test_record_history_window_and_streak():
-    tr = PromptTracker(window=2)
+    tr = PromptTracker(history_length=2)
     for step, correct in enumerate([4, 4, 2]):
         res = tr.record(step, ["a"], [5], [4], [correct], [correct / 4], [1.0 + step / 10])
     assert res.outcome.tolist() == [Outcome.MIXED] and res.previous_outcome.tolist() == [Outcome.ALL_CORRECT]
@@ -32,42 +33,44 @@ def test_record_history_window_and_streak():
 
 
 def test_keys_are_per_data_source_and_index_must_be_valid():
-    tr = PromptTracker()
-    tr.set_temperatures(["a", "b"], [0, 0], [1.3, 1.1])
-    assert tr.temperatures(["a", "b", "c"], [0, 0, 0]).tolist() == pytest.approx([1.3, 1.1, 1.0])
+    ctl = ERPOController(ERPOConfig.from_dict({"temperature": {"step": 0.3, "t_max": 2.0}}))
+    ctl.update(0, ["a", "b"], [0, 0], [4, 4], [4, 2], [1.0, 0.5], [1.0, 1.0])
+    assert ctl.assign(["a", "b", "c"], [0, 0, 0]).tolist() == pytest.approx([1.3, 1.0, 1.0])
     with pytest.raises(ValueError, match="extra_info.index"):
-        tr.temperatures(["a"], [-1])
+        ctl.assign(["a"], [-1])
     with pytest.raises(ValueError, match="extra_info.index"):
-        tr.temperatures(["a"], [1.5])
+        ctl.assign(["a"], [1.5])
 
 
-def test_duplicate_prompt_in_one_batch_is_applied_in_order():
+def test_duplicate_prompt_in_one_batch_moves_from_the_state_the_first_left():
+    """Both occurrences were sampled at 1.0 (assigned before the batch); each all-correct visit moves the
+    stored temperature one step, so the prompt ends at 1.2, not at 1.0 + 0.1 twice from temperature_used."""
     ctl = ERPOController(ERPOConfig.from_dict({"temperature": {"step": 0.1, "t_max": 2.0}}))
-    ctl.update(0, ["a", "a"], [3, 3], [2, 2], [2, 2], [1.0, 1.0], [1.0, 1.1])
-    assert [v.temperature for v in ctl.tracker.history("a", 3)] == pytest.approx([1.0, 1.1], abs=1e-3)
+    result = ctl.tracker.record(0, ["a", "a"], [3, 3], [2, 2], [2, 2], [1.0, 1.0], [1.0, 1.0],
+                                move_temperature=ctl.policy.next_temperature)
+    assert result.all_correct_streak.tolist() == [1, 2] and result.visits.tolist() == [1, 2]
+    assert result.previous_outcome.tolist() == [Outcome.UNSEEN, Outcome.ALL_CORRECT]
+    assert [v.temperature for v in ctl.tracker.history("a", 3)] == pytest.approx([1.0, 1.0], abs=1e-3)
     assert ctl.assign(["a"], [3])[0] == pytest.approx(1.2, abs=1e-5)
 
 
 def test_state_dict_json_round_trip_and_errors(tmp_path):
     ctl = ERPOController(ERPOConfig())
     ctl.update(1, ["x", "y"], [7, 70000], [4, 4], [4, 1], [1.0, 0.25], [1.0, 1.0])
-    state = json.loads(json.dumps(ctl.state_dict()))
+    path = str(tmp_path / "erpo_state.json")
+    write_state(path, ctl.state_dict())
     other = ERPOController(ERPOConfig())
-    other.load_state_dict(state)
+    other.load_state_dict(read_state(path, what="ERPO tracker state", fix="-"))
     assert other.assign(["x", "y"], [7, 70000]).tolist() == ctl.assign(["x", "y"], [7, 70000]).tolist()
     assert other.tracker.history("y", 70000) == ctl.tracker.history("y", 70000)
-    with pytest.raises(ValueError, match="window"):
+    assert json.dumps(other.state_dict(), sort_keys=True) == json.dumps(ctl.state_dict(), sort_keys=True)
+    state = json.loads(json.dumps(ctl.state_dict()))
+    with pytest.raises(ConfigError, match="history window"):
         ERPOController(ERPOConfig(history_length=3)).load_state_dict(state)
-    path = tmp_path / "t.json"
-    ctl.tracker.save(str(path))
-    assert PromptTracker.load(str(path)).history("x", 7) == ctl.tracker.history("x", 7)
-    path.write_text(path.read_text()[:50])
-    with pytest.raises(ValueError, match=str(path)):
-        PromptTracker.load(str(path))
 
 
 def test_memory_per_prompt_under_200_bytes():
-    tr = PromptTracker(window=8)
+    tr = PromptTracker(history_length=8)
     n = 100_000
     tr.record(0, ["s"] * n, np.arange(n), np.full(n, 8), np.full(n, 8), np.ones(n), np.ones(n))
     assert tr.nbytes() / n < 200
@@ -89,7 +92,8 @@ SCHEDULE_CFGS = {
     all_wrong=st.sampled_from(["off", "lower", "raise"]),
 )
 def test_temperature_stays_in_bounds(schedule, outcomes, on_mixed, all_wrong):
-    cfg = TemperatureConfig(schedule=schedule, on_mixed=on_mixed, all_wrong=all_wrong, t_max=1.4, **SCHEDULE_CFGS[schedule])
+    cfg = TemperatureConfig(schedule=schedule, on_mixed=on_mixed, all_wrong=all_wrong, t_max=1.4,
+                            **SCHEDULE_CFGS[schedule])
     policy = TemperaturePolicy(cfg)
     t, streak = np.array([1.0]), 0
     for o in outcomes:
@@ -106,7 +110,7 @@ def test_repeated_all_correct_is_monotone_to_cap(schedule):
     for streak in range(1, 30):
         t = policy.next_temperature(t, np.array([Outcome.ALL_CORRECT]), np.array([streak]))
         seen.append(t[0])
-    assert all(b >= a for a, b in zip(seen, seen[1:])) and seen[-1] <= 1.4 and seen[0] > 1.0
+    assert all(b >= a for a, b in zip(seen, seen[1:], strict=False)) and seen[-1] <= 1.4 and seen[0] > 1.0
 
 
 def test_on_mixed_rules():
@@ -118,7 +122,8 @@ def test_on_mixed_rules():
 
 def test_all_wrong_off_by_default():
     policy = TemperaturePolicy(TemperatureConfig())
-    assert policy.next_temperature(np.array([1.2]), np.array([Outcome.ALL_WRONG]), np.array([0]))[0] == pytest.approx(1.2)
+    wrong = np.array([Outcome.ALL_WRONG])
+    assert policy.next_temperature(np.array([1.2]), wrong, np.array([0]))[0] == pytest.approx(1.2)
 
 
 @pytest.mark.parametrize(

@@ -15,13 +15,15 @@ CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 
 
 def markdown_table(result: dict) -> str:
-    rows = ["| variant | effective prompts/step | rollouts | rollouts per effective prompt | all-correct (last 10) "
-            "| mean T | revived |", "|---|---|---|---|---|---|---|"]
+    rows = ["| variant | steps | effective prompts/step | rollouts | rollouts per effective prompt | candidates "
+            "| skipped | all-correct (last 10) | mean T | revived |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, v in result["variants"].items():
         s = v["summary"]
-        rows.append(f"| {name} | {s['effective_prompts_per_step']:.1f} | {s['total_rollouts']:.0f} | "
-                    f"{s['rollouts_per_effective_prompt']:.2f} | {s['final_frac_all_correct']:.3f} | "
-                    f"{s['mean_temperature']:.3f} | {s['mean_revived_frac']:.3f} |")
+        skipped = f"{s['skipped_share_of_candidates']:.3f}" if "skipped_share_of_candidates" in s else "-"
+        cells = [name, f"{s['steps']:.0f}", f"{s['effective_prompts_per_step']:.1f}", f"{s['total_rollouts']:.0f}",
+                 f"{s['rollouts_per_effective_prompt']:.2f}", f"{s['total_candidates']:.0f}", skipped,
+                 f"{s['final_frac_all_correct']:.3f}", f"{s['mean_temperature']:.3f}", f"{s['mean_revived_frac']:.3f}"]
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -56,7 +58,8 @@ def main(config: DictConfig) -> None:
         json.dump(result, f)
     plot(result, os.path.join(out_dir, "sim.png"))
     print(markdown_table(result))
-    print(f"\n{len(variants)} variants x {raw['steps']} steps x {raw['num_prompts']} prompts in "
+    length = f"{raw['rollout_budget']} rollouts" if raw.get("rollout_budget") else f"{raw['steps']} steps"
+    print(f"\n{len(variants)} variants x {length} x {raw['num_prompts']} prompts in "
           f"{result['seconds']:.1f} s; written to {out_dir}/sim.json, sim.png")
 
 

@@ -1,14 +1,9 @@
-"""A toy model of RLVR data dynamics, driving the real ERPO controller.
+"""A toy model of RLVR data dynamics, driving the real ERPO controller (and GRESO's selector).
 
-Assumptions (all configurable, all simplifications):
-- prompt i is solved at temperature T with probability p_i(T) = sigmoid(a_i - slope * (T - 1)),
-  a_i = skill_i - difficulty_i; a group of n responses is Binomial(n, p_i(T));
-- GRPO learning raises a_i by ``lr`` after each informative (mixed) group of prompt i, and every
-  prompt by ``transfer * lr * (informative fraction)`` per step (generalisation);
-- DAPO dynamic sampling replaces each zero-variance group by a fresh prompt, up to
-  ``dapo_max_rounds`` rounds, paying n rollouts per draw;
-- a prompt's temperature comes from ERPOController.assign and is updated from every group drawn,
-  exactly as the verl recipe does (DAPO-evicted groups included).
+The world (erpo.sim.world) and the variants' sampling (erpo.sim.variants) state their assumptions;
+docs/simulator.md collects them. Every variant runs on the same prompt pool and seed, either for
+``steps`` steps or, with ``rollout_budget``, until that many rollouts are spent (the step in progress
+finishes), so variants that re-draw compare at one budget.
 """
 
 from __future__ import annotations
@@ -19,16 +14,24 @@ import numpy as np
 
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
+from erpo.greso import GRESOConfig
+from erpo.sim import variants as sampling
+from erpo.sim.world import World
 
-VARIANTS = ("grpo", "dapo", "erpo", "erpo_dapo")
+VARIANTS = ("grpo", "dapo", "erpo", "erpo_dapo", "prepo", "greso", "erpo_greso")
+SERIES = ("effective_prompts", "rollouts", "rollouts_per_effective", "candidates", "frac_all_correct",
+          "frac_all_wrong", "temperature_mean", "temperature_max", "revived_frac", "mean_solve_prob")
+GRESO_SERIES = ("skipped", "p_easy", "p_hard", "zero_variance_share")
 
 
 @dataclass
 class SimConfig:
     # Prompts in the training pool.
     num_prompts: int = 10_000
-    # Training steps.
+    # Training steps (ignored when rollout_budget is set).
     steps: int = 200
+    # Stop once this many rollouts are spent (the step in progress finishes); None = run `steps` steps.
+    rollout_budget: int | None = None
     # Prompts per step (train_batch_size).
     batch_size: int = 512
     # Responses per prompt (rollout.n).
@@ -39,86 +42,87 @@ class SimConfig:
     init_logit_std: float = 2.0
     # How fast solve probability falls with temperature (per unit of T).
     slope: float = 3.0
-    # Logit gain of a prompt per informative group.
+    # Logit gain of a prompt per informative group trained on.
     lr: float = 0.3
     # Fraction of the per-prompt gain that reaches every prompt (per informative fraction).
     transfer: float = 0.05
-    # Max redraw rounds for DAPO's dynamic sampling.
+    # Max extra sampling rounds of DAPO's dynamic sampling (and of GRESO's refills).
     dapo_max_rounds: int = 3
+    # Std of the fixed per-prompt noise added to -logit to make PREPO's perplexity proxy.
+    prepo_ppl_noise: float = 0.5
     # Seed of prompt difficulties, batches and binomial draws.
     seed: int = 0
     # ERPO controller settings (the `erpo` node of the training config).
     erpo: dict = field(default_factory=dict)
-
-
-def _solve_prob(logit: np.ndarray, temperature: np.ndarray, slope: float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(logit - slope * (temperature - 1.0))))
+    # GRESO settings (the `greso` node; `enabled` is set by the variant).
+    greso: dict = field(default_factory=dict)
+    # PREPO selection settings (the `prepo` node: candidate_multiplier, pacing, total_steps).
+    prepo: dict = field(default_factory=dict)
 
 
 def simulate(variant: str, cfg: SimConfig, return_controller: bool = False):
     """Per-step series for one variant (and its controller, whose tracker holds every prompt's visits)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r}: choose one of {VARIANTS}")
-    rng = np.random.default_rng(cfg.seed)
-    logits = rng.normal(cfg.init_logit_mean, cfg.init_logit_std, cfg.num_prompts)
+    if cfg.rollout_budget is not None and cfg.rollout_budget < 1:
+        raise ValueError(f"rollout_budget={cfg.rollout_budget} must be >= 1 or None")
     erpo_cfg = ERPOConfig.from_dict({**cfg.erpo, "enabled": variant.startswith("erpo")})
-    controller = ERPOController(erpo_cfg)
-    sources = np.full(cfg.num_prompts, "sim", dtype=object)
-    dapo = variant.endswith("dapo")
-    order, cursor = rng.permutation(cfg.num_prompts), 0
+    greso_cfg = GRESOConfig.from_dict({**cfg.greso, "enabled": variant.endswith("greso")})
+    world = World(cfg, ERPOController(erpo_cfg, greso_cfg))
+    # PREPO's progress runs over the whole run: its steps, or the budget at B x n rollouts per step.
+    total_steps = cfg.steps if cfg.rollout_budget is None else max(cfg.rollout_budget // (cfg.batch_size * cfg.n), 1)
+    keys = SERIES + (GRESO_SERIES if variant.endswith("greso") else ())
+    series: dict[str, list[float]] = {k: [] for k in keys}
+    spent, step = 0, 0
+    while (step < cfg.steps) if cfg.rollout_budget is None else (spent < cfg.rollout_budget):
+        if variant.endswith("greso"):
+            out = sampling.greso(world, step)
+        elif variant == "prepo":
+            out = sampling.prepo(world, step, total_steps)
+        else:
+            out = sampling.plain(world, step, dynamic=variant.endswith("dapo"))
+        world.generalise(out.trained)
+        spent += out.rollouts
+        _append(series, out, world)
+        step += 1
+    return (series, world.controller) if return_controller else series
 
-    def next_prompts(k: int) -> np.ndarray:
-        nonlocal order, cursor
-        if cursor + k > len(order):
-            order, cursor = rng.permutation(cfg.num_prompts), 0
-        cursor += k
-        return order[cursor - k:cursor]
 
-    series: dict[str, list[float]] = {k: [] for k in (
-        "effective_prompts", "rollouts", "rollouts_per_effective", "frac_all_correct", "frac_all_wrong",
-        "temperature_mean", "temperature_max", "revived_frac", "mean_solve_prob")}
-    total_rollouts = 0
-    for step in range(cfg.steps):
-        prompts = next_prompts(cfg.batch_size)
-        effective, rollouts, recorded = 0, 0, []
-        for round_ in range(cfg.dapo_max_rounds + 1 if dapo else 1):
-            temps = controller.assign(sources[prompts], prompts).astype(np.float64)
-            correct = rng.binomial(cfg.n, _solve_prob(logits[prompts], temps, cfg.slope))
-            rollouts += cfg.n * len(prompts)
-            metrics = controller.update(step, sources[prompts], prompts, np.full(len(prompts), cfg.n), correct,
-                                        correct / cfg.n, temps)
-            recorded.append(metrics)
-            mixed = (correct > 0) & (correct < cfg.n)
-            effective += int(mixed.sum())
-            logits[prompts[mixed]] += cfg.lr
-            if not dapo or mixed.all() or round_ == cfg.dapo_max_rounds:
-                break
-            prompts = next_prompts(int((~mixed).sum()))  # DAPO: replace zero-variance groups
-        logits += cfg.transfer * cfg.lr * effective / cfg.batch_size
-        total_rollouts += rollouts
-        first = recorded[0]
-        series["effective_prompts"].append(float(min(effective, cfg.batch_size)))
-        series["rollouts"].append(float(rollouts))
-        series["rollouts_per_effective"].append(rollouts / max(effective, 1))
-        series["frac_all_correct"].append(first["erpo/frac_all_correct"])
-        series["frac_all_wrong"].append(first["erpo/frac_all_wrong"])
-        series["temperature_mean"].append(first["erpo/temperature_mean"])
-        series["temperature_max"].append(first["erpo/temperature_max"])
-        series["revived_frac"].append(first["erpo/revived_frac"])
-        series["mean_solve_prob"].append(float(_solve_prob(logits, np.ones_like(logits), cfg.slope).mean()))
-    return (series, controller) if return_controller else series
+def _append(series: dict[str, list[float]], out: sampling.StepResult, world: World) -> None:
+    first = {key.removeprefix("erpo/"): value for key, value in out.first.items()}
+    values = {
+        "effective_prompts": float(out.trained), "rollouts": float(out.rollouts),
+        "rollouts_per_effective": out.rollouts / max(out.trained, 1), "candidates": float(out.candidates),
+        "frac_all_correct": first.get("frac_all_correct", 0.0), "frac_all_wrong": first.get("frac_all_wrong", 0.0),
+        "temperature_mean": first.get("temperature_mean", 1.0), "temperature_max": first.get("temperature_max", 1.0),
+        "revived_frac": first.get("revived_frac", 0.0), "mean_solve_prob": world.mean_solve_prob(),
+    }
+    if out.greso:
+        values.update(skipped=out.greso["greso/skipped"], p_easy=out.greso["greso/p_easy"],
+                      p_hard=out.greso["greso/p_hard"], zero_variance_share=out.greso["greso/zero_variance_share"])
+    for key in series:
+        series[key].append(values[key])
 
 
 def summarise(series: dict[str, list[float]]) -> dict[str, float]:
     eff = np.asarray(series["effective_prompts"])
-    return {
+    rollouts = float(np.sum(series["rollouts"]))
+    out = {
+        "steps": float(len(eff)),
         "effective_prompts_per_step": float(eff.mean()),
-        "total_rollouts": float(np.sum(series["rollouts"])),
-        "rollouts_per_effective_prompt": float(np.sum(series["rollouts"]) / max(eff.sum(), 1)),
+        "effective_prompts": float(eff.sum()),
+        "total_rollouts": rollouts,
+        "rollouts_per_effective_prompt": float(rollouts / max(eff.sum(), 1)),
+        "total_candidates": float(np.sum(series["candidates"])),
         "final_frac_all_correct": float(np.mean(series["frac_all_correct"][-10:])),
         "mean_temperature": float(np.mean(series["temperature_mean"])),
         "mean_revived_frac": float(np.mean(series["revived_frac"])),
+        "final_mean_solve_prob": float(series["mean_solve_prob"][-1]),
     }
+    if "skipped" in series:
+        out["skipped_share_of_candidates"] = float(np.sum(series["skipped"]) / max(out["total_candidates"], 1))
+        out["final_p_easy"], out["final_p_hard"] = float(series["p_easy"][-1]), float(series["p_hard"][-1])
+    return out
 
 
 def run_variants(cfg: SimConfig, variants=VARIANTS) -> dict:

@@ -1,0 +1,11 @@
+"""GRESO (Zheng et al., arXiv 2506.02177): skip, before rollout, prompts likely to give a zero-variance group.
+
+Pure numpy. The per-prompt zero-variance streaks come from the ERPO tracker (one history, one checkpoint
+file); :class:`~erpo.greso.selector.GRESOSelector` holds the adaptive keep probabilities. Trainers call it
+through :class:`erpo.controller.ERPOController` (``select``, ``update``, ``end_step``).
+"""
+
+from erpo.greso.config import GRESOConfig
+from erpo.greso.selector import GRESOSelector, Selection
+
+__all__ = ["GRESOConfig", "GRESOSelector", "Selection"]

@@ -1,0 +1,63 @@
+"""GRESO's configuration (the Hydra node ``greso``), built with :func:`erpo.config_builder.build_config`.
+
+GRESO (Zheng et al., arXiv 2506.02177) skips, before rollout, prompts whose recent groups had zero
+reward variance. Each default below comes from the authors' public code, Infini-AI-Lab/GRESO at commit
+b277843 (a verl fork), and is cited by file and line in its comment in ``conf/train.yaml``; values the
+code does not fix are marked there as our choice. Off by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from erpo.config_builder import build_config, require
+from erpo.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class GRESOConfig:
+    enabled: bool = False
+    p_easy: float = 0.5
+    p_hard: float = 0.5
+    target_zero_variance: float = 0.25
+    hard_target_weight: float = 2.0
+    adapt_step: float = 0.01
+    p_min: float = 0.05
+    p_max: float = 0.95
+    keep_floor: float = 0.01
+    adapt_from_epoch: int = 1
+    sampling_batch_multiplier: float = 1.5
+
+    def validate(self, prefix: str = "greso") -> GRESOConfig:
+        def check(condition: bool, name: str, why: str) -> None:
+            require(condition, prefix, name, getattr(self, name), why)
+
+        for name in ("p_min", "p_max", "target_zero_variance", "keep_floor"):
+            check(0.0 <= getattr(self, name) <= 1.0, name, "must be in [0, 1] (a probability or a share).")
+        if self.p_min > self.p_max:
+            raise ConfigError(f"{prefix}.p_min={self.p_min} exceeds {prefix}.p_max={self.p_max}.")
+        for name in ("p_easy", "p_hard"):
+            check(self.p_min <= getattr(self, name) <= self.p_max, name,
+                  f"must be in [{prefix}.p_min, {prefix}.p_max] = [{self.p_min}, {self.p_max}].")
+        check(self.hard_target_weight >= 0, "hard_target_weight", "must be >= 0 (0 = the whole target is easy groups).")
+        check(0.0 <= self.adapt_step <= 1.0, "adapt_step", "must be in [0, 1] (0 = fixed probabilities).")
+        check(self.adapt_from_epoch >= 0, "adapt_from_epoch", "must be an integer >= 0.")
+        check(self.sampling_batch_multiplier >= 1.0, "sampling_batch_multiplier",
+              "must be >= 1 (prompts rolled out per sampling round / train batch size).")
+        return self
+
+    @property
+    def easy_target(self) -> float:
+        """Share of all-correct groups GRESO aims for: target / (1 + hard_target_weight)."""
+        return self.target_zero_variance / (1.0 + self.hard_target_weight)
+
+    @property
+    def hard_target(self) -> float:
+        """Share of all-wrong groups GRESO aims for: target * w / (1 + w), w = hard_target_weight."""
+        return self.target_zero_variance * self.hard_target_weight / (1.0 + self.hard_target_weight)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None, prefix: str = "greso") -> GRESOConfig:
+        return build_config(cls, values, prefix)

@@ -1,0 +1,205 @@
+"""GRESO's pure core: the skip rule on hand-computed cases, adaptation toward the target, state, refusals."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from erpo.config import ERPOConfig
+from erpo.controller import ERPOController
+from erpo.errors import ConfigError, InputError
+from erpo.greso import GRESOConfig, GRESOSelector
+from erpo.greso.skip import adapted, keep_probability, skipped
+from erpo.tracker import Outcome
+
+EASY, HARD, MIXED, UNSEEN = Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.MIXED, Outcome.UNSEEN
+
+
+def test_keep_probability_by_hand():
+    streak = np.array([0, 1, 2, 3, 10, 2, 0, 4])
+    kind = np.array([UNSEEN, EASY, EASY, EASY, EASY, HARD, MIXED, MIXED])
+    keep = keep_probability(streak, kind, p_easy=0.5, p_hard=0.8, keep_floor=0.01)
+    # 0.5**10 = 0.00098 is below the floor; a mixed last visit (streak 0) is always kept
+    assert keep.tolist() == pytest.approx([1.0, 0.5, 0.25, 0.125, 0.01, 0.64, 1.0, 1.0])
+    mask = skipped(np.array([0.5, 0.5, 1.0, 0.01]), np.array([0.4, 0.6, 0.0, 0.989]))
+    assert mask.tolist() == [True, False, False, True]
+
+
+def test_select_uses_one_draw_per_candidate_and_keeps_the_first_k():
+    selector = GRESOSelector(GRESOConfig(enabled=True, p_easy=0.5, p_hard=0.5))
+    streak, kind = np.array([2, 0, 1, 1, 0, 3]), np.array([EASY, UNSEEN, HARD, EASY, MIXED, HARD])
+    u = np.random.default_rng(7).random(6)  # the draws select() makes with the same seed
+    expected_skip = u < 1 - np.array([0.25, 1, 0.5, 0.5, 1, 0.125])
+    sel = selector.select(streak, kind, 2, np.random.default_rng(7))
+    assert sel.skipped.tolist() == np.flatnonzero(expected_skip).tolist()
+    eligible = np.flatnonzero(~expected_skip)
+    assert sel.kept.tolist() == eligible[:2].tolist() and sel.unused.tolist() == eligible[2:].tolist()
+    assert sel.metrics["greso/candidates"] == 6 and sel.metrics["greso/skipped"] == expected_skip.sum()
+    again = GRESOSelector(GRESOConfig(enabled=True)).select(streak, kind, 2, np.random.default_rng(7))
+    assert again.kept.tolist() == sel.kept.tolist()  # seeded: reproducible
+
+
+@settings(max_examples=50, deadline=None)
+@given(pairs=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(list(Outcome))), max_size=40),
+       k=st.integers(0, 50), seed=st.integers(0, 2**32 - 1))
+def test_selection_partitions_the_candidates(pairs, k, seed):
+    streak = np.array([p[0] for p in pairs], dtype=np.int64)
+    kind = np.array([p[1] for p in pairs], dtype=np.int64)
+    sel = GRESOSelector(GRESOConfig(enabled=True)).select(streak, kind, k, np.random.default_rng(seed))
+    together = np.concatenate([sel.kept, sel.skipped, sel.unused])
+    assert sorted(together.tolist()) == list(range(len(pairs)))
+    assert len(sel.kept) <= k and np.all(np.diff(sel.kept) > 0)
+    never_skipped = (streak == 0) | (kind == MIXED) | (kind == UNSEEN)
+    assert not np.isin(np.flatnonzero(never_skipped), sel.skipped).any()
+    if len(sel.unused):
+        assert len(sel.kept) == k and sel.unused.min() > sel.kept.max(initial=-1)
+
+
+def test_adapted_moves_one_step_toward_the_target_and_stays_in_range():
+    assert adapted(0.5, share=0.2, target=0.1, step=0.01, p_min=0.05, p_max=0.95) == pytest.approx(0.49)
+    assert adapted(0.5, share=0.1, target=0.1, step=0.01, p_min=0.05, p_max=0.95) == pytest.approx(0.49)  # >= target
+    assert adapted(0.5, share=0.05, target=0.1, step=0.01, p_min=0.05, p_max=0.95) == pytest.approx(0.51)
+    assert adapted(0.95, share=0.0, target=0.1, step=0.01, p_min=0.05, p_max=0.95) == 0.95
+    assert adapted(0.05, share=1.0, target=0.1, step=0.01, p_min=0.05, p_max=0.95) == 0.05
+
+
+def test_end_step_splits_the_target_and_waits_for_the_adaptation_epoch():
+    selector = GRESOSelector(GRESOConfig(enabled=True, target_zero_variance=0.3))  # easy 0.1, hard 0.2
+    assert (selector.cfg.easy_target, selector.cfg.hard_target) == pytest.approx((0.1, 0.2))
+    outcome = np.array([EASY] * 15 + [HARD] * 15 + [MIXED] * 70)  # easy 0.15 >= 0.1, hard 0.15 < 0.2
+    selector.observe(outcome)
+    m = selector.end_step(epoch=0)  # GRESO adapts from the second epoch on (adapt_from_epoch=1)
+    assert (m["greso/p_easy"], m["greso/p_hard"]) == (0.5, 0.5) and m["greso/zero_variance_share"] == pytest.approx(0.3)
+    selector.observe(outcome)
+    m = selector.end_step(epoch=1)
+    assert m["greso/p_easy"] == pytest.approx(0.49) and m["greso/p_hard"] == pytest.approx(0.51)
+    assert selector.end_step(epoch=2)["greso/p_easy"] == pytest.approx(0.49)  # no groups: no adaptation
+
+
+def _stream(controller, steps, batch, rng, solve, epoch_of_step):
+    """A synthetic training stream: fixed solve probabilities, GRESO picks `batch` of 2 * batch candidates."""
+    shares = []
+    for step in range(steps):
+        candidates = rng.choice(len(solve), 2 * batch, replace=False)
+        sel = controller.select(["s"] * len(candidates), candidates, batch, rng)
+        prompts = candidates[sel.kept]
+        correct = rng.binomial(8, solve[prompts])
+        controller.update(step, ["s"] * len(prompts), prompts, [8] * len(prompts), correct, correct / 8,
+                          [1.0] * len(prompts))
+        shares.append(controller.end_step(epoch_of_step(step))["greso/zero_variance_share"])
+    return np.asarray(shares)
+
+
+def test_adaptation_drives_the_zero_variance_share_toward_the_target():
+    """50 % always-solved and 20 % never-solved prompts: 70 % zero-variance groups without skipping;
+    GRESO skips prompts on streaks and adapts p_easy / p_hard, so the share falls to the 0.25 target."""
+    rng = np.random.default_rng(0)
+    solve = np.concatenate([np.ones(1000), np.zeros(400), np.full(600, 0.5)])
+    controller = ERPOController(ERPOConfig(enabled=False), GRESOConfig(enabled=True))
+    shares = _stream(controller, 120, 100, rng, solve, lambda step: 0 if step < 10 else 1)
+    assert shares[:10].mean() > 0.6  # first epoch: nothing seen yet, almost nothing skipped
+    assert abs(shares[-20:].mean() - 0.25) < 0.08  # tracks the target (measured 0.24 with this seed)
+    assert controller.greso.p_easy < 0.5  # all-correct groups stayed above their part of the target longest
+
+
+def test_adaptation_raises_the_probabilities_when_zero_variance_groups_are_rare():
+    rng = np.random.default_rng(1)
+    solve = np.full(2000, 0.5)  # n = 8 at p = 0.5: 0.8 % zero-variance groups, far below the target
+    controller = ERPOController(ERPOConfig(enabled=False), GRESOConfig(enabled=True))
+    _stream(controller, 30, 100, rng, solve, lambda step: 1)
+    assert controller.greso.p_easy == pytest.approx(0.8) and controller.greso.p_hard == pytest.approx(0.8)
+
+
+def test_greso_state_round_trips_inside_the_controller_state():
+    make = lambda: ERPOController(ERPOConfig(), GRESOConfig(enabled=True))  # noqa: E731
+    controller = make()
+    controller.update(0, ["s"] * 4, [0, 1, 2, 3], [8] * 4, [8, 0, 8, 3], [1, 0, 1, 0.4], [1.0] * 4)
+    controller.select(["s"] * 4, [0, 1, 2, 3], 2, np.random.default_rng(0))
+    controller.end_step(1)
+    controller.update(1, ["s"] * 2, [0, 1], [8] * 2, [8, 0], [1, 0], [1.0] * 2)  # pending counts, mid-step
+    state = json.loads(json.dumps(controller.state_dict()))
+    assert set(state) >= {"tracker", "greso"} and state["greso"]["p_easy"] == pytest.approx(0.49)
+    restored = make()
+    restored.load_state_dict(state)
+    assert json.dumps(restored.state_dict(), sort_keys=True) == json.dumps(controller.state_dict(), sort_keys=True)
+    a = controller.select(["s"] * 4, [0, 1, 2, 3], 4, np.random.default_rng(5))
+    b = restored.select(["s"] * 4, [0, 1, 2, 3], 4, np.random.default_rng(5))
+    assert a.kept.tolist() == b.kept.tolist() and controller.end_step(1) == restored.end_step(1)
+
+
+def test_a_checkpoint_without_greso_state_starts_greso_from_the_config(caplog):
+    plain = ERPOController(ERPOConfig())
+    plain.update(0, ["s"], [0], [8], [8], [1.0], [1.0])
+    controller = ERPOController(ERPOConfig(), GRESOConfig(enabled=True, p_easy=0.3))
+    with caplog.at_level(logging.WARNING):
+        controller.load_state_dict(json.loads(json.dumps(plain.state_dict())))
+    assert "no GRESO state" in caplog.text and controller.greso.p_easy == 0.3 and len(controller.tracker) == 1
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda g: g.update(p_easy=1.5), lambda g: g.update(p_hard=None), lambda g: g.update(version=7),
+    lambda g: g["counts"].pop("groups"), lambda g: g["counts"].update(candidates=-2),
+])
+def test_a_corrupt_greso_state_is_refused_and_changes_nothing(corrupt):
+    controller = ERPOController(ERPOConfig(), GRESOConfig(enabled=True))
+    controller.update(0, ["s"], [0], [8], [8], [1.0], [1.0])
+    state = json.loads(json.dumps(controller.state_dict()))
+    corrupt(state["greso"])
+    before = json.dumps(controller.state_dict(), sort_keys=True)
+    with pytest.raises(InputError):
+        controller.load_state_dict(state)
+    assert json.dumps(controller.state_dict(), sort_keys=True) == before
+
+
+def test_bad_select_arguments_are_refused_by_name():
+    controller = ERPOController(ERPOConfig(), GRESOConfig(enabled=True))
+    rng = np.random.default_rng(0)
+    for call, name in [
+        (lambda: controller.select(["s", "s"], [0], 1, rng), "indices"),
+        (lambda: controller.select(["s"], [-4], 1, rng), "indices"),
+        (lambda: controller.select(["s"], [0], -1, rng), "k"),
+        (lambda: controller.select(["s"], [0], 1.5, rng), "k"),
+        (lambda: controller.select(["s"], [0], 1, 42), "rng"),
+        (lambda: controller.end_step(-1), "epoch"),
+        (lambda: controller.greso.select([1, 2], [EASY], 1, rng), "kind"),
+        (lambda: controller.greso.select([-1], [EASY], 1, rng), "streak"),
+        (lambda: controller.greso.observe([0]), "outcome"),
+    ]:
+        with pytest.raises(InputError, match=rf"^{name}\b"):
+            call()
+    with pytest.raises(ConfigError, match=r"greso\.enabled"):
+        ERPOController(ERPOConfig()).select(["s"], [0], 1, rng)
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"p_easy": 0.99}, "greso.p_easy"), ({"p_hard": 0.01}, "greso.p_hard"),
+    ({"p_min": 0.6, "p_max": 0.4}, "greso.p_min"),
+    ({"target_zero_variance": 1.5}, "greso.target_zero_variance"), ({"keep_floor": -0.1}, "greso.keep_floor"),
+    ({"adapt_step": 2.0}, "greso.adapt_step"), ({"adapt_from_epoch": -1}, "greso.adapt_from_epoch"),
+    ({"sampling_batch_multiplier": 0.5}, "greso.sampling_batch_multiplier"),
+    ({"hard_target_weight": -1.0}, "greso.hard_target_weight"), ({"enabled": "yes"}, "greso.enabled"),
+    ({"p_esay": 0.5}, "greso.p_esay"),
+])
+def test_invalid_greso_config_names_the_field(bad, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        GRESOConfig.from_dict(bad)
+
+
+def test_rollout_batch_is_the_scripts_384_for_256():
+    assert GRESOSelector(GRESOConfig(enabled=True)).rollout_batch(256) == 384
+
+
+def test_the_greso_node_of_train_yaml_builds_and_equals_the_dataclass_defaults():
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base=None):
+        cfg = compose("train")
+    assert GRESOConfig.from_dict(OmegaConf.to_container(cfg.greso, resolve=True)) == GRESOConfig()
+    assert GRESOConfig().enabled is False  # safe off
