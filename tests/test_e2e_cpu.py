@@ -9,15 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 from hydra import compose, initialize_config_dir
+from metric_docs import undocumented
 from omegaconf import OmegaConf
 
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
-from metric_docs import undocumented
 from recipe.erpo.trainer import ASSIGNMENTS_FILE, STATE_FILE, state_digest
 
 pytestmark = pytest.mark.slow

@@ -40,7 +40,8 @@ def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
                                                    desc=f"{benchmark}", disable=not cfg.progress) as bar:
         for start in range(0, len(todo), cfg.batch_size):
             batch = todo[start:start + cfg.batch_size]
-            outs = generator.generate([r["prompt"] for r in batch], cfg.k, cfg.max_new_tokens, cfg.temperature, cfg.top_p)
+            prompts = [r["prompt"] for r in batch]
+            outs = generator.generate(prompts, cfg.k, cfg.max_new_tokens, cfg.temperature, cfg.top_p)
             for row, samples in zip(batch, outs, strict=True):
                 truth = row["reward_model"]["ground_truth"]
                 scored = []

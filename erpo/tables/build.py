@@ -95,7 +95,9 @@ def render(rows: list[dict], benchmarks: list[str], baseline: str | None, fmt: s
             lines.append(f"Parentheses: difference to {baseline}, in points.")
         return "\n".join(lines) + "\n"
     if fmt == "latex":
-        escape = lambda s: str(s).replace("_", "\\_").replace("%", "\\%").replace("@", "@")
+        def escape(s):
+            return str(s).replace("_", "\\_").replace("%", "\\%")
+
         lines = ["\\begin{tabular}{ll" + "r" * len(columns) + "}", "\\toprule",
                  " & ".join(map(escape, header)) + " \\\\", "\\midrule"]
         lines += [" & ".join(map(escape, cells)) + " \\\\" for cells in body]
