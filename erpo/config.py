@@ -30,6 +30,7 @@ class ERPOConfig:
     correct_threshold: float = 0.5
     allow_fresh_tracker: bool = False
     log_assignments: bool = True
+    min_expected_visits: float = 2.0
     temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
     ra: RAConfig = field(default_factory=RAConfig)
 
@@ -38,6 +39,8 @@ class ERPOConfig:
                 "must be an integer >= 1 (visits kept per prompt).")
         require(0.0 < self.correct_threshold <= 1.0, prefix, "correct_threshold", self.correct_threshold,
                 "must be in (0, 1]; 0.5 suits 0/1 accuracies.")
+        require(self.min_expected_visits >= 0.0, prefix, "min_expected_visits", self.min_expected_visits,
+                "must be >= 0 (expected visits per prompt below which an ERPO run is refused).")
         self.temperature.validate(f"{prefix}.temperature")
         self.ra.validate(f"{prefix}.ra")
         return self

@@ -41,6 +41,38 @@ def refuse_bad_data(config: DictConfig) -> None:
             check_rl_parquet(path, field=f"data.{key}")
 
 
+def plan_refusals(config: DictConfig, plan, inputs) -> None:
+    """Refusals that need the run plan (recipe/erpo/plan.py): a run verl would stop before
+    trainer.total_training_steps, and an ERPO run whose prompts would not come back."""
+    from erpo.plan import visits_refusal
+
+    if plan.epochs_cut_steps:
+        needed = -(-int(inputs.total_training_steps) // plan.steps_per_epoch)
+        raise ConfigRefused(
+            f"trainer.total_epochs={inputs.total_epochs} stops verl's loop after {plan.steps} steps "
+            f"({plan.steps_per_epoch} per epoch), before trainer.total_training_steps={inputs.total_training_steps}; "
+            f"set trainer.total_epochs>={needed} so that total_training_steps governs."
+        )
+    if inputs.erpo:
+        why = visits_refusal(plan, inputs, float(config.erpo.get("min_expected_visits", 2)))
+        if why is not None:
+            raise ConfigRefused(why)
+
+
+def refuse_bad_plan(config: DictConfig) -> None:
+    """Print the run plan and refuse what :func:`plan_refusals` refuses (after the data refusals)."""
+    from erpo.errors import InputError
+    from erpo.plan import format_plan
+    from recipe.erpo.plan import plan_of
+
+    try:
+        plan, inputs = plan_of(config)
+    except InputError as err:
+        raise ConfigRefused(f"run plan: {err}") from None
+    print(format_plan(plan, inputs), flush=True)
+    plan_refusals(config, plan, inputs)
+
+
 def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
     rollout = config.actor_rollout_ref.rollout
     if rollout.agent.default_agent_loop != AGENT_NAME:
