@@ -60,7 +60,7 @@ def _grpo(scores, index):
 def test_erpo_estimator_equals_grpo_without_ra():
     from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
-    reactivation.configure(False, 0.0, 0.5)
+    reactivation.configure(False, 0.0)
     scores, index = [1.0, 1.0, 0.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
     rewards = torch.tensor(scores).unsqueeze(-1)
     adv, _ = get_adv_estimator_fn(reactivation.ESTIMATOR_NAME)(rewards, torch.ones_like(rewards), np.array(index))
@@ -68,13 +68,34 @@ def test_erpo_estimator_equals_grpo_without_ra():
 
 
 def test_ra_gives_all_correct_groups_a_positive_advantage_only():
-    reactivation.configure(True, 0.0, 0.5)
+    reactivation.configure(True, 0.0)
     try:
         scores, index = [1.0, 1.0, 0.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
         rewards = torch.tensor(scores).unsqueeze(-1)
+        reactivation.set_all_correct_groups({"b"})
         adv, _ = reactivation.compute_erpo_grpo_advantage(rewards, torch.ones_like(rewards), np.array(index))
         assert torch.equal(adv[:3], _grpo(scores, index)[:3])  # mixed group untouched
         expected = (1 - 0.75) / (torch.tensor([1.0, 1, 1, 0]).std() + 1e-6)
         assert adv[3:, 0].tolist() == pytest.approx([expected.item()] * 3)
     finally:
-        reactivation.configure(False, 0.0, 0.5)
+        reactivation.set_all_correct_groups(None)
+        reactivation.configure(False, 0.0)
+
+
+def test_ra_decides_all_correct_from_acc_not_from_the_score():
+    """DAPO's overlong penalty lowers a correct response's score: RA follows acc (the trainer's set)."""
+    reactivation.configure(True, 0.0)
+    try:
+        scores, index = [1.0, 0.4, 1.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
+        rewards = torch.tensor(scores).unsqueeze(-1)
+        reactivation.set_all_correct_groups({"a"})  # "a": all acc=1 (one penalised); "b": one acc=0 scored 1.0
+        adv, _ = reactivation.compute_erpo_grpo_advantage(rewards, torch.ones_like(rewards), np.array(index))
+        a = torch.tensor([1.0, 0.4, 1.0, 0.0])
+        assert adv[:3, 0].tolist() == pytest.approx(((a[:3] - a.mean()) / (a.std() + 1e-6)).tolist())
+        assert torch.equal(adv[3:], _grpo(scores, index)[3:])  # not all correct by acc: plain GRPO (zero)
+        reactivation.set_all_correct_groups(None)
+        with pytest.raises(RuntimeError, match="set_all_correct_groups"):
+            reactivation.compute_erpo_grpo_advantage(rewards, torch.ones_like(rewards), np.array(index))
+    finally:
+        reactivation.set_all_correct_groups(None)
+        reactivation.configure(False, 0.0)

@@ -90,6 +90,13 @@ def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
             f"erpo.temperature.base={erpo_cfg.temperature.base} differs from actor_rollout_ref.rollout.temperature="
             f"{rollout.temperature}; set both to the same value (the base temperature of a non-residual prompt)."
         )
+    filter_groups = config.algorithm.get("filter_groups") or {}
+    if erpo_cfg.ra.enabled and filter_groups.get("enable", False) and filter_groups.get("metric") != "acc":
+        raise ConfigRefused(
+            f"erpo.ra.enabled=true with algorithm.filter_groups.metric={filter_groups.get('metric')!r}: RA keeps "
+            "all-correct groups through DAPO's filter by the reward's acc (one definition of correct for RA, the "
+            "tracker and the filter); set algorithm.filter_groups.metric=acc."
+        )
     if erpo_cfg.ra.enabled and config.algorithm.adv_estimator != ESTIMATOR_NAME:
         raise ConfigRefused(
             f"erpo.ra.enabled=true needs algorithm.adv_estimator={ESTIMATOR_NAME} (got "
