@@ -35,6 +35,8 @@ class _RASettings:
     pseudo_reward: float = 0.0
     # uids of the groups whose responses are all correct by acc, for the advantage call in progress.
     all_correct: frozenset | None = None
+    # Mean RA advantage of the responses of the last call's all-correct groups (None: no such group).
+    last_ra_advantage_mean: float | None = None
 
 
 _settings = _RASettings()
@@ -49,6 +51,11 @@ def configure(enabled: bool, pseudo_reward: float) -> None:
 def set_all_correct_groups(uids) -> None:
     """The all-correct groups (uids, by acc) of the batch whose advantage is computed next; None clears."""
     _settings.all_correct = None if uids is None else frozenset(str(u) for u in uids)
+
+
+def last_ra_advantage_mean() -> float | None:
+    """Mean RA advantage over the responses of the last estimator call's all-correct groups (None: none)."""
+    return _settings.last_ra_advantage_mean
 
 
 def ra_group_advantage(scores: torch.Tensor, pseudo_reward: float, norm_by_std: bool, eps: float) -> torch.Tensor:
@@ -87,6 +94,7 @@ def compute_erpo_grpo_advantage(
             "set_all_correct_groups); run RA through recipe.erpo.main_erpo."
         )
     scores = token_level_rewards.sum(dim=-1)
+    ra_advantages = []
     rows_by_group: dict = defaultdict(list)
     for row, group in enumerate(index):
         rows_by_group[str(group)].append(row)
@@ -95,4 +103,6 @@ def compute_erpo_grpo_advantage(
         if len(rows) > 1 and group in _settings.all_correct:
             adv = ra_group_advantage(group_scores, _settings.pseudo_reward, norm_by_std, epsilon)
             advantages[rows] = adv.unsqueeze(-1) * response_mask[rows]
+            ra_advantages.append(adv)
+    _settings.last_ra_advantage_mean = float(torch.cat(ra_advantages).mean()) if ra_advantages else None
     return advantages, advantages

@@ -250,9 +250,13 @@ class ERPOTrainer(RolloutAccounting, PREPOSchedule, PPOTrainerSync):
         metrics["erpo/ra_groups"] = float(len(groups))
         reactivation.set_all_correct_groups(groups)
         try:
-            return super()._compute_advantage(batch, metrics)
+            batch = super()._compute_advantage(batch, metrics)
         finally:
             reactivation.set_all_correct_groups(None)
+        ra_mean = reactivation.last_ra_advantage_mean()
+        if ra_mean is not None:
+            metrics["erpo/ra_advantage_mean"] = ra_mean
+        return batch
 
     # ---- 4. checkpoints -----------------------------------------------------------------
     def _save_checkpoint(self):
