@@ -162,3 +162,24 @@ def test_one_definition_of_correct():
     assert all_correct_groups(["a", "a", "b", "b"], [True, True, True, False]) == {"a"}
     # Zero-variance groups by the filter's shared acc: all-correct ones survive under RA.
     assert dapo_filter_under_ra({"a": 1.0, "b": 0.0}, 0.5) == {"b"}
+
+
+def test_dapo_rows_refuse_a_parquet_prepared_for_another_answer_format(tmp_path):
+    from recipe.erpo.refusals import check_answer_format
+
+    cfg = _compose("experiment=erpo_paper/erpo_qwen2.5-7b")
+    assert cfg.data.answer_format == "answer_line"  # DAPO's prompt asks for an "Answer:" line
+    rows = [{"data_source": "s", "prompt": [{"role": "user", "content": "q"}], "reward_model": {"ground_truth": "1"},
+             "extra_info": {"index": 0, "answer_format": fmt}} for fmt in ("answer_line", "boxed")]
+    pd.DataFrame(rows[:1]).to_parquet(tmp_path / "ok.parquet")
+    pd.DataFrame(rows).to_parquet(tmp_path / "bad.parquet")
+    check_answer_format(str(tmp_path / "ok.parquet"), "answer_line")
+    with pytest.raises(ConfigRefused, match=r"row 1 has extra_info.answer_format='boxed'.*--template dapo"):
+        check_answer_format(str(tmp_path / "bad.parquet"), "answer_line")
+
+
+def test_template_of_format_inverts_the_data_templates():
+    from erpo.data.sources import TEMPLATE_ANSWER_FORMAT
+    from recipe.erpo.refusals import TEMPLATE_OF_FORMAT
+
+    assert TEMPLATE_OF_FORMAT == {fmt: template for template, fmt in TEMPLATE_ANSWER_FORMAT.items()}

@@ -18,6 +18,9 @@ from erpo.prepo.config import PREPO_LOSS_MODE, PREPOConfig
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
 
+# erpo.data.sources.TEMPLATE_ANSWER_FORMAT, inverted: the template whose prompt asks for each answer format.
+TEMPLATE_OF_FORMAT = {"answer_line": "dapo", "boxed": "qwen_math_cot", "any": "plain"}
+
 
 class ConfigRefused(ValueError):
     """A config or data problem found before Ray starts."""
@@ -39,6 +42,25 @@ def refuse_bad_data(config: DictConfig) -> None:
     for key in ("train_files", "val_files"):
         for path in as_list(config.data.get(key)):
             check_rl_parquet(path, field=f"data.{key}")
+    expected = config.data.get("answer_format")
+    if expected is not None:
+        for path in as_list(config.data.get("train_files")):
+            check_answer_format(path, str(expected))
+
+
+def check_answer_format(path: str, expected: str) -> None:
+    """Every training row's ``extra_info.answer_format`` (what its prompt asks for, written by erpo.data) is the
+    one the config trains (``data.answer_format``): a row prepared with another template would be scored by
+    a reward reading a different answer form than the prompt asks the policy for."""
+    extras = pq.read_table(path, columns=["extra_info"]).column("extra_info").to_pylist()
+    for row, extra in enumerate(extras):
+        found = (extra or {}).get("answer_format")
+        if found != expected:
+            raise ConfigRefused(
+                f"data.answer_format={expected}: {path} row {row} has extra_info.answer_format={found!r}; prepare "
+                f"the data with the template that asks for {expected} (python -m erpo.data ... --template "
+                f"{TEMPLATE_OF_FORMAT.get(expected, '<one of erpo.data.sources.TEMPLATES>')})."
+            )
 
 
 def plan_refusals(config: DictConfig, plan, inputs) -> None:
