@@ -6,7 +6,7 @@ import torch
 
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import AGENT_NAME, per_request_sampling_params
-from recipe.erpo.trainer import PerSampleTemperatureInfo
+from recipe.erpo.trainer import PerSampleTemperatureInfo, logprob_metadata
 
 
 def test_agent_loop_is_registered_and_sets_per_request_temperature():
@@ -48,6 +48,25 @@ def test_worker_side_merge_keeps_per_sample_temperature():
     for key, val in info.items():
         tu.assign_non_tensor_data(tensor_dict=batch, key=key, val=val)
     assert batch["temperature"].tolist() == pytest.approx([1.0, 1.3])
+
+
+@pytest.mark.parametrize("mode, expected", [("sampled", [1.0, 1.3]), ("base", [1.0, 1.0])])
+def test_logprob_temperature_sampled_or_base_reaches_the_worker_batch(mode, expected):
+    """erpo.logprob_temperature: the engine reads the merged per-sample field; base = verl's scalar
+    (rollout.temperature, equal to erpo.temperature.base) for every sample, sampled = each one's own."""
+    from tensordict import TensorDict
+    from verl.utils import tensordict_utils as tu
+
+    batch = TensorDict({"temperature": torch.tensor([1.0, 1.3])}, batch_size=[2])
+    # verl's _step_once writes the scalar when it samples the batch; the hook then builds the metadata.
+    info = logprob_metadata({"temperature": 1.0, "global_steps": 2}, mode)
+    for key, val in info.items():
+        tu.assign_non_tensor_data(tensor_dict=batch, key=key, val=val)
+    merged = batch["temperature"]  # base: verl's scalar replaced the per-sample tensor (what verl does alone)
+    values = merged.tolist() if isinstance(merged, torch.Tensor) else [float(merged)] * 2
+    assert values == pytest.approx(expected)
+    with pytest.raises(ValueError, match="logprob_temperature"):
+        logprob_metadata({}, "mean")
 
 
 def _grpo(scores, index):

@@ -5,8 +5,10 @@
    sampling temperature.
 2. Log-prob passes (old policy, reference, actor update): verl writes one scalar
    ``temperature`` into the batch metadata, which would overwrite the per-sample field on the
-   worker. :class:`PerSampleTemperatureInfo` drops that scalar, so the engine divides each
-   sample's logits by the temperature it was drawn at.
+   worker. With ``erpo.logprob_temperature=sampled`` (default, our choice)
+   :class:`PerSampleTemperatureInfo` drops that scalar, so the engine divides each sample's
+   logits by the temperature it was drawn at; with ``base`` the scalar (the rollout temperature,
+   refused unless equal to ``erpo.temperature.base``) replaces every sample's field.
 3. After scoring (``_balance_batch``, the first hook that receives the scored batch): every
    finished group updates the tracker, including the groups DAPO's dynamic sampling evicts
    (observed on their way out of the replay buffer).
@@ -75,6 +77,17 @@ class PerSampleTemperatureInfo(dict):
             self[key] = value
 
 
+def logprob_metadata(extra_info: dict, logprob_temperature: str) -> dict:
+    """Batch metadata for a log-prob pass: ``sampled`` keeps each sample's temperature (drops verl's scalar);
+    ``base`` keeps verl's scalar (``rollout.temperature`` = ``erpo.temperature.base``), which the worker's
+    merge writes over every sample's field."""
+    if logprob_temperature == "sampled":
+        return PerSampleTemperatureInfo(extra_info)
+    if logprob_temperature == "base":
+        return extra_info
+    raise ValueError(f"erpo.logprob_temperature={logprob_temperature!r}: choose sampled or base.")
+
+
 class ERPOTrainer(RolloutAccounting, PREPOSchedule, PPOTrainerSync):
     """verl's sync trainer with the ERPO data-side hooks (and PREPO's, when ``prepo`` is on).
 
@@ -124,15 +137,15 @@ class ERPOTrainer(RolloutAccounting, PREPOSchedule, PPOTrainerSync):
 
     # ---- 2. the same temperature in every log-prob pass ---------------------------------
     def _compute_old_log_prob(self, batch, metrics):
-        batch.extra_info = PerSampleTemperatureInfo(batch.extra_info)
+        batch.extra_info = logprob_metadata(batch.extra_info, self.erpo_config.logprob_temperature)
         return super()._compute_old_log_prob(batch, metrics)
 
     def _compute_ref_log_prob(self, batch, metrics):
-        batch.extra_info = PerSampleTemperatureInfo(batch.extra_info)
+        batch.extra_info = logprob_metadata(batch.extra_info, self.erpo_config.logprob_temperature)
         return super()._compute_ref_log_prob(batch, metrics)
 
     def _update_actor(self, batch, metrics):
-        batch.extra_info = PerSampleTemperatureInfo(batch.extra_info)
+        batch.extra_info = logprob_metadata(batch.extra_info, self.erpo_config.logprob_temperature)
         return super()._update_actor(batch, metrics)
 
     # ---- 3. rewards out -----------------------------------------------------------------
