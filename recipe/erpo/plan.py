@@ -100,12 +100,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = compose(argv)
     if config.data.get("name") == "toy":
-        # The toy parquet is built at start-up; build it here too so the plan can count it.
+        # Start-up (re)writes the toy parquet from the config; count the one this config would write, in a
+        # temporary folder (a file left by another config may have another size).
+        import tempfile
+
+        from omegaconf import open_dict
+
         from erpo.tiny import write_toy_parquet
 
-        assets = config.assets
-        if not os.path.exists(assets.toy_train_file):
-            write_toy_parquet(assets.toy_train_file, n=int(assets.toy_train_rows), seed=int(assets.get("seed", 0)))
+        tmp = tempfile.mkdtemp(prefix="erpo-plan-")
+        path = os.path.join(tmp, "toy_train.parquet")
+        write_toy_parquet(path, n=int(config.assets.toy_train_rows), seed=int(config.assets.get("seed", 0)))
+        with open_dict(config):
+            config.data.train_files = path
     missing = [p for p in train_files(config) if not os.path.exists(p)]
     if missing:
         print(f"erpo.plan: data.train_files {missing} not found; prepare them with `python -m erpo.data` first.",
