@@ -118,3 +118,22 @@ def test_ra_decides_all_correct_from_acc_not_from_the_score():
     finally:
         reactivation.set_all_correct_groups(None)
         reactivation.configure(False, 0.0)
+
+
+def test_dapo_filter_keeps_all_correct_groups_when_ra_is_on():
+    """The wrapper ERPOTrainer puts on verl's buffer: of the zero-variance groups (shared acc cached per uid),
+    only the all-wrong ones are evicted; the refill and verl's diagnostic follow the evicted ones."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from recipe.erpo.trainer import ERPOTrainer
+
+    class Buffer:
+        _dapo_classification_cache = {"train": {"ok": 1.0, "bad": 0.0, "mixed": None}}
+
+        def _dapo_filtered_keys(self, partition_id):
+            return {"ok", "bad"}, Counter({1.0: 1, 0.0: 1})
+
+    buffer = Buffer()
+    ERPOTrainer._keep_all_correct_groups(SimpleNamespace(erpo_config=SimpleNamespace(correct_threshold=0.5)), buffer)
+    assert buffer._dapo_filtered_keys("train") == ({"bad"}, Counter({0.0: 1}))
