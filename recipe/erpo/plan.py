@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     config = compose(argv)
-    if config.data.get("name") == "toy":
+    if config.data.get("name") == "toy" and train_files(config) == [str(config.assets.toy_train_file)]:
         # Start-up (re)writes the toy parquet from the config; count the one this config would write, in a
         # temporary folder (a file left by another config may have another size).
         import tempfile
