@@ -8,7 +8,9 @@ start-up preflight, which also refuses what :func:`recipe.erpo.refusals.refuse_b
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 
 import pyarrow.parquet as pq
@@ -109,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         from erpo.tiny import write_toy_parquet
 
         tmp = tempfile.mkdtemp(prefix="erpo-plan-")
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
         path = os.path.join(tmp, "toy_train.parquet")
         write_toy_parquet(path, n=int(config.assets.toy_train_rows), seed=int(config.assets.get("seed", 0)))
         with open_dict(config):
