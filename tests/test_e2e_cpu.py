@@ -171,3 +171,26 @@ def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
             assert s["training/rollout_probs_diff_mean"] < 0.01, s
     state = json.loads((tmp_path / "prepo" / "global_step_3" / PREPO_STATE_FILE).read_text())
     assert state["rollouts_used"] == 48 and state["steps_taken"] == 3
+
+
+def test_ra_under_dapo_trains_all_correct_groups(tmp_path):
+    """ERPO on DAPO with RA: all-correct groups survive DAPO's filter (only all-wrong ones are evicted) and
+    train with RA's positive advantage (GRPO would give them 0); rollouts are counted with refills."""
+    from recipe.common.rollouts import STATE_FILE as ROLLOUTS_STATE_FILE
+
+    out = _train(tmp_path, "ra", "algorithm=erpo_dapo", "erpo.ra.enabled=true", "erpo.ra.pseudo_reward=0.0",
+                 "reward.reward_kwargs.overlong_buffer_cfg.len=4", "trainer.total_training_steps=4")
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert "Run plan" in out.stdout and "DAPO refill" in out.stdout
+    steps = _steps(tmp_path, "ra")
+    assert [s["step"] for s in steps] == [1, 2, 3, 4]
+    assert undocumented({k for s in steps for k in s} - {"step"}) == []
+    trained_ra = [s for s in steps if s.get("erpo/ra_groups", 0) > 0]
+    assert trained_ra, "no all-correct group reached the advantage under DAPO with RA on"
+    for s in trained_ra:
+        assert s["erpo/ra_advantage_mean"] > 0  # GRPO's advantage of an all-correct group is 0
+    totals = [s["rollouts/total"] for s in steps]
+    assert totals == sorted(totals) and all(t >= 16 * s["step"] for t, s in zip(totals, steps, strict=True))
+    assert all(0 < s["rollouts/effective"] <= s["rollouts/total"] for s in steps)
+    state = json.loads((tmp_path / "ra" / "global_step_2" / ROLLOUTS_STATE_FILE).read_text())
+    assert state["total"] == steps[1]["rollouts/total"]
