@@ -31,10 +31,12 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
+from erpo.greso import GRESOConfig
 from recipe.common.checkpoint_files import announce_restore, load_side_file, save_side_file
 from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
+from recipe.greso.schedule import GRESOSchedule
 from recipe.prepo.schedule import PREPOSchedule
 
 logger = logging.getLogger(__name__)
@@ -68,16 +70,19 @@ class PerSampleTemperatureInfo(dict):
             self[key] = value
 
 
-class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
-    """verl's sync trainer with the ERPO data-side hooks (and PREPO's, when ``prepo`` is on).
+class ERPOTrainer(GRESOSchedule, PREPOSchedule, PPOTrainerSync):
+    """verl's sync trainer with the ERPO data-side hooks (and PREPO's or GRESO's, when on).
 
-    Method resolution: ERPO's hooks run first and call into :class:`PREPOSchedule`, which calls
-    verl; so PREPO picks the prompts and ERPO then gives the picked prompts their temperatures.
+    Method resolution: ERPO's hooks run first and call into :class:`GRESOSchedule`, then
+    :class:`PREPOSchedule`, then verl; so GRESO (or PREPO: the two are refused together) picks the
+    prompts and ERPO then gives the picked prompts their temperatures. In ``_balance_batch`` ERPO
+    records the step's groups first, then GRESO closes the step (``end_step``).
     """
 
     def __init__(self, config: DictConfig):
         self.erpo_config = ERPOConfig.from_dict(OmegaConf.to_container(config.erpo, resolve=True))
-        self.erpo = ERPOController(self.erpo_config)
+        greso_cfg = GRESOConfig.from_dict(OmegaConf.to_container(config.get("greso") or {}, resolve=True))
+        self.erpo = ERPOController(self.erpo_config, greso_cfg)
         self._pending_groups: list[dict] = []
         # Seconds of ERPO data-side work (assign + update + metrics) since the last flush;
         # logged as erpo/timing_s so the overhead benchmark compares it with timing_s/step.
@@ -217,6 +222,11 @@ class ERPOTrainer(PREPOSchedule, PPOTrainerSync):
             self.erpo.load_state_dict(state)
             announce_restore(logger, f"ERPO tracker restored from {os.path.dirname(path)}: {len(self.erpo.tracker)} "
                              f"prompts, state sha256 {state_digest(self.erpo.state_dict())}")
+            if self.erpo.greso is not None:
+                greso = self.erpo.greso
+                announce_restore(logger, f"GRESO state restored: p_easy={greso.p_easy}, p_hard={greso.p_hard}, "
+                                 f"candidates_total={greso.counts['candidates_total']}, "
+                                 f"skipped_total={greso.counts['skipped_total']}")
 
 
 def state_digest(state: dict) -> str:
