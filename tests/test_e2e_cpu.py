@@ -172,3 +172,45 @@ def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
             assert s["training/rollout_probs_diff_mean"] < 0.01, s
     state = json.loads((tmp_path / "prepo" / "global_step_3" / PREPO_STATE_FILE).read_text())
     assert state["rollouts_used"] == 48 and state["steps_taken"] == 3
+
+
+def test_greso_skips_prompts_fills_the_batch_and_resumes_its_state(tmp_path):
+    """algorithm=greso through verl's trainer: 8 toy prompts x batch 4, so from step 3 on every candidate has a
+    history and zero-variance ones are skipped; each step still trains on 4 groups. Then a resume from the
+    step-6 checkpoint restores GRESO's adapted probabilities and totals, and counting goes on from them."""
+    out = _train(tmp_path, "greso", "algorithm=greso", "trainer.save_freq=3")
+    assert out.returncode == 0, out.stderr[-4000:]
+    steps = _steps(tmp_path, "greso")
+    assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6]
+    assert undocumented({k for s in steps for k in s} - {"step"}) == []
+    assert any(s["greso/skipped"] > 0 for s in steps), [s["greso/skipped"] for s in steps]
+    for s in steps:
+        # the batch is filled: 4 prompts kept and rolled out, 4 groups recorded and trained on
+        assert s["greso/kept"] == 4 and s["erpo/groups"] == 4, s
+        assert s["greso/candidates"] >= s["greso/kept"] + s["greso/skipped"]
+        assert s["greso/skipped"] == s["greso/skipped_easy"] + s["greso/skipped_hard"]
+    # totals accumulate the per-step counts
+    assert steps[-1]["greso/skipped_total"] == sum(s["greso/skipped"] for s in steps)
+    assert steps[-1]["greso/candidates_total"] == sum(s["greso/candidates"] for s in steps)
+    # adaptation starts in the second pass over the 8 prompts, so p_easy / p_hard have moved by step 6
+    last = steps[-1]
+    assert (last["greso/p_easy"], last["greso/p_hard"]) != (0.5, 0.5)
+
+    saved = json.loads((tmp_path / "greso" / "global_step_6" / STATE_FILE).read_text())["greso"]
+    assert saved["p_easy"] == pytest.approx(last["greso/p_easy"]) and saved["p_hard"] == pytest.approx(
+        last["greso/p_hard"])
+    assert saved["counts"]["candidates_total"] == last["greso/candidates_total"]
+
+    out = _train(tmp_path, "greso", "algorithm=greso", "trainer.save_freq=3", "trainer.total_training_steps=7")
+    assert out.returncode == 0, out.stderr[-4000:]
+    restored = re.search(r"GRESO state restored: p_easy=([\d.]+), p_hard=([\d.]+), candidates_total=(\d+), "
+                         r"skipped_total=(\d+)", out.stdout + out.stderr)
+    assert restored, "resume did not restore GRESO's state"
+    assert float(restored.group(1)) == pytest.approx(saved["p_easy"])
+    assert float(restored.group(2)) == pytest.approx(saved["p_hard"])
+    assert int(restored.group(3)) == saved["counts"]["candidates_total"]
+    assert int(restored.group(4)) == saved["counts"]["skipped_total"]
+    step7 = _steps(tmp_path, "greso")[-1]
+    assert step7["step"] == 7
+    assert step7["greso/candidates_total"] == saved["counts"]["candidates_total"] + step7["greso/candidates"]
+    assert step7["greso/skipped_total"] == saved["counts"]["skipped_total"] + step7["greso/skipped"]

@@ -166,7 +166,7 @@ def test_seeded_decisions_repeat_for_the_same_step_and_state():
 
 
 def test_a_batch_that_cannot_be_filled_names_the_fields_to_change():
-    trainer = make(num_prompts=16, batch=2, gen_batch_size=50, p_min=0.0, p_hard=0.0, keep_floor=0.0)
+    trainer = make(num_prompts=16, batch=2, gen_batch_size=1000, p_min=0.0, p_hard=0.0, keep_floor=0.0)
     record(trainer, range(16), n_correct=0)  # every prompt all wrong, keep probability 0
     with pytest.raises(GRESOCannotFill, match=r"greso\.keep_floor.*greso\.p_min"):
         trainer._next_train_batch()
