@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from erpo.config import ERPOConfig
 from erpo.errors import ConfigError
+from erpo.greso import GRESOConfig
 from erpo.prepo.config import PREPO_LOSS_MODE, PREPOConfig
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
@@ -33,7 +34,8 @@ def refuse_bad_fields(config: DictConfig) -> ERPOConfig:
     except ConfigError as err:
         raise ConfigRefused(str(err)) from None
     check_recipe_fields(config, erpo_cfg)
-    check_prepo_fields(config)
+    prepo_cfg = check_prepo_fields(config)
+    check_greso_fields(config, prepo_cfg)
     return erpo_cfg
 
 
@@ -151,6 +153,32 @@ def check_prepo_fields(config: DictConfig) -> PREPOConfig:
             "(the loss forward pass must compute token entropies)."
         )
     return prepo_cfg
+
+
+def check_greso_fields(config: DictConfig, prepo_cfg: PREPOConfig) -> GRESOConfig:
+    """GRESO's fields are valid and GRESO is combined only with what composes with it (docs/greso.md)."""
+    try:
+        greso_cfg = GRESOConfig.from_dict(OmegaConf.to_container(config.get("greso") or {}, resolve=True))
+    except ConfigError as err:
+        raise ConfigRefused(str(err)) from None
+    if not greso_cfg.enabled:
+        return greso_cfg
+    if prepo_cfg.enabled:
+        raise ConfigRefused(
+            "greso.enabled=true with prepo.enabled=true: both choose which prompts are rolled out (GRESO skips "
+            "predicted zero-variance prompts, PREPO keeps a perplexity window), and combining them is not defined; "
+            "set one of them to false (algorithm=greso or algorithm=prepo)."
+        )
+    v1 = config.trainer.get("v1") or {}
+    mode = v1.get("trainer_mode", "sync")
+    sync_step = (v1.get(mode) or {}).get("parameter_sync_step", 1)
+    if sync_step != 1:
+        raise ConfigRefused(
+            f"trainer.v1.{mode}.parameter_sync_step={sync_step} with greso.enabled=true: GRESO adapts its keep "
+            "probabilities once per training step from that step's groups, and this recipe closes a step once per "
+            "sampled batch; set parameter_sync_step=1."
+        )
+    return greso_cfg
 
 
 def check_rl_parquet(path: str, field: str) -> None:

@@ -39,11 +39,13 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
 from erpo.correctness import all_correct_groups, dapo_filter_under_ra, is_correct
+from erpo.greso import GRESOConfig
 from recipe.common.checkpoint_files import announce_restore, load_side_file, save_side_file
 from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.common.rollouts import RolloutAccounting
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
+from recipe.greso.schedule import GRESOSchedule
 from recipe.prepo.schedule import PREPOSchedule
 
 logger = logging.getLogger(__name__)
@@ -88,17 +90,20 @@ def logprob_metadata(extra_info: dict, logprob_temperature: str) -> dict:
     raise ValueError(f"erpo.logprob_temperature={logprob_temperature!r}: choose sampled or base.")
 
 
-class ERPOTrainer(RolloutAccounting, PREPOSchedule, PPOTrainerSync):
-    """verl's sync trainer with the ERPO data-side hooks (and PREPO's, when ``prepo`` is on).
+class ERPOTrainer(RolloutAccounting, GRESOSchedule, PREPOSchedule, PPOTrainerSync):
+    """verl's sync trainer with the ERPO data-side hooks (and PREPO's or GRESO's, when on).
 
-    Method resolution: ERPO's hooks run first and call into :class:`RolloutAccounting` and
-    :class:`PREPOSchedule`, which call verl; so PREPO picks the prompts, ERPO then gives the picked
-    prompts their temperatures, and the accounting counts what is dispatched.
+    Method resolution: ERPO's hooks run first and call into :class:`RolloutAccounting`,
+    :class:`GRESOSchedule`, then :class:`PREPOSchedule`, then verl; so GRESO (or PREPO: the two are
+    refused together) picks the prompts, ERPO then gives the picked prompts their temperatures, and
+    the accounting counts what is dispatched to the rollout (skipped prompts cost nothing). In
+    ``_balance_batch`` ERPO records the step's groups first, then GRESO closes the step (``end_step``).
     """
 
     def __init__(self, config: DictConfig):
         self.erpo_config = ERPOConfig.from_dict(OmegaConf.to_container(config.erpo, resolve=True))
-        self.erpo = ERPOController(self.erpo_config)
+        greso_cfg = GRESOConfig.from_dict(OmegaConf.to_container(config.get("greso") or {}, resolve=True))
+        self.erpo = ERPOController(self.erpo_config, greso_cfg)
         self._pending_groups: list[dict] = []
         # Seconds of ERPO data-side work (assign + update + metrics) since the last flush;
         # logged as erpo/timing_s so the overhead benchmark compares it with timing_s/step.
@@ -285,6 +290,11 @@ class ERPOTrainer(RolloutAccounting, PREPOSchedule, PPOTrainerSync):
             self.erpo.load_state_dict(state)
             announce_restore(logger, f"ERPO tracker restored from {os.path.dirname(path)}: {len(self.erpo.tracker)} "
                              f"prompts, state sha256 {state_digest(self.erpo.state_dict())}")
+            if self.erpo.greso is not None:
+                greso = self.erpo.greso
+                announce_restore(logger, f"GRESO state restored: p_easy={greso.p_easy}, p_hard={greso.p_hard}, "
+                                 f"candidates_total={greso.counts['candidates_total']}, "
+                                 f"skipped_total={greso.counts['skipped_total']}")
 
 
 def state_digest(state: dict) -> str:
