@@ -24,6 +24,7 @@ def pytest_configure(config):
         config.option.markexpr = ""
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("slow"):
