@@ -4,14 +4,14 @@
 command stays under three minutes on two cores. CI (`CI=true`, 90 minutes) or `ERPO_RUN_SLOW=1` selects
 them too; an explicit `-m ...` on the command line always wins.
 
-The suite runs on every core (pytest-xdist, addopts `-n auto --dist loadgroup`); every slow test joins
-one group, so the verl runs (each starts Ray and vLLM on all cores) go one after another on one worker
-while the other workers take the fast tests.
+The suite runs on every core (pytest-xdist, addopts `-n auto --dist loadfile`); the verl runs (each starts
+Ray and vLLM on all cores) go one after another: a file's tests share a worker, and slow tests take one lock.
 """
 
 import os
 
 import pytest
+from filelock import FileLock
 
 
 def _run_slow() -> bool:
@@ -24,8 +24,14 @@ def pytest_configure(config):
         config.option.markexpr = ""
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("verl"))
+@pytest.fixture(autouse=True)
+def _one_verl_run_at_a_time(request, tmp_path_factory):
+    """Slow tests take a lock beside every worker's temp folder: one verl run at a time across workers.
+
+    (xdist's loadgroup cannot pin them to one worker under pytest 9.2: it renames items through an attribute
+    pytest no longer reads; --dist loadfile already keeps tests/test_e2e_cpu.py on one worker.)"""
+    if request.node.get_closest_marker("slow") is None:
+        yield
+        return
+    with FileLock(str(tmp_path_factory.getbasetemp().parent / "erpo-verl-run.lock")):
+        yield
