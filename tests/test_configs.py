@@ -154,6 +154,10 @@ def test_erpo_paper_rows_differ_only_in_the_method(size):
         assert cfg.algorithm.filter_groups.enable and cfg.actor_rollout_ref.actor.clip_ratio_high == 0.28
     assert (dapo.variant, dapo.erpo.enabled) == ("dapo", False)
     assert (erpo.variant, erpo.erpo.enabled) == ("erpo_dapo", True)
+    # ERPO = temperatures + RA (secondary summary cited in the row): RA reaches the loss through the erpo_grpo
+    # estimator, and "correct" is acc for RA and DAPO's filter alike.
+    assert erpo.erpo.ra.enabled and erpo.algorithm.adv_estimator == "erpo_grpo"
+    assert erpo.algorithm.filter_groups.metric == "acc"
 
 
 def test_paper_settings_of_prepo_and_erpo_on_prepo():
