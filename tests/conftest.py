@@ -4,8 +4,9 @@
 command stays under three minutes on two cores. CI (`CI=true`, 90 minutes) or `ERPO_RUN_SLOW=1` selects
 them too; an explicit `-m ...` on the command line always wins.
 
-The suite runs on every core (pytest-xdist, addopts `-n auto --dist loadfile`); the verl runs (each starts
-Ray and vLLM on all cores) go one after another: a file's tests share a worker, and slow tests take one lock.
+The suite runs on every core (pytest-xdist, addopts `-n auto --dist load`: test by test, since one file,
+tests/test_configs.py, is a third of the suite); the verl runs (each starts Ray and vLLM on all cores) go one
+after another: every slow test takes one lock.
 """
 
 import os
@@ -29,7 +30,7 @@ def _one_verl_run_at_a_time(request, tmp_path_factory):
     """Slow tests take a lock beside every worker's temp folder: one verl run at a time across workers.
 
     (xdist's loadgroup cannot pin them to one worker under pytest 9.2: it renames items through an attribute
-    pytest no longer reads; --dist loadfile already keeps tests/test_e2e_cpu.py on one worker.)"""
+    pytest no longer reads.)"""
     if request.node.get_closest_marker("slow") is None:
         yield
         return
