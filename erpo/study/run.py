@@ -71,8 +71,9 @@ def _clean(plan: Plan, variant: str, seed: int) -> None:
     name = run_name(variant, seed)
     for path in (run_dir(plan, variant, seed), Path(plan.work) / "runs" / name):
         shutil.rmtree(path, ignore_errors=True)
-    for suffix in (".jsonl", ".config.json"):
-        (Path(plan.results) / "logs" / PROJECT / f"{name}{suffix}").unlink(missing_ok=True)
+    for root in (plan.results, plan.work):
+        for suffix in (".jsonl", ".config.json"):
+            (Path(root) / "logs" / PROJECT / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def environment(plan: Plan) -> dict[str, str]:
@@ -80,7 +81,7 @@ def environment(plan: Plan) -> dict[str, str]:
     copy and no system stats (the history is what the study reads)."""
     env = dict(os.environ)
     env.update({
-        "VERL_FILE_LOGGER_ROOT": str(Path(plan.results, "logs").resolve()),
+        "VERL_FILE_LOGGER_ROOT": str(Path(plan.work, "logs").resolve()),
         "WANDB_DIR": str(Path(plan.work).resolve()),
         "WANDB_MODE": "offline",
         "WANDB_CONSOLE": "off",
@@ -193,9 +194,10 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float)
     wandb_file = _wandb_file(Path(plan.work), name)
     if wandb_file is not None:
         shutil.copy(wandb_file, dst / f"{name}.wandb")
-    metrics_path = Path(plan.results) / "logs" / PROJECT / f"{name}.jsonl"
+    metrics_path = Path(plan.work) / "logs" / PROJECT / f"{name}.jsonl"
     if metrics_path.exists():
         rows = [json.loads(x) for x in metrics_path.read_text().splitlines() if x.strip()]
+        write_slim_log(rows, metrics_path.with_suffix(".config.json"), Path(plan.results) / "logs" / PROJECT, name)
         steps = [r["data"] for r in rows if "timing_s/step" in r["data"]]
         step_s = sum(r["timing_s/step"] for r in steps)
         testing_s = sum(r.get("timing_s/testing", 0.0) for r in steps)
@@ -214,6 +216,30 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float)
     # Written last: its presence (status ok) marks the run finished.
     (dst / "result.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+# Metrics kept in the committed copy of a run's JSONL (the full log stays in the work folder): everything the
+# analysis and the notebook read, and every erpo/* key (the W&B test compares those series).
+KEEP_PREFIXES = ("erpo/", "val-core/", "critic/score/mean", "critic/rewards/mean", "response_length/mean",
+                 "actor/entropy", "actor/pg_loss", "actor/kl_loss", "actor/grad_norm", "training/global_step",
+                 "training/epoch", "timing_s/step", "timing_s/gen", "timing_s/old_log_prob", "timing_s/ref",
+                 "timing_s/update_actor", "timing_s/update_weights", "timing_s/testing", "timing_s/save_checkpoint")
+
+
+def _round(value):
+    return float(f"{value:.6g}") if isinstance(value, float) else value
+
+
+def write_slim_log(rows: list[dict], config_path: Path, out_dir: Path, name: str) -> None:
+    """The run's JSONL with KEEP_PREFIXES keys, floats to 6 significant digits, and its config, compact."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f"{name}.jsonl", "w") as f:
+        for row in rows:
+            data = {k: _round(v) for k, v in row["data"].items() if k.startswith(KEEP_PREFIXES)}
+            f.write(json.dumps({"step": row["step"], "data": data}, separators=(",", ":")) + "\n")
+    if config_path.exists():
+        config = json.loads(config_path.read_text())
+        (out_dir / f"{name}.config.json").write_text(json.dumps(config, separators=(",", ":")))
 
 
 def _wandb_file(work: Path, name: str) -> Path | None:
