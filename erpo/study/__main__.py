@@ -39,6 +39,10 @@ def build(args) -> dict:
     print(f"start shares over {shares['prompts']} train prompts at T={args.temperature}, n={args.n}: "
           f"all-correct {o['all_correct']:.3f}, mixed {o['mixed']:.3f}, all-wrong {o['all_wrong']:.3f} "
           f"(accuracy {o['accuracy']:.3f})")
+    s = shares["train_small"]
+    print(f"  the {s['prompts']} RL train prompts (train_small): all-correct {s['all_correct']:.3f}, "
+          f"mixed {s['mixed']:.3f}, all-wrong {s['all_wrong']:.3f} (accuracy {s['accuracy']:.3f})")
+    print(f"  held-out avg@{shares['heldout_step0']['k']} of the base model: {shares['heldout_step0']['avg@k']:.3f}")
     for level, s in shares["per_level"].items():
         print(f"  level {level}: all-correct {s['all_correct']:.3f}, mixed {s['mixed']:.3f}, "
               f"all-wrong {s['all_wrong']:.3f}, accuracy {s['accuracy']:.3f}")
@@ -52,7 +56,8 @@ def build(args) -> dict:
 def run(args) -> None:
     from erpo.study import run as runner
 
-    plan = Plan(results=args.results, work=args.work, steps=args.steps, test_freq=args.test_freq,
+    test_freq = args.test_freq or max(args.steps // 2, 1)
+    plan = Plan(results=args.results, work=args.work, steps=args.steps, test_freq=test_freq,
                 seeds=_ints(args.seeds), variants=tuple(args.variants.split(",")), ra_seeds=_ints(args.ra_seeds),
                 overrides=tuple(args.overrides))
     if not (Path(args.results) / "start_shares.json").exists():
@@ -84,7 +89,8 @@ def main(argv=None) -> int:
         if name == "run":
             p.add_argument("--work", default=WORK, help="checkpoints, validation dumps, Hydra folders")
             p.add_argument("--steps", type=int, default=100)
-            p.add_argument("--test-freq", type=int, default=20, help="held-out evaluation every N steps")
+            p.add_argument("--test-freq", type=int, default=0,
+                           help="held-out evaluation every N steps and at the end (0 = half way and at the end)")
             p.add_argument("--seeds", default="1,2,3", help="seeds of the main variants")
             p.add_argument("--variants", default=",".join(MAIN_VARIANTS))
             p.add_argument("--ra-seeds", default="1", help="seeds of the RA ablation (erpo_ra); empty = none")

@@ -54,6 +54,10 @@ def load(results: str | Path) -> list[dict]:
                      "history": run.history, "dir": side, "result": result})
     if not runs:
         raise FileNotFoundError(f"no finished study runs under {results}; run `python -m erpo.study run` first")
+    shares = results / "start_shares.json"
+    step0 = json.loads(shares.read_text())["start_shares"].get("heldout_step0") if shares.exists() else None
+    for run in runs:
+        run["heldout_step0"] = step0
     return runs
 
 
@@ -112,11 +116,15 @@ def run_revival(run: dict) -> dict:
 
 
 def heldout_curve(run: dict) -> pd.Series:
+    """Held-out avg@k per validated step; step 0 is the base model's, measured once by the build (HF sampling at
+    the same temperature) when the runs skip verl's validation before training."""
     path = run["dir"] / "heldout_steps.json"
-    if not path.exists():
-        return pd.Series(dtype=float)
-    data = json.loads(path.read_text())
-    return pd.Series({int(s): v["heldout"] for s, v in data.items()}).sort_index()
+    points = {}
+    if run.get("heldout_step0"):
+        points[0] = run["heldout_step0"]["avg@k"]
+    if path.exists():
+        points.update({int(s): v["heldout"] for s, v in json.loads(path.read_text()).items()})
+    return pd.Series(points, dtype=float).sort_index()
 
 
 def run_summary(run: dict) -> dict:

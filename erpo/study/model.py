@@ -36,9 +36,27 @@ VOCAB_TARGET = 300
 MARKER = "erpo_study.json"
 
 
+# The study trains on the first SMALL_PER_LEVEL train prompts of each level (27): few enough that a short run
+# revisits each prompt many times (train_small.parquet; train.parquet keeps all 8 per level).
+SMALL_PER_LEVEL = 3
+
+
 def paths(out_dir: str) -> dict[str, str]:
     return {"model": os.path.join(out_dir, "model"), "train": os.path.join(out_dir, "train.parquet"),
+            "train_small": os.path.join(out_dir, "train_small.parquet"),
             "heldout": os.path.join(out_dir, "heldout.parquet"), "marker": os.path.join(out_dir, MARKER)}
+
+
+def small_train(train: list[Problem]) -> list[Problem]:
+    """The first SMALL_PER_LEVEL train prompts of each level, in level order."""
+    return [p for level in LEVELS for p in [q for q in train if q.level == level][:SMALL_PER_LEVEL]]
+
+
+def _write_small_train(spec: dict, out_dir: str) -> None:
+    import pandas as pd
+
+    split = make_split(spec["task_seed"], spec["train_per_level"], spec["heldout_per_level"])
+    pd.DataFrame(verl_rows(small_train(split.train), "train")).to_parquet(paths(out_dir)["train_small"])
 
 
 def build_tokenizer(out_dir: str, corpus: list[str]):
@@ -75,6 +93,8 @@ def build_assets(out_dir: str, spec: dict | None = None, log=print) -> dict:
         with open(p["marker"]) as f:
             marker = json.load(f)
         if marker.get("spec") == spec:
+            if not os.path.exists(p["train_small"]):
+                _write_small_train(spec, out_dir)
             return marker
         os.remove(p["marker"])
     import pandas as pd
@@ -86,6 +106,7 @@ def build_assets(out_dir: str, spec: dict | None = None, log=print) -> dict:
     os.makedirs(p["model"], exist_ok=True)
     pd.DataFrame(verl_rows(split.train, "train")).to_parquet(p["train"])
     pd.DataFrame(verl_rows(split.heldout, "heldout")).to_parquet(p["heldout"])
+    _write_small_train(spec, out_dir)
     corpus = [text for problem in split.warm for text in (problem.prompt, problem.target)]
     # config.json first: with it beside the tokenizer, transformers loads the tokenizer the way verl and vLLM will.
     Qwen2Config(vocab_size=VOCAB_TARGET + 64).save_pretrained(p["model"])
@@ -199,7 +220,7 @@ def greedy_accuracy(model, tokenizer, problems: list[Problem]) -> dict[str, floa
     return acc
 
 
-def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int = 0) -> dict:
+def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int = 0, heldout_k: int = 4) -> dict:
     """Shares of all-correct / mixed / all-wrong groups over the train prompts at ``temperature`` (n per prompt),
     overall and per level, from the saved model: the state RL starts from."""
     import torch
@@ -213,6 +234,10 @@ def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int =
     model = AutoModelForCausalLM.from_pretrained(p["model"], torch_dtype=torch.float32).eval()
     groups = sample(model, tokenizer, split.train, n=n, temperature=temperature, seed=seed)
     counts = [sum(_correct(texts, problem)) for texts, problem in zip(groups, split.train, strict=True)]
+    small = {p.expr for p in small_train(split.train)}
+    small_counts = [c for c, p in zip(counts, split.train, strict=True) if p.expr in small]
+    held = sample(model, tokenizer, split.heldout, n=heldout_k, temperature=temperature, seed=seed + 1)
+    held_acc = [sum(_correct(texts, problem)) / heldout_k for texts, problem in zip(held, split.heldout, strict=True)]
 
     def shares(cs: list[int]) -> dict[str, float]:
         m = max(1, len(cs))
@@ -221,4 +246,8 @@ def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int =
 
     levels = [pr.level for pr in split.train]
     return {"n": n, "temperature": temperature, "prompts": len(counts), "overall": shares(counts),
-            "per_level": {lv: shares([c for c, lev in zip(counts, levels, strict=True) if lev == lv]) for lv in LEVELS}}
+            "per_level": {lv: shares([c for c, lev in zip(counts, levels, strict=True) if lev == lv]) for lv in LEVELS},
+            "train_small": {"prompts": len(small_counts), **shares(small_counts)},
+            "per_prompt_correct": {p.expr: c for p, c in zip(split.train, counts, strict=True)},
+            # Held-out accuracy of the base model (step 0 of every run): HF sampling at the same temperature.
+            "heldout_step0": {"k": heldout_k, "avg@k": round(sum(held_acc) / len(held_acc), 4)}}

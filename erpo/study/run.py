@@ -94,8 +94,10 @@ def environment(plan: Plan) -> dict[str, str]:
 
 def command(plan: Plan, variants: list[str], seeds: list[int], sweep_dir: Path) -> list[str]:
     experiments = ",".join(f"cpu_study/{v}" for v in variants)
-    return [sys.executable, "-m", "recipe.erpo.main_erpo", "-m", f"experiment={experiments}",
-            f"seed={','.join(map(str, seeds))}", f"trainer.total_training_steps={plan.steps}",
+    # seed before experiment: Hydra's first sweep key is the outer loop, so every variant of seed 1 finishes
+    # before seed 2 starts (a study cut short still has whole seeds)
+    return [sys.executable, "-m", "recipe.erpo.main_erpo", "-m", f"seed={','.join(map(str, seeds))}",
+            f"experiment={experiments}", f"trainer.total_training_steps={plan.steps}",
             f"trainer.test_freq={plan.test_freq}",
             f"trainer.default_local_dir={Path(plan.work).resolve()}/runs/${{trainer.experiment_name}}",
             f"hydra.sweep.dir={sweep_dir.resolve()}", "hydra.sweep.subdir=${trainer.experiment_name}",
