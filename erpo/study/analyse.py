@@ -221,9 +221,12 @@ def analyse_study(results: str | Path, figures: bool = True) -> dict:
     if shares_path.exists():
         from erpo.study.sim_compare import comparison_table, simulate_study
 
-        start = json.loads(shares_path.read_text())["start_shares"]["overall"]
+        start = json.loads(shares_path.read_text())["start_shares"]
+        # the RL train set is train_small when the runs read it (the study's config), else all train prompts
+        small = "train_small" in str(runs[0]["config"]["data"]["train_files"])
+        pool = start["train_small"] if small else {**start["overall"], "prompts": start["prompts"]}
         steps = max(r["steps"] for r in per_run)
-        simulated = simulate_study(runs[0]["config"], steps, start)
+        simulated = simulate_study(runs[0]["config"], steps, pool, num_prompts=int(pool["prompts"]))
         fit = simulated["fit"]
         md += ["## Simulator (python -m erpo.sim's model) at the same settings vs measured", "",
                f"Pool {simulated['settings']['num_prompts']} prompts, {simulated['settings']['batch_size']} per step, "

@@ -42,13 +42,14 @@ def fit_initial_logits(cfg: SimConfig, shares: dict) -> tuple[float, float, floa
     return best
 
 
-def simulate_study(config: dict, steps: int, start_shares: dict, seeds=(1, 2, 3)) -> dict:
-    """Per variant: the simulator's summary and revival, mean over ``seeds``, for the study's settings."""
+def simulate_study(config: dict, steps: int, start_shares: dict, num_prompts: int, seeds=(1, 2, 3)) -> dict:
+    """Per variant: the simulator's summary and revival, mean over ``seeds``, for the study's settings
+    (``num_prompts`` train prompts; ``start_shares`` of those prompts at the base temperature)."""
     erpo = config["erpo"]
     temperature = {k: erpo["temperature"][k] for k in ("base", "t_max", "schedule", "on_mixed")}
     if erpo["temperature"].get("step") is not None:
         temperature["step"] = erpo["temperature"]["step"]
-    cfg = SimConfig(num_prompts=72, steps=steps, batch_size=int(config["data"]["train_batch_size"]),
+    cfg = SimConfig(num_prompts=num_prompts, steps=steps, batch_size=int(config["data"]["train_batch_size"]),
                     n=int(config["actor_rollout_ref"]["rollout"]["n"]),
                     erpo={"history_length": int(erpo["history_length"]), "temperature": temperature})
     mean, std, err = fit_initial_logits(cfg, start_shares)
