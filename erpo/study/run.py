@@ -40,6 +40,9 @@ class Plan:
     variants: tuple[str, ...] = MAIN_VARIANTS
     ra_seeds: tuple[int, ...] = (1,)
     overrides: tuple[str, ...] = field(default_factory=tuple)
+    # Variants whose first-seed W&B offline run file is copied into results (each is ~15 KB per step: the
+    # others stay in the work folder); two variants show W&B's grouping by variant.
+    wandb_keep: tuple[str, ...] = ("grpo", "erpo")
 
     def jobs(self) -> list[tuple[str, int]]:
         out = [(v, s) for v in self.variants for s in self.seeds]
@@ -194,7 +197,8 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float)
     if state.exists():
         shutil.copy(state, dst / "erpo_state.json")
     wandb_file = _wandb_file(Path(plan.work), name)
-    if wandb_file is not None:
+    first_seed = min(plan.seeds) if variant != RA_VARIANT else min(plan.ra_seeds)
+    if wandb_file is not None and variant in plan.wandb_keep and seed == first_seed:
         shutil.copy(wandb_file, dst / f"{name}.wandb")
     metrics_path = Path(plan.work) / "logs" / PROJECT / f"{name}.jsonl"
     if metrics_path.exists():
