@@ -114,7 +114,8 @@ def test_runner_bookkeeping(tmp_path):
     with pytest.raises(ValueError):
         _job_of("algorithm=erpo")
     assert _groups([("grpo", 1), ("grpo", 2), ("erpo", 1), ("erpo", 2), ("erpo_ra", 1)]) == [
-        (["grpo", "erpo"], [1, 2]), (["erpo_ra"], [1])]
+        (["grpo", "erpo"], [1]), (["erpo_ra"], [1]), (["grpo", "erpo"], [2])]
+    assert _groups([("erpo_ra", 1)]) == [(["erpo_ra"], [1])]
     plan = Plan(results=str(tmp_path), work=str(tmp_path / "w"), steps=10, seeds=(1,), variants=("grpo",), ra_seeds=())
     assert plan.jobs() == [("grpo", 1)] and not is_done(plan, "grpo", 1)
     done = tmp_path / "runs" / run_name("grpo", 1)

@@ -57,9 +57,14 @@ def run(args) -> None:
     from erpo.study import run as runner
 
     test_freq = args.test_freq or max(args.steps // 2, 1)
+    deadline = None
+    if args.deadline:
+        hour, minute = map(int, args.deadline.split(":"))
+        now = time.localtime()
+        deadline = time.mktime((now.tm_year, now.tm_mon, now.tm_mday, hour, minute, 0, 0, 0, -1))
     plan = Plan(results=args.results, work=args.work, steps=args.steps, test_freq=test_freq,
                 seeds=_ints(args.seeds), variants=tuple(args.variants.split(",")), ra_seeds=_ints(args.ra_seeds),
-                overrides=tuple(args.overrides))
+                overrides=tuple(args.overrides), deadline=deadline)
     if not (Path(args.results) / "start_shares.json").exists():
         build(args)
     start = time.time()
@@ -94,6 +99,7 @@ def main(argv=None) -> int:
             p.add_argument("--seeds", default="1,2,3", help="seeds of the main variants")
             p.add_argument("--variants", default=",".join(MAIN_VARIANTS))
             p.add_argument("--ra-seeds", default="1", help="seeds of the RA ablation (erpo_ra); empty = none")
+            p.add_argument("--deadline", help="HH:MM (local time): start no job that would not finish by then")
             p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = parser.parse_args(argv)
     if args.cmd == "run" and args.assets != ASSETS:

@@ -25,7 +25,8 @@ from erpo.study.heldout import write_heldout_results
 from erpo.study.task import SOURCE
 
 PROJECT = "erpo"  # trainer.project_name: verl's file logger writes <root>/<project>/<run>.jsonl
-MAIN_VARIANTS = ("grpo", "dapo", "erpo", "erpo_dapo")
+# Plan order = launch order within a seed: the GRPO / ERPO pair first.
+MAIN_VARIANTS = ("grpo", "erpo", "dapo", "erpo_dapo")
 RA_VARIANT = "erpo_ra"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +41,10 @@ class Plan:
     variants: tuple[str, ...] = MAIN_VARIANTS
     ra_seeds: tuple[int, ...] = (1,)
     overrides: tuple[str, ...] = field(default_factory=tuple)
+    # Unix time after which no job is started when it would not finish in time (None: no deadline), and the
+    # wall time per job assumed before one has finished (the pilot's: ~5 min on 2 cores).
+    deadline: float | None = None
+    job_estimate_s: float = 330.0
     # Variants whose first-seed W&B offline run file is copied into results (each is ~15 KB per step: the
     # others stay in the work folder); two variants show W&B's grouping by variant.
     wandb_keep: tuple[str, ...] = ("grpo", "erpo")
@@ -108,14 +113,17 @@ def command(plan: Plan, variants: list[str], seeds: list[int], sweep_dir: Path) 
 
 
 def _groups(pending: list[tuple[str, int]]) -> list[tuple[list[str], list[int]]]:
-    """Pending jobs as multiruns: variants with the same pending seeds share one."""
-    seeds_of: dict[str, list[int]] = {}
-    for variant, seed in pending:
-        seeds_of.setdefault(variant, []).append(seed)
-    by_seeds: dict[tuple[int, ...], list[str]] = {}
-    for variant, seeds in seeds_of.items():
-        by_seeds.setdefault(tuple(seeds), []).append(variant)
-    return [(variants, list(seeds)) for seeds, variants in by_seeds.items()]
+    """Pending jobs as multiruns, one per seed in seed order, each with that seed's variants in plan order;
+    the RA ablation's first seed right after the first main seed (so a study cut short by its deadline has
+    whole seeds and the ablation)."""
+    main = [j for j in pending if j[0] != RA_VARIANT]
+    ra = [j for j in pending if j[0] == RA_VARIANT]
+    groups = []
+    for seed in sorted({s for _, s in main}):
+        groups.append(([v for v, s in main if s == seed], [seed]))
+    for i, (_, seed) in enumerate(sorted(ra, key=lambda j: j[1])):
+        groups.insert(min(1 + i, len(groups)) if groups else 0, ([RA_VARIANT], [seed]))
+    return groups
 
 
 JOB_LINE = re.compile(r"#(\d+) : (.*)$")
@@ -143,6 +151,16 @@ def run(plan: Plan, log=print) -> dict:
     done = len(jobs) - len(pending)
     results = {}
     for variants, seeds in _groups(pending):
+        if plan.deadline is not None:
+            walls = [r["wall_s"] for r in results.values() if r.get("status") == "ok"]
+            per_job = sum(walls) / len(walls) if walls else plan.job_estimate_s
+            fit = int((plan.deadline - time.time()) // per_job)
+            if fit < len(variants) * len(seeds):
+                if fit <= 0 or len(seeds) > 1:
+                    log(f"deadline: not starting {variants} x seeds {seeds} (~{per_job:.0f} s per job)")
+                    continue
+                log(f"deadline: starting {variants[:fit]} of {variants} for seed {seeds[0]} (~{per_job:.0f} s per job)")
+                variants = variants[:fit]
         sweep_dir = Path(plan.work) / "multirun" / time.strftime("%Y%m%d-%H%M%S")
         cmd = command(plan, variants, seeds, sweep_dir)
         Path(sweep_dir).mkdir(parents=True, exist_ok=True)
