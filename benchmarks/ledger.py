@@ -27,8 +27,8 @@ from dataclasses import replace
 import numpy as np
 
 from benchmarks.common import table, write
+from erpo.analysis.revival import revival as tracker_revival
 from erpo.sim.model import VARIANTS, SimConfig, simulate, summarise
-from erpo.tracker import Outcome
 
 GRESO_TARGETS = (0.1, 0.25, 0.4, 0.6)
 # The sweep runs in the ledger's pool and in two harder ones (initial mean logit 0 and -1.5): in the
@@ -39,30 +39,8 @@ FIRST_HISTORY = 64  # visits kept per prompt on a first run; a variant whose pro
 
 
 def revival(controller) -> dict:
-    """Share of all-correct visits followed by a mixed visit within 1 and within 2 revisits."""
-    hits1 = hits2 = base1 = base2 = 0
-    for visits, outcome in controller.tracker.outcome_histories().values():
-        if (visits > outcome.shape[1]).any():
-            raise ValueError("history too short for the ledger: raise erpo.history_length above the visits per prompt")
-        valid = outcome != Outcome.UNSEEN
-        all_correct, mixed = outcome == Outcome.ALL_CORRECT, outcome == Outcome.MIXED
-        nxt1, nxt2 = _shifted(mixed, 1), _shifted(mixed, 2)
-        has1, has2 = _shifted(valid, 1), _shifted(valid, 2)
-        base1 += int((all_correct & has1).sum())
-        hits1 += int((all_correct & has1 & nxt1).sum())
-        base2 += int((all_correct & has2).sum())
-        hits2 += int((all_correct & has2 & (nxt1 | nxt2)).sum())
-    # Each share is over the all-correct visits that had that many revisits before the run ended.
-    return {"all_correct_visits_with_a_revisit": base1, "all_correct_visits_with_two_revisits": base2,
-            "revived_within_1": hits1 / base1 if base1 else None,
-            "revived_within_2": hits2 / base2 if base2 else None}
-
-
-def _shifted(mask: np.ndarray, by: int) -> np.ndarray:
-    """mask of the visit ``by`` places later, at each visit (False past the end)."""
-    out = np.zeros_like(mask)
-    out[:, :-by] = mask[:, by:]
-    return out
+    """Share of all-correct visits followed by a mixed visit within 1 and within 2 revisits (erpo.analysis.revival)."""
+    return tracker_revival(controller.tracker)
 
 
 def ledger_row(variant: str, cfg: SimConfig) -> dict:

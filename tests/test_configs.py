@@ -1,5 +1,6 @@
 """Every config group composes, validates against verl's dataclasses, and bad input is refused before Ray."""
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -336,3 +337,22 @@ def test_paper_rows_validate_with_their_papers_preset(paper):
         assert cfg.sampling.name == paper, row
         # eval's token budget equals what validation can generate (verl: rollout.response_length)
         assert cfg.sampling.max_tokens == cfg.actor_rollout_ref.rollout.response_length, row
+
+
+def test_wandb_identity_follows_each_job_of_a_multirun(monkeypatch):
+    """Jobs of one Hydra multirun share the driver process: the second job must not keep the first's W&B run
+    id and group, while a variable the user set stays."""
+    from recipe.erpo import startup
+
+    for key in ("WANDB_RUN_ID", "WANDB_RUN_GROUP", "WANDB_TAGS", "WANDB_JOB_TYPE", "WANDB_RESUME", "WANDB_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setattr(startup, "_WANDB_SET_HERE", {})
+    first = _compose("algorithm=grpo", "logger=offline", "seed=1")
+    second = _compose("algorithm=erpo", "logger=offline", "seed=2")
+    startup.set_wandb_environment(first)
+    run_1 = os.environ["WANDB_RUN_ID"]
+    startup.set_wandb_environment(second)
+    assert os.environ["WANDB_RUN_GROUP"] == "erpo" and os.environ["WANDB_RUN_ID"] != run_1
+    assert os.environ["WANDB_RUN_ID"] == startup.wandb_settings(second)["WANDB_RUN_ID"]
+    assert os.environ["WANDB_MODE"] == "disabled"

@@ -57,3 +57,16 @@ def test_temperature_histogram_columns_are_bins():
 def test_missing_logs_say_how_to_get_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="logger=jsonl"):
         load_runs(tmp_path)
+
+
+CPU_STUDY = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_study"
+
+
+@pytest.mark.skipif(not (CPU_STUDY / "analysis.json").exists(), reason="no committed CPU study yet")
+def test_cpu_study_notebook_renders_every_figure_from_the_committed_runs(tmp_path):
+    from erpo.study.analyse import render_figures
+
+    figures = render_figures(CPU_STUDY, tmp_path / "figures")
+    names = {p.name for p in figures.glob("*.png")}
+    assert names == {"shares.png", "effective_prompts.png", "temperatures.png", "heldout.png", "revival.png"}
+    assert all((figures / n).stat().st_size > 10_000 for n in names)

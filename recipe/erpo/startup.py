@@ -33,13 +33,17 @@ def preflight(config: DictConfig) -> ERPOConfig:
 
 
 def build_local_assets(config: DictConfig) -> None:
-    """Build the tiny model / toy data the CPU configs point at, if they are not there yet."""
+    """Build the tiny model / toy data / CPU-study assets the CPU configs point at, if they are not there yet."""
     assets = config.get("assets") or {}
     if assets.get("tiny_model_dir"):
         from erpo.tiny import build_tiny_model
 
         build_tiny_model(assets.tiny_model_dir, seed=int(assets.get("seed", 0)),
                          warm_start_steps=int(assets.get("warm_start_steps", 0)))
+    if assets.get("study_dir"):
+        from erpo.study.model import build_assets
+
+        build_assets(assets.study_dir)
     if config.data.get("name") == "toy":
         from erpo.tiny import write_toy_parquet
 
@@ -105,9 +109,16 @@ def wandb_settings(config: DictConfig) -> dict[str, str]:
     }
 
 
+# W&B variables this process set (key -> value): the next job of a multirun, in the same process, must
+# replace them (else every job would log into the first job's run), while a value the user set wins.
+_WANDB_SET_HERE: dict[str, str] = {}
+
+
 def set_wandb_environment(config: DictConfig) -> None:
     if "wandb" in as_list(config.trainer.get("logger")):
         for key, value in wandb_settings(config).items():
-            os.environ.setdefault(key, value)
+            if key not in os.environ or os.environ[key] == _WANDB_SET_HERE.get(key):
+                os.environ[key] = value
+                _WANDB_SET_HERE[key] = value
 
 
