@@ -69,7 +69,8 @@ def build_tiny_model(out_dir: str, seed: int = 0, warm_start_steps: int = 0) -> 
     config = Qwen2Config(
         # Rounded up to a multiple of 64 with room to spare: once config.json says qwen2,
         # transformers loads the tokenizer as Qwen2Tokenizer, which adds <|endoftext|>.
-        vocab_size=(len(tokenizer) // 64 + 1) * 64, hidden_size=SPEC["hidden_size"], intermediate_size=SPEC["intermediate_size"],
+        vocab_size=(len(tokenizer) // 64 + 1) * 64, hidden_size=SPEC["hidden_size"],
+        intermediate_size=SPEC["intermediate_size"],
         num_hidden_layers=SPEC["num_hidden_layers"], num_attention_heads=SPEC["num_attention_heads"],
         num_key_value_heads=SPEC["num_key_value_heads"], max_position_embeddings=SPEC["max_position_embeddings"],
         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
@@ -154,7 +155,8 @@ def write_toy_parquet(path: str, n: int, seed: int = 0) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="directory for tokenizer + model")
-    parser.add_argument("--warm-start-steps", type=int, default=1500, help="supervised steps on the toy task (0 = none)")
+    parser.add_argument("--warm-start-steps", type=int, default=1500,
+                        help="supervised steps on the toy task (0 = none)")
     parser.add_argument("--seed", type=int, default=0, help="seed for tokenizer corpus, weights and warm start")
     args = parser.parse_args(argv)
     path = build_tiny_model(args.out, seed=args.seed, warm_start_steps=args.warm_start_steps)

@@ -254,15 +254,18 @@ def test_every_config_field_is_documented_once_by_a_yaml_comment():
     assert not unknown, f"keys in conf/ that no config class has: {unknown}"
 
 
-TRAIN_GROUPS = ("algorithm", "temperature_schedule", "model", "logger", "platform", "experiment", "sweep", "data")
+TRAIN_GROUPS = ("algorithm", "temperature_schedule", "model", "logger", "platform", "experiment", "sweep", "data",
+                "sampling")
 
 
 def _compose_root(root: str, name: str):
     """A root config of its own (eval, sim), resolved as in a run (hydra's runtime values included)."""
     from hydra.core.hydra_config import HydraConfig
 
-    with initialize_config_dir(config_dir=str(Path(CONF) / root), version_base=None):
-        cfg = compose(name, return_hydra_config=True)
+    # eval composes from the conf root (its sampling preset is the shared conf/sampling group), sim from its own.
+    config_dir, config_name = (CONF, f"eval/{name}") if root == "eval" else (str(Path(CONF) / root), name)
+    with initialize_config_dir(config_dir=config_dir, version_base=None):
+        cfg = compose(config_name, return_hydra_config=True)
         with open_dict(cfg), read_write(cfg):
             cfg.hydra.runtime.output_dir = "outputs/test"
         HydraConfig.instance().set_config(cfg)
@@ -306,6 +309,30 @@ def test_partial_yaml_files_are_included_by_the_rows_that_use_them():
     for partial in Path(CONF).rglob("_*.yaml"):
         users = [p for p in partial.parent.glob("*.yaml") if p != partial and partial.stem in p.read_text()]
         assert users, f"conf/{partial.relative_to(CONF)} is included by no file beside it"
+
+
+@pytest.mark.parametrize("preset", _options("sampling"))
+def test_eval_and_validation_sample_with_the_same_preset(preset):
+    """Training-time validation (val_kwargs) and erpo.eval take temperature, top_p, k (and eval's max tokens)
+    from one conf/sampling preset unless overridden."""
+    train = _compose(f"sampling={preset}")
+    evalc = _compose_root("eval", "eval")
+    with initialize_config_dir(config_dir=CONF, version_base=None):
+        evalc = compose("eval/eval", overrides=[f"sampling={preset}"])
+    s, v = train.sampling, train.actor_rollout_ref.rollout.val_kwargs
+    assert (v.n, v.temperature, v.top_p, v.do_sample) == (s.k, s.temperature, s.top_p, True)
+    assert (evalc.k, evalc.temperature, evalc.top_p, evalc.max_new_tokens) == (s.k, s.temperature, s.top_p,
+                                                                              s.max_tokens)
+    assert evalc.sampling.name == preset
+
+
+@pytest.mark.parametrize("paper", ["erpo_paper", "prepo_paper"])
+def test_paper_rows_validate_with_their_papers_preset(paper):
+    for row in sorted((Path(CONF) / "experiment" / paper).glob("[!_]*.yaml")):
+        cfg = _compose(f"experiment={paper}/{row.stem}")
+        assert cfg.sampling.name == paper, row
+        # eval's token budget equals what validation can generate (verl: rollout.response_length)
+        assert cfg.sampling.max_tokens == cfg.actor_rollout_ref.rollout.response_length, row
 
 
 def test_wandb_identity_follows_each_job_of_a_multirun(monkeypatch):

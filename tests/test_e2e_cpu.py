@@ -9,15 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 from hydra import compose, initialize_config_dir
+from metric_docs import undocumented
 from omegaconf import OmegaConf
 
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
-from metric_docs import undocumented
 from recipe.erpo.trainer import ASSIGNMENTS_FILE, STATE_FILE, state_digest
 
 pytestmark = pytest.mark.slow
@@ -172,3 +171,74 @@ def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
             assert s["training/rollout_probs_diff_mean"] < 0.01, s
     state = json.loads((tmp_path / "prepo" / "global_step_3" / PREPO_STATE_FILE).read_text())
     assert state["rollouts_used"] == 48 and state["steps_taken"] == 3
+
+
+def test_ra_under_dapo_trains_all_correct_groups(tmp_path):
+    """ERPO on DAPO with RA: all-correct groups survive DAPO's filter (only all-wrong ones are evicted) and
+    train with RA's positive advantage (GRPO would give them 0); rollouts are counted with refills."""
+    from recipe.common.rollouts import STATE_FILE as ROLLOUTS_STATE_FILE
+
+    out = _train(tmp_path, "ra", "algorithm=erpo_dapo", "erpo.ra.enabled=true", "erpo.ra.pseudo_reward=0.0",
+                 "reward.reward_kwargs.overlong_buffer_cfg.len=4", "trainer.total_training_steps=4")
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert "Run plan" in out.stdout and "DAPO refill" in out.stdout
+    steps = _steps(tmp_path, "ra")
+    assert [s["step"] for s in steps] == [1, 2, 3, 4]
+    assert undocumented({k for s in steps for k in s} - {"step"}) == []
+    trained_ra = [s for s in steps if s.get("erpo/ra_groups", 0) > 0]
+    assert trained_ra, "no all-correct group reached the advantage under DAPO with RA on"
+    for s in trained_ra:
+        assert s["erpo/ra_advantage_mean"] > 0  # GRPO's advantage of an all-correct group is 0
+    totals = [s["rollouts/total"] for s in steps]
+    assert totals == sorted(totals) and all(t >= 16 * s["step"] for t, s in zip(totals, steps, strict=True))
+    assert all(0 < s["rollouts/effective"] <= s["rollouts/total"] for s in steps)
+    state = json.loads((tmp_path / "ra" / "global_step_2" / ROLLOUTS_STATE_FILE).read_text())
+    assert state["total"] == steps[1]["rollouts/total"]
+
+
+def test_greso_skips_prompts_fills_the_batch_and_resumes_its_state(tmp_path):
+    """algorithm=greso through verl's trainer: 8 toy prompts x batch 4, so from step 3 on every candidate has a
+    history; the tiny model without its warm start gets every toy answer wrong, so every group has zero
+    variance and GRESO skips; each step still trains on 4 groups. Then a resume from the step-6 checkpoint
+    restores GRESO's adapted probabilities and totals, and counting goes on from them."""
+    # a model of its own (no warm start: all wrong, and built in seconds)
+    greso = ["algorithm=greso", "trainer.save_freq=3", f"assets.tiny_model_dir={tmp_path / 'tiny'}",
+             "assets.warm_start_steps=0"]
+    out = _train(tmp_path, "greso", *greso)
+    assert out.returncode == 0, out.stderr[-4000:]
+    steps = _steps(tmp_path, "greso")
+    assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6]
+    assert undocumented({k for s in steps for k in s} - {"step"}) == []
+    assert any(s["greso/skipped"] > 0 for s in steps), [s["greso/skipped"] for s in steps]
+    assert all(s["greso/zero_variance_share"] == 1.0 and s["greso/skipped_easy"] == 0 for s in steps)
+    for s in steps:
+        # the batch is filled: 4 groups rolled out, recorded and trained on every step (kept prompts of a
+        # loader chunk larger than the shortfall wait for the next step, so a step's kept count can be less)
+        assert s["erpo/groups"] == 4 and s["greso/kept"] <= 4, s
+        assert s["greso/candidates"] >= s["greso/kept"] + s["greso/skipped"]
+        assert s["greso/skipped"] == s["greso/skipped_easy"] + s["greso/skipped_hard"]
+    # totals accumulate the per-step counts
+    assert steps[-1]["greso/skipped_total"] == sum(s["greso/skipped"] for s in steps)
+    assert steps[-1]["greso/candidates_total"] == sum(s["greso/candidates"] for s in steps)
+    # adaptation starts in the second pass over the 8 prompts, so p_easy / p_hard have moved by step 6
+    last = steps[-1]
+    assert (last["greso/p_easy"], last["greso/p_hard"]) != (0.5, 0.5)
+
+    saved = json.loads((tmp_path / "greso" / "global_step_6" / STATE_FILE).read_text())["greso"]
+    assert saved["p_easy"] == pytest.approx(last["greso/p_easy"]) and saved["p_hard"] == pytest.approx(
+        last["greso/p_hard"])
+    assert saved["counts"]["candidates_total"] == last["greso/candidates_total"]
+
+    out = _train(tmp_path, "greso", *greso, "trainer.total_training_steps=7")
+    assert out.returncode == 0, out.stderr[-4000:]
+    restored = re.search(r"GRESO state restored: p_easy=([\d.]+), p_hard=([\d.]+), candidates_total=(\d+), "
+                         r"skipped_total=(\d+)", out.stdout + out.stderr)
+    assert restored, "resume did not restore GRESO's state"
+    assert float(restored.group(1)) == pytest.approx(saved["p_easy"])
+    assert float(restored.group(2)) == pytest.approx(saved["p_hard"])
+    assert int(restored.group(3)) == saved["counts"]["candidates_total"]
+    assert int(restored.group(4)) == saved["counts"]["skipped_total"]
+    step7 = _steps(tmp_path, "greso")[-1]
+    assert step7["step"] == 7
+    assert step7["greso/candidates_total"] == saved["counts"]["candidates_total"] + step7["greso/candidates"]
+    assert step7["greso/skipped_total"] == saved["counts"]["skipped_total"] + step7["greso/skipped"]

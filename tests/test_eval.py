@@ -15,7 +15,8 @@ from erpo.tiny import build_tiny_model
 def _cfg(out_dir, **kw):
     base = dict(source="local", local_dir=None, template="qwen_math_cot", limit=5, out_dir=str(out_dir), batch_size=5,
                 k=2, max_new_tokens=8, temperature=1.0, top_p=1.0, pass_k=[1, 2], progress=False, run_name=None,
-                variant="erpo", seed=0)
+                variant="erpo", seed=0,
+                sampling={"name": "cpu", "temperature": 1.0, "top_p": 1.0, "max_tokens": 16, "k": 2}, train_log=None)
     return SimpleNamespace(**{**base, **kw})
 
 
@@ -28,6 +29,9 @@ def test_eval_tiny_model_and_resume(tmp_path):
     assert 0 <= result["metrics"]["avg@k"] <= result["metrics"]["pass@2"] <= 1
     saved = json.loads((tmp_path / "res" / f"{result_name(model, 'math500')}.json").read_text())
     assert saved["metrics"] == result["metrics"]
+    # The sampling it used is recorded; a value changed from the preset is marked.
+    assert saved["sampling"] == {"preset": "cpu (overridden)", "temperature": 1.0, "top_p": 1.0, "max_tokens": 8,
+                                 "k": 2} and saved["rollouts"] is None
 
     # A partial file from an interrupted run: finished problems are not generated again.
     partial = tmp_path / "res2" / f"{result_name(model, 'math500')}.partial.jsonl"
@@ -83,3 +87,14 @@ def test_table_from_eval_output(tmp_path):
     evaluate(HFGenerator(model, seed=0), model, "aime24", _cfg(tmp_path / "res", limit=3, run_name="tiny-erpo"))
     table = build_table([str(tmp_path / "res")], include_published=False)
     assert "tiny-erpo" in str(table)
+
+
+def test_eval_records_the_training_runs_rollouts(tmp_path):
+    from erpo.eval.runner import train_log_rollouts
+
+    log = tmp_path / "run.jsonl"
+    log.write_text("".join(json.dumps({"step": i, "data": {"rollouts/total": 32 * i}}) + "\n" for i in (1, 2, 3)))
+    assert train_log_rollouts(str(log)) == 96 and train_log_rollouts(None) is None
+    log.write_text(json.dumps({"step": 1, "data": {"x": 1}}) + "\n")
+    with pytest.raises(ValueError, match="rollouts/total"):
+        train_log_rollouts(str(log))

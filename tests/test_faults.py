@@ -4,12 +4,12 @@ import json
 import time
 
 import numpy as np
-from omegaconf import OmegaConf
 import pytest
+from omegaconf import OmegaConf
 
 from erpo.config import ERPOConfig
-from erpo.errors import ConfigError, StateFileError
 from erpo.controller import ERPOController
+from erpo.errors import ConfigError, StateFileError
 from erpo.rewards import math_reward
 from recipe.erpo.trainer import STATE_FILE, load_erpo_state
 

@@ -9,6 +9,7 @@ from metric_docs import documented_patterns, undocumented
 from erpo.metrics import visit_metrics
 from erpo.prepo.metrics import progress_metrics, selection_metrics, weight_metrics
 from erpo.prepo.schedule_state import PREPOScheduleState
+from erpo.rollouts import RolloutCounter
 from erpo.tracker import RecordResult
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
@@ -29,6 +30,7 @@ def test_every_key_of_the_metric_modules_is_documented():
     keys |= set(selection_metrics([1.0, 2.0], [0], window_start=0))
     keys |= {f"actor/{k}" for k in weight_metrics(np.array([0.9, 1.1]))}
     keys |= set(progress_metrics(PREPOScheduleState(), 0.5))
+    keys |= set(RolloutCounter().metrics()) | {"erpo/ra_groups", "erpo/ra_advantage_mean"}
     assert undocumented(keys) == []
 
 

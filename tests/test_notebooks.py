@@ -14,7 +14,8 @@ FIXTURE_LOGS = Path(__file__).parent / "fixtures" / "logs"
 
 def test_fixture_logs_are_real_runs_of_two_variants_and_two_seeds():
     runs = load_runs(FIXTURE_LOGS)
-    assert sorted((r.meta["variant"], r.meta["seed"]) for r in runs) == [("erpo", 1), ("erpo", 2), ("grpo", 1), ("grpo", 2)]
+    variant_seeds = sorted((r.meta["variant"], r.meta["seed"]) for r in runs)
+    assert variant_seeds == [("erpo", 1), ("erpo", 2), ("grpo", 1), ("grpo", 2)]
     for run in runs:
         assert list(run.history.index) == [1, 2, 3, 4, 5, 6]
         assert {"erpo/frac_mixed", "critic/score/mean", "timing_s/step"} <= set(run.history.columns)
@@ -36,7 +37,8 @@ def _run(name, variant, seed, values):
 
 
 def test_seed_bands_and_final_table():
-    runs = [_run("a1", "a", 1, [0.0, 1.0, 2.0]), _run("a2", "a", 2, [2.0, 3.0, 4.0]), _run("b1", "b", 1, [5.0, 5.0, 5.0])]
+    runs = [_run("a1", "a", 1, [0.0, 1.0, 2.0]), _run("a2", "a", 2, [2.0, 3.0, 4.0]),
+            _run("b1", "b", 1, [5.0, 5.0, 5.0])]
     bands = seed_bands(runs, "m").set_index(["group", "step"])
     assert bands.loc[("a", 2)].tolist() == [2.0, 1.0, 3.0, 2]
     assert bands.loc[("b", 3)]["count"] == 1

@@ -6,7 +6,7 @@ import torch
 
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import AGENT_NAME, per_request_sampling_params
-from recipe.erpo.trainer import PerSampleTemperatureInfo
+from recipe.erpo.trainer import PerSampleTemperatureInfo, logprob_metadata
 
 
 def test_agent_loop_is_registered_and_sets_per_request_temperature():
@@ -50,6 +50,25 @@ def test_worker_side_merge_keeps_per_sample_temperature():
     assert batch["temperature"].tolist() == pytest.approx([1.0, 1.3])
 
 
+@pytest.mark.parametrize("mode, expected", [("sampled", [1.0, 1.3]), ("base", [1.0, 1.0])])
+def test_logprob_temperature_sampled_or_base_reaches_the_worker_batch(mode, expected):
+    """erpo.logprob_temperature: the engine reads the merged per-sample field; base = verl's scalar
+    (rollout.temperature, equal to erpo.temperature.base) for every sample, sampled = each one's own."""
+    from tensordict import TensorDict
+    from verl.utils import tensordict_utils as tu
+
+    batch = TensorDict({"temperature": torch.tensor([1.0, 1.3])}, batch_size=[2])
+    # verl's _step_once writes the scalar when it samples the batch; the hook then builds the metadata.
+    info = logprob_metadata({"temperature": 1.0, "global_steps": 2}, mode)
+    for key, val in info.items():
+        tu.assign_non_tensor_data(tensor_dict=batch, key=key, val=val)
+    merged = batch["temperature"]  # base: verl's scalar replaced the per-sample tensor (what verl does alone)
+    values = merged.tolist() if isinstance(merged, torch.Tensor) else [float(merged)] * 2
+    assert values == pytest.approx(expected)
+    with pytest.raises(ValueError, match="logprob_temperature"):
+        logprob_metadata({}, "mean")
+
+
 def _grpo(scores, index):
     from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
 
@@ -60,7 +79,7 @@ def _grpo(scores, index):
 def test_erpo_estimator_equals_grpo_without_ra():
     from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
-    reactivation.configure(False, 0.0, 0.5)
+    reactivation.configure(False, 0.0)
     scores, index = [1.0, 1.0, 0.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
     rewards = torch.tensor(scores).unsqueeze(-1)
     adv, _ = get_adv_estimator_fn(reactivation.ESTIMATOR_NAME)(rewards, torch.ones_like(rewards), np.array(index))
@@ -68,13 +87,53 @@ def test_erpo_estimator_equals_grpo_without_ra():
 
 
 def test_ra_gives_all_correct_groups_a_positive_advantage_only():
-    reactivation.configure(True, 0.0, 0.5)
+    reactivation.configure(True, 0.0)
     try:
         scores, index = [1.0, 1.0, 0.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
         rewards = torch.tensor(scores).unsqueeze(-1)
+        reactivation.set_all_correct_groups({"b"})
         adv, _ = reactivation.compute_erpo_grpo_advantage(rewards, torch.ones_like(rewards), np.array(index))
         assert torch.equal(adv[:3], _grpo(scores, index)[:3])  # mixed group untouched
         expected = (1 - 0.75) / (torch.tensor([1.0, 1, 1, 0]).std() + 1e-6)
         assert adv[3:, 0].tolist() == pytest.approx([expected.item()] * 3)
     finally:
-        reactivation.configure(False, 0.0, 0.5)
+        reactivation.set_all_correct_groups(None)
+        reactivation.configure(False, 0.0)
+
+
+def test_ra_decides_all_correct_from_acc_not_from_the_score():
+    """DAPO's overlong penalty lowers a correct response's score: RA follows acc (the trainer's set)."""
+    reactivation.configure(True, 0.0)
+    try:
+        scores, index = [1.0, 0.4, 1.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
+        rewards = torch.tensor(scores).unsqueeze(-1)
+        reactivation.set_all_correct_groups({"a"})  # "a": all acc=1 (one penalised); "b": one acc=0 scored 1.0
+        adv, _ = reactivation.compute_erpo_grpo_advantage(rewards, torch.ones_like(rewards), np.array(index))
+        a = torch.tensor([1.0, 0.4, 1.0, 0.0])
+        assert adv[:3, 0].tolist() == pytest.approx(((a[:3] - a.mean()) / (a.std() + 1e-6)).tolist())
+        assert torch.equal(adv[3:], _grpo(scores, index)[3:])  # not all correct by acc: plain GRPO (zero)
+        reactivation.set_all_correct_groups(None)
+        with pytest.raises(RuntimeError, match="set_all_correct_groups"):
+            reactivation.compute_erpo_grpo_advantage(rewards, torch.ones_like(rewards), np.array(index))
+    finally:
+        reactivation.set_all_correct_groups(None)
+        reactivation.configure(False, 0.0)
+
+
+def test_dapo_filter_keeps_all_correct_groups_when_ra_is_on():
+    """The wrapper ERPOTrainer puts on verl's buffer: of the zero-variance groups (shared acc cached per uid),
+    only the all-wrong ones are evicted; the refill and verl's diagnostic follow the evicted ones."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from recipe.erpo.trainer import ERPOTrainer
+
+    class Buffer:
+        _dapo_classification_cache = {"train": {"ok": 1.0, "bad": 0.0, "mixed": None}}
+
+        def _dapo_filtered_keys(self, partition_id):
+            return {"ok", "bad"}, Counter({1.0: 1, 0.0: 1})
+
+    buffer = Buffer()
+    ERPOTrainer._keep_all_correct_groups(SimpleNamespace(erpo_config=SimpleNamespace(correct_threshold=0.5)), buffer)
+    assert buffer._dapo_filtered_keys("train") == ({"bad"}, Counter({0.0: 1}))

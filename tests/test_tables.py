@@ -8,11 +8,13 @@ import yaml
 from erpo.tables.__main__ import main as tables_main
 from erpo.tables.build import PUBLISHED, build_table
 
+SAMPLING = {"preset": "erpo_paper", "temperature": 1.0, "top_p": 0.7, "max_tokens": 8192, "k": 4}
 
-def _result(path, run, variant, benchmark, avg):
+
+def _result(path, run, variant, benchmark, avg, **extra):
     path.mkdir(parents=True, exist_ok=True)
     data = {"run_name": run, "variant": variant, "model": f"/models/{run}", "benchmark": benchmark,
-            "k": 4, "metrics": {"avg@4": avg, "pass@4": min(1.0, avg * 2)}, "samples": []}
+            "k": 4, "metrics": {"avg@4": avg, "pass@4": min(1.0, avg * 2)}, "samples": [], **extra}
     (path / f"{benchmark}.json").write_text(json.dumps(data))
 
 
@@ -20,8 +22,8 @@ def _result(path, run, variant, benchmark, avg):
 def results(tmp_path):
     _result(tmp_path / "base", "base", "grpo", "aime24", 0.10)
     _result(tmp_path / "base", "base", "grpo", "math500", 0.50)
-    _result(tmp_path / "mine", "mine", "erpo", "aime24", 0.20)
-    _result(tmp_path / "mine", "mine", "erpo", "math500", 0.60)
+    _result(tmp_path / "mine", "mine", "erpo", "aime24", 0.20, sampling=SAMPLING, rollouts=1433600)
+    _result(tmp_path / "mine", "mine", "erpo", "math500", 0.60, sampling=SAMPLING, rollouts=1433600)
     (tmp_path / "mine" / "math500.partial.jsonl").write_text("{}\n")  # ignored
     return tmp_path
 
@@ -30,16 +32,18 @@ def test_markdown_rows_averages_and_deltas(results):
     table = build_table([str(results)], ["aime24", "math500"], baseline="base",
                         include_published=False)
     lines = table.splitlines()
-    assert lines[0] == "| run | variant | aime24 | math500 | average |"
-    assert "| mine | erpo | 20.0 (+10.0) | 60.0 (+10.0) | 40.0 (+10.0) |" in lines
-    assert "| base | grpo | 10.0 | 50.0 | 30.0 |" in lines
+    assert lines[0] == "| run | variant | aime24 | math500 | average | rollouts | sampling |"
+    assert ("| mine | erpo | 20.0 (+10.0) | 60.0 (+10.0) | 40.0 (+10.0) | 1,433,600 | erpo_paper T=1 top_p=0.7 "
+            "max=8192 k=4 |") in lines
+    # A result written before sampling was recorded says so instead of passing for any preset.
+    assert "| base | grpo | 10.0 | 50.0 | 30.0 | n/a | unrecorded T=None top_p=None max=None k=4 |" in lines
     assert "difference to base" in table
 
 
 def test_other_metric_and_missing_benchmark(results):
     table = build_table([str(results)], ["aime24", "aime25"], metric="pass@4",
                         include_published=False)
-    assert "| mine | erpo | 40.0 | n/a | n/a |" in table
+    assert "| mine | erpo | 40.0 | n/a | n/a | 1,433,600 |" in table
     with pytest.raises(KeyError, match="no metric 'pass@99'"):
         build_table([str(results)], metric="pass@99", include_published=False)
     with pytest.raises(KeyError, match="baseline 'nope'"):
@@ -49,7 +53,7 @@ def test_other_metric_and_missing_benchmark(results):
 def test_published_rows_come_with_their_source(results):
     table = build_table([str(results)], ["aime25", "aime24", "math500", "olympiadbench"],
                         published_models=["Qwen2.5-Math-7B"])
-    assert "| PREPO (Qwen2.5-Math-7B), paper | PREPO | n/a | n/a | n/a | n/a | 39.6 |" in table
+    assert "| PREPO (Qwen2.5-Math-7B), paper | PREPO | n/a | n/a | n/a | n/a | 39.6 | 540,000 | paper |" in table
     assert "arXiv 2511.00794" in table and "Qwen3-4B" not in table
 
 
@@ -69,7 +73,8 @@ def test_latex_output(results, tmp_path):
     assert tables_main(["--results", str(results), "--format", "latex", "--out", str(out),
                         "--no-published"]) == 0
     tex = out.read_text()
-    assert tex.startswith("\\begin{tabular}{llrrr}") and "mine & erpo & 20.0 & 60.0 & 40.0 \\\\" in tex
+    assert tex.startswith("\\begin{tabular}{llrrrrl}")
+    assert "mine & erpo & 20.0 & 60.0 & 40.0 & 1,433,600 & erpo\\_paper" in tex
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

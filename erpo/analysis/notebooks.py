@@ -32,7 +32,8 @@ def execute_all(log_dir: str | Path, out_dir: str | Path, eval_dir: str | Path |
     written = []
     for name in NOTEBOOKS:
         nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(out_dir)}}).execute()
+        resources = {"metadata": {"path": str(out_dir)}}
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources).execute()
         path = out_dir / name
         nbformat.write(nb, path)
         written.append(path)

@@ -10,7 +10,8 @@ from omegaconf import DictConfig
 from erpo.eval.generate import make_generator
 from erpo.eval.runner import evaluate
 
-CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf", "eval")
+# The project's conf root: eval/eval.yaml takes its sampling preset from the shared conf/sampling group.
+CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
 
 
 def run(cfg: DictConfig) -> list[dict]:
@@ -31,7 +32,7 @@ def run(cfg: DictConfig) -> list[dict]:
     return results
 
 
-@hydra.main(config_path=CONF_DIR, config_name="eval", version_base=None)
+@hydra.main(config_path=CONF_DIR, config_name="eval/eval", version_base=None)
 def main(cfg: DictConfig) -> None:
     run(cfg)
 

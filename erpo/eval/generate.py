@@ -36,12 +36,14 @@ class HFGenerator:
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype)).eval()
         self.seed = seed
 
-    def generate(self, prompts: list[list[dict]], k: int, max_new_tokens: int, temperature: float, top_p: float) -> list[list[Sample]]:
+    def generate(self, prompts: list[list[dict]], k: int, max_new_tokens: int, temperature: float,
+                 top_p: float) -> list[list[Sample]]:
         torch, tok = self.torch, self.tokenizer
         texts = [tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         torch.manual_seed(self.seed)
-        sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 else dict(do_sample=False)
+        greedy = temperature <= 0
+        sampling = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=temperature, top_p=top_p)
         with torch.no_grad():
             out = self.model.generate(**enc, max_new_tokens=max_new_tokens, num_return_sequences=k,
                                       pad_token_id=tok.pad_token_id, **sampling)

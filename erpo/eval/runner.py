@@ -22,6 +22,32 @@ def result_name(model: str, benchmark: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{model.strip('/').split('/')[-1]}__{benchmark}")
 
 
+def sampling_record(cfg) -> dict:
+    """The sampling this result used: the preset's name (marked when a value was overridden) and the values."""
+    values = {"temperature": float(cfg.temperature), "top_p": float(cfg.top_p),
+              "max_tokens": int(cfg.max_new_tokens), "k": int(cfg.k)}
+    preset = getattr(cfg, "sampling", None) or {}
+    name = str(preset.get("name", "none"))
+    if preset and any(values[key] != type(values[key])(preset[key]) for key in values):
+        name += " (overridden)"
+    return {"preset": name, **values}
+
+
+def train_log_rollouts(path) -> int | None:
+    """Last ``rollouts/total`` in a training run's JSONL metrics log (docs/metrics.md), or None without a log."""
+    if not path:
+        return None
+    last = None
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                value = json.loads(line).get("data", {}).get("rollouts/total")
+                last = value if value is not None else last
+    if last is None:
+        raise ValueError(f"train_log={path!r} has no rollouts/total: give the JSONL log of a run of this recipe.")
+    return int(last)
+
+
 def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
     check_ks(cfg.pass_k, cfg.k)  # before generating: a pass@k above k samples is refused, not dropped
     rows = to_verl_rows(benchmark, load_rows(benchmark, cfg.source, cfg.local_dir), cfg.template, cfg.limit)
@@ -40,7 +66,8 @@ def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
                                                    desc=f"{benchmark}", disable=not cfg.progress) as bar:
         for start in range(0, len(todo), cfg.batch_size):
             batch = todo[start:start + cfg.batch_size]
-            outs = generator.generate([r["prompt"] for r in batch], cfg.k, cfg.max_new_tokens, cfg.temperature, cfg.top_p)
+            prompts = [r["prompt"] for r in batch]
+            outs = generator.generate(prompts, cfg.k, cfg.max_new_tokens, cfg.temperature, cfg.top_p)
             for row, samples in zip(batch, outs, strict=True):
                 truth = row["reward_model"]["ground_truth"]
                 scored = []
@@ -62,6 +89,7 @@ def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
               "variant": cfg.variant, "settings": {"temperature": cfg.temperature, "top_p": cfg.top_p,
                                                    "max_new_tokens": cfg.max_new_tokens, "template": cfg.template,
                                                    "seed": cfg.seed, "limit": cfg.limit},
+              "sampling": sampling_record(cfg), "rollouts": train_log_rollouts(getattr(cfg, "train_log", None)),
               "metrics": metrics, "problems": problems}
     path = os.path.join(cfg.out_dir, f"{name}.json")
     with open(path + ".tmp", "w") as f:

@@ -19,7 +19,7 @@ Weights (from ``weight_metrics``, over rollouts with at least one response token
       prepo/entropy_normaliser_batch logged by the trainer).
 
 Progress (from ``progress_metrics``):
-  prepo/rollouts_used   rollouts generated so far (the paper's efficiency axis)
+  prepo/rollouts_used   rollouts of PREPO-selected prompts so far (rollouts/total counts every variant)
   prepo/prompts_seen    distinct prompts selected for rollout so far
   prepo/progress        rho used for the latest selection
 """

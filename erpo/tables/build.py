@@ -33,14 +33,30 @@ def run_rows(results: list[dict], metric: str | None) -> list[dict]:
     rows: dict[tuple, dict] = {}
     for result in results:
         key = (result.get("variant") or "", result["run_name"])
-        row = rows.setdefault(key, {"label": result["run_name"], "variant": key[0],
-                                    "model": result["model"], "values": {}, "kind": "run"})
+        row = rows.setdefault(key, {"label": result["run_name"], "variant": key[0], "model": result["model"],
+                                    "values": {}, "kind": "run", "samplings": set(), "rollouts": None})
+        row["samplings"].add(sampling_label(result))
+        if result.get("rollouts") is not None:
+            row["rollouts"] = int(result["rollouts"])
         name = metric or f"avg@{result['k']}"
         if name not in result["metrics"]:
             raise KeyError(f"{result['run_name']}/{result['benchmark']}: no metric {name!r}; "
                            f"have {sorted(result['metrics'])}")
         row["values"][result["benchmark"]] = 100.0 * result["metrics"][name]
+    for row in rows.values():
+        row["sampling"] = " / ".join(sorted(row.pop("samplings")))  # more than one: benchmarks differ
     return [rows[key] for key in sorted(rows)]
+
+
+def sampling_label(result: dict) -> str:
+    """``preset T=.. top_p=.. max=.. k=..`` of a result JSON (results written before presets: settings)."""
+    sampling = result.get("sampling")
+    if sampling is None:
+        settings = result.get("settings", {})
+        return (f"unrecorded T={settings.get('temperature')} top_p={settings.get('top_p')} "
+                f"max={settings.get('max_new_tokens')} k={result.get('k')}")
+    return (f"{sampling['preset']} T={sampling['temperature']:g} top_p={sampling['top_p']:g} "
+            f"max={sampling['max_tokens']} k={sampling['k']}")
 
 
 def published_rows(models: list[str] | None, path: Path = PUBLISHED) -> list[dict]:
@@ -51,7 +67,7 @@ def published_rows(models: list[str] | None, path: Path = PUBLISHED) -> list[dic
                 continue
             rows.append({"label": f"{entry['method']} ({entry['model']}), paper",
                          "variant": entry["method"], "model": entry["model"], "kind": "published",
-                         "values": dict(entry["values"]), "rollouts": entry.get("rollouts"),
+                         "values": dict(entry["values"]), "rollouts": entry.get("rollouts"), "sampling": "paper",
                          "source": f"arXiv {paper['arxiv']}, {paper['source']} ({paper['metric']})"})
     return rows
 
@@ -76,7 +92,7 @@ def render(rows: list[dict], benchmarks: list[str], baseline: str | None, fmt: s
     base = next((r for r in rows if r["label"] == baseline), None)
     if baseline and base is None:
         raise KeyError(f"baseline {baseline!r} is not a run; runs: {[r['label'] for r in rows]}")
-    header = ["run", "variant"] + columns
+    header = ["run", "variant"] + columns + ["rollouts", "sampling"]
     body = []
     for row in rows:
         cells = []
@@ -85,7 +101,9 @@ def render(rows: list[dict], benchmarks: list[str], baseline: str | None, fmt: s
             reference = base["values"].get(column) if base and row is not base else None
             delta = value - reference if value is not None and reference is not None else None
             cells.append(_cell(value, delta if row["kind"] == "run" else None))
-        body.append([row["label"], row["variant"]] + cells)
+        rollouts = row.get("rollouts")
+        body.append([row["label"], row["variant"]] + cells
+                    + [f"{rollouts:,}" if rollouts is not None else "n/a", row.get("sampling") or "n/a"])
     notes = sorted({r["source"] for r in rows if r["kind"] == "published"})
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -95,8 +113,10 @@ def render(rows: list[dict], benchmarks: list[str], baseline: str | None, fmt: s
             lines.append(f"Parentheses: difference to {baseline}, in points.")
         return "\n".join(lines) + "\n"
     if fmt == "latex":
-        escape = lambda s: str(s).replace("_", "\\_").replace("%", "\\%").replace("@", "@")
-        lines = ["\\begin{tabular}{ll" + "r" * len(columns) + "}", "\\toprule",
+        def escape(s):
+            return str(s).replace("_", "\\_").replace("%", "\\%")
+
+        lines = ["\\begin{tabular}{ll" + "r" * len(columns) + "rl}", "\\toprule",
                  " & ".join(map(escape, header)) + " \\\\", "\\midrule"]
         lines += [" & ".join(map(escape, cells)) + " \\\\" for cells in body]
         lines += ["\\bottomrule", "\\end{tabular}"]

@@ -1,17 +1,20 @@
 """RA ("reactivate training signal"): a non-zero advantage for all-correct groups.
 
-A GRPO group whose responses are all correct has zero advantage. RA adds one *virtual*
-response with a small pseudo-negative reward to such a group's baseline, so every real
-response is scored against (G real + 1 virtual) rewards and gets a small positive advantage.
-Mixed and all-wrong groups are left exactly as GRPO computes them.
+A GRPO group whose responses are all correct has zero advantage. The ERPO abstract (arXiv 2511.04800)
+names the goal, reactivating the training signal of such groups; how, and with what value, is not in the
+text available to us. Our reading (our choice, docs/erpo.md "RA"): add one *virtual* response with reward
+``erpo.ra.pseudo_reward`` to the group's baseline, so every real response is scored against (G real + 1
+virtual) rewards and gets a positive advantage when the pseudo reward is below the real ones. Mixed and
+all-wrong groups are left exactly as GRPO computes them.
 
-The ERPO paper (arXiv 2511.04800) describes RA as "a small pseudo-negative reward for
-all-correct groups"; the virtual-sample reading is ours and documented in docs/erpo.md.
+"All correct" is decided by ``acc`` (erpo/correctness.py), the definition ERPO's tracker and DAPO's filter
+use, not by the score (which carries DAPO's overlong penalty): the trainer reads each response's ``acc``
+and calls :func:`set_all_correct_groups` before verl's advantage step (recipe/erpo/trainer.py), because
+verl passes the estimator only token rewards and group ids.
 
-Registered with verl's advantage-estimator registry as ``erpo_grpo``; with RA disabled it
-returns verl's GRPO advantages unchanged (tested). The estimator runs in the trainer process;
-the trainer calls :func:`configure` once at start-up because verl's AlgoConfig has no field
-for it.
+Registered with verl's advantage-estimator registry as ``erpo_grpo``; with RA disabled it returns verl's
+GRPO advantages unchanged (tested). The estimator runs in the trainer process; the trainer calls
+:func:`configure` once at start-up because verl's AlgoConfig has no field for it.
 """
 
 from __future__ import annotations
@@ -30,17 +33,29 @@ ESTIMATOR_NAME = "erpo_grpo"
 class _RASettings:
     enabled: bool = False
     pseudo_reward: float = 0.0
-    correct_threshold: float = 0.5
+    # uids of the groups whose responses are all correct by acc, for the advantage call in progress.
+    all_correct: frozenset | None = None
+    # Mean RA advantage of the responses of the last call's all-correct groups (None: no such group).
+    last_ra_advantage_mean: float | None = None
 
 
 _settings = _RASettings()
 
 
-def configure(enabled: bool, pseudo_reward: float, correct_threshold: float) -> None:
+def configure(enabled: bool, pseudo_reward: float) -> None:
     """Set RA for this process (called by the ERPO trainer at init)."""
     _settings.enabled = bool(enabled)
     _settings.pseudo_reward = float(pseudo_reward)
-    _settings.correct_threshold = float(correct_threshold)
+
+
+def set_all_correct_groups(uids) -> None:
+    """The all-correct groups (uids, by acc) of the batch whose advantage is computed next; None clears."""
+    _settings.all_correct = None if uids is None else frozenset(str(u) for u in uids)
+
+
+def last_ra_advantage_mean() -> float | None:
+    """Mean RA advantage over the responses of the last estimator call's all-correct groups (None: none)."""
+    return _settings.last_ra_advantage_mean
 
 
 def ra_group_advantage(scores: torch.Tensor, pseudo_reward: float, norm_by_std: bool, eps: float) -> torch.Tensor:
@@ -72,13 +87,22 @@ def compute_erpo_grpo_advantage(
     if not _settings.enabled:
         return advantages, returns
 
+    if _settings.all_correct is None:
+        raise RuntimeError(
+            "erpo.ra.enabled=true but no all-correct groups were set for this batch: RA decides correctness from the "
+            "reward's acc, which the ERPO trainer reads before the advantage (recipe.erpo.reactivation."
+            "set_all_correct_groups); run RA through recipe.erpo.main_erpo."
+        )
     scores = token_level_rewards.sum(dim=-1)
+    ra_advantages = []
     rows_by_group: dict = defaultdict(list)
     for row, group in enumerate(index):
-        rows_by_group[group].append(row)
-    for rows in rows_by_group.values():
+        rows_by_group[str(group)].append(row)
+    for group, rows in rows_by_group.items():
         group_scores = scores[rows]
-        if len(rows) > 1 and bool((group_scores >= _settings.correct_threshold).all()):
+        if len(rows) > 1 and group in _settings.all_correct:
             adv = ra_group_advantage(group_scores, _settings.pseudo_reward, norm_by_std, epsilon)
             advantages[rows] = adv.unsqueeze(-1) * response_mask[rows]
+            ra_advantages.append(adv)
+    _settings.last_ra_advantage_mean = float(torch.cat(ra_advantages).mean()) if ra_advantages else None
     return advantages, advantages

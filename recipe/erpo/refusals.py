@@ -14,9 +14,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from erpo.config import ERPOConfig
 from erpo.errors import ConfigError
+from erpo.greso import GRESOConfig
 from erpo.prepo.config import PREPO_LOSS_MODE, PREPOConfig
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
+
+# erpo.data.sources.TEMPLATE_ANSWER_FORMAT, inverted: the template whose prompt asks for each answer format.
+TEMPLATE_OF_FORMAT = {"answer_line": "dapo", "boxed": "qwen_math_cot", "any": "plain"}
 
 
 class ConfigRefused(ValueError):
@@ -30,7 +34,8 @@ def refuse_bad_fields(config: DictConfig) -> ERPOConfig:
     except ConfigError as err:
         raise ConfigRefused(str(err)) from None
     check_recipe_fields(config, erpo_cfg)
-    check_prepo_fields(config)
+    prepo_cfg = check_prepo_fields(config)
+    check_greso_fields(config, prepo_cfg)
     return erpo_cfg
 
 
@@ -39,6 +44,57 @@ def refuse_bad_data(config: DictConfig) -> None:
     for key in ("train_files", "val_files"):
         for path in as_list(config.data.get(key)):
             check_rl_parquet(path, field=f"data.{key}")
+    expected = config.data.get("answer_format")
+    if expected is not None:
+        for path in as_list(config.data.get("train_files")):
+            check_answer_format(path, str(expected))
+
+
+def check_answer_format(path: str, expected: str) -> None:
+    """Every training row's ``extra_info.answer_format`` (what its prompt asks for, written by erpo.data) is the
+    one the config trains (``data.answer_format``): a row prepared with another template would be scored by
+    a reward reading a different answer form than the prompt asks the policy for."""
+    extras = pq.read_table(path, columns=["extra_info"]).column("extra_info").to_pylist()
+    for row, extra in enumerate(extras):
+        found = (extra or {}).get("answer_format")
+        if found != expected:
+            raise ConfigRefused(
+                f"data.answer_format={expected}: {path} row {row} has extra_info.answer_format={found!r}; prepare "
+                f"the data with the template that asks for {expected} (python -m erpo.data ... --template "
+                f"{TEMPLATE_OF_FORMAT.get(expected, '<one of erpo.data.sources.TEMPLATES>')})."
+            )
+
+
+def plan_refusals(config: DictConfig, plan, inputs) -> None:
+    """Refusals that need the run plan (recipe/erpo/plan.py): a run verl would stop before
+    trainer.total_training_steps, and an ERPO run whose prompts would not come back."""
+    from erpo.plan import visits_refusal
+
+    if plan.epochs_cut_steps:
+        needed = -(-int(inputs.total_training_steps) // plan.steps_per_epoch)
+        raise ConfigRefused(
+            f"trainer.total_epochs={inputs.total_epochs} stops verl's loop after {plan.steps} steps "
+            f"({plan.steps_per_epoch} per epoch), before trainer.total_training_steps={inputs.total_training_steps}; "
+            f"set trainer.total_epochs>={needed} so that total_training_steps governs."
+        )
+    if inputs.erpo:
+        why = visits_refusal(plan, inputs, float(config.erpo.get("min_expected_visits", 2)))
+        if why is not None:
+            raise ConfigRefused(why)
+
+
+def refuse_bad_plan(config: DictConfig) -> None:
+    """Print the run plan and refuse what :func:`plan_refusals` refuses (after the data refusals)."""
+    from erpo.errors import InputError
+    from erpo.plan import format_plan
+    from recipe.erpo.plan import plan_of
+
+    try:
+        plan, inputs = plan_of(config)
+    except InputError as err:
+        raise ConfigRefused(f"run plan: {err}") from None
+    print(format_plan(plan, inputs), flush=True)
+    plan_refusals(config, plan, inputs)
 
 
 def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
@@ -57,6 +113,13 @@ def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
         raise ConfigRefused(
             f"erpo.temperature.base={erpo_cfg.temperature.base} differs from actor_rollout_ref.rollout.temperature="
             f"{rollout.temperature}; set both to the same value (the base temperature of a non-residual prompt)."
+        )
+    filter_groups = config.algorithm.get("filter_groups") or {}
+    if erpo_cfg.ra.enabled and filter_groups.get("enable", False) and filter_groups.get("metric") != "acc":
+        raise ConfigRefused(
+            f"erpo.ra.enabled=true with algorithm.filter_groups.metric={filter_groups.get('metric')!r}: RA keeps "
+            "all-correct groups through DAPO's filter by the reward's acc (one definition of correct for RA, the "
+            "tracker and the filter); set algorithm.filter_groups.metric=acc."
         )
     if erpo_cfg.ra.enabled and config.algorithm.adv_estimator != ESTIMATOR_NAME:
         raise ConfigRefused(
@@ -90,6 +153,32 @@ def check_prepo_fields(config: DictConfig) -> PREPOConfig:
             "(the loss forward pass must compute token entropies)."
         )
     return prepo_cfg
+
+
+def check_greso_fields(config: DictConfig, prepo_cfg: PREPOConfig) -> GRESOConfig:
+    """GRESO's fields are valid and GRESO is combined only with what composes with it (docs/greso.md)."""
+    try:
+        greso_cfg = GRESOConfig.from_dict(OmegaConf.to_container(config.get("greso") or {}, resolve=True))
+    except ConfigError as err:
+        raise ConfigRefused(str(err)) from None
+    if not greso_cfg.enabled:
+        return greso_cfg
+    if prepo_cfg.enabled:
+        raise ConfigRefused(
+            "greso.enabled=true with prepo.enabled=true: both choose which prompts are rolled out (GRESO skips "
+            "predicted zero-variance prompts, PREPO keeps a perplexity window), and combining them is not defined; "
+            "set one of them to false (algorithm=greso or algorithm=prepo)."
+        )
+    v1 = config.trainer.get("v1") or {}
+    mode = v1.get("trainer_mode", "sync")
+    sync_step = (v1.get(mode) or {}).get("parameter_sync_step", 1)
+    if sync_step != 1:
+        raise ConfigRefused(
+            f"trainer.v1.{mode}.parameter_sync_step={sync_step} with greso.enabled=true: GRESO adapts its keep "
+            "probabilities once per training step from that step's groups, and this recipe closes a step once per "
+            "sampled batch; set parameter_sync_step=1."
+        )
+    return greso_cfg
 
 
 def check_rl_parquet(path: str, field: str) -> None:

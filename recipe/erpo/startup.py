@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from erpo.config import ERPOConfig
 from recipe.common.environment import add_verl_external_modules
-from recipe.erpo.refusals import as_list, refuse_bad_data, refuse_bad_fields
+from recipe.erpo.refusals import as_list, refuse_bad_data, refuse_bad_fields, refuse_bad_plan
 
 # Imported by verl in every process (driver, task runner, agent-loop and engine workers).
 PLUGIN_MODULE = "recipe.erpo.plugins"
@@ -25,6 +25,7 @@ def preflight(config: DictConfig) -> ERPOConfig:
     erpo_cfg = refuse_bad_fields(config)
     build_local_assets(config)  # before the data refusals: they read the toy files it writes
     refuse_bad_data(config)
+    refuse_bad_plan(config)  # prints the run plan (erpo/plan.py)
     set_environment(config)
     set_wandb_environment(config)
     write_run_config(config)

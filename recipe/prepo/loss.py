@@ -17,23 +17,23 @@ from __future__ import annotations
 
 import contextvars
 from functools import partial
-from typing import Any, Optional
+from typing import Any
 
 import torch
-
-from erpo.prepo.config import PREPO_LOSS_MODE, WeightingConfig
-from recipe.prepo.weights import relative_entropy_weights
 from verl.trainer.ppo.core_algos import get_policy_loss_fn, register_policy_loss
 from verl.utils import tensordict_utils as tu
 from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import no_padding_2_padding
+
+from erpo.prepo.config import PREPO_LOSS_MODE, WeightingConfig
+from recipe.prepo.weights import relative_entropy_weights
 
 # Non-tensor batch field with H_bar over the step's whole batch (scope "batch"); the trainer
 # (recipe/prepo/schedule.py) sets it in the update's metadata.
 NORMALISER_FIELD = "prepo_entropy_normaliser"
 
 # (padded entropy [B, T], weighting config, H_bar or None) of the ppo_loss call in progress, if any.
-_ACTIVE_ENTROPY: contextvars.ContextVar[Optional[tuple[torch.Tensor, WeightingConfig, Optional[float]]]] = (
+_ACTIVE_ENTROPY: contextvars.ContextVar[tuple[torch.Tensor, WeightingConfig, float | None] | None] = (
     contextvars.ContextVar("prepo_active_entropy", default=None)
 )
 
@@ -46,10 +46,10 @@ def compute_policy_loss_prepo_entropy_weighted(
     response_mask: torch.Tensor,
     loss_agg_mode: str = "token-mean",
     config: Any = None,
-    rollout_is_weights: Optional[torch.Tensor] = None,
-    entropy: Optional[torch.Tensor] = None,
-    weighting: Optional[WeightingConfig] = None,
-    normaliser: Optional[float] = None,
+    rollout_is_weights: torch.Tensor | None = None,
+    entropy: torch.Tensor | None = None,
+    weighting: WeightingConfig | None = None,
+    normaliser: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """verl's vanilla clipped loss with each sequence's term scaled by w_i = H_i / H_bar.
 
@@ -99,7 +99,7 @@ def _entropy_for_weighting(model_output: dict, data, source: str) -> torch.Tenso
     return torch.nested.to_padded_tensor(entropy, 0.0) if entropy.is_nested else entropy
 
 
-def _batch_normaliser(data, weighting: WeightingConfig) -> Optional[float]:
+def _batch_normaliser(data, weighting: WeightingConfig) -> float | None:
     if weighting.normaliser_scope != "batch":
         return None
     value = tu.get_non_tensor_data(data=data, key=NORMALISER_FIELD, default=None)

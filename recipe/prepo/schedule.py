@@ -104,6 +104,9 @@ class PREPOSchedule:
         keys = [(str(unwrap_non_tensor(s)), int(unwrap_non_tensor(i)))
                 for s, i in zip(batch["data_source"], batch["index"], strict=True)]
         self.prepo_state.record_step(len(ppl), keys, int(self.config.actor_rollout_ref.rollout.n))
+        counter = getattr(self, "rollout_counter", None)  # recipe/common/rollouts.py, when the trainer has it
+        if counter is not None:
+            counter.record_scoring(len(ppl))
         self._prepo_rounds.append((ppl, selected, start_position, progress))
         self._prepo_seconds += time.perf_counter() - start
         return batch

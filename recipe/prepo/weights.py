@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from erpo.prepo.metrics import weight_metrics
@@ -17,9 +15,9 @@ def relative_entropy_weights(
     entropy: torch.Tensor,
     response_mask: torch.Tensor,
     detach: bool = True,
-    clip_min: Optional[float] = None,
-    clip_max: Optional[float] = None,
-    normaliser: Optional[float] = None,
+    clip_min: float | None = None,
+    clip_max: float | None = None,
+    normaliser: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Per-sequence weights [B] and their metrics.
 
@@ -32,7 +30,8 @@ def relative_entropy_weights(
     """
     if entropy.shape != response_mask.shape or entropy.dim() != 2:
         raise ValueError(
-            f"entropy and response_mask must both be [B, T], got {tuple(entropy.shape)} and {tuple(response_mask.shape)}"
+            "entropy and response_mask must both be [B, T], "
+            f"got {tuple(entropy.shape)} and {tuple(response_mask.shape)}"
         )
     if detach:
         entropy = entropy.detach()

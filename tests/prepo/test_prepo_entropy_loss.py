@@ -3,6 +3,11 @@
 import pytest
 import torch
 from tensordict import TensorDict
+from verl.trainer.ppo.core_algos import compute_policy_loss_vanilla, get_policy_loss_fn
+from verl.utils import tensordict_utils as tu
+from verl.workers.config import FSDPActorConfig, PolicyLossConfig
+from verl.workers.utils.losses import ppo_loss
+from verl.workers.utils.padding import left_right_2_no_padding
 
 from erpo.prepo.config import WeightingConfig
 from recipe.prepo.loss import (
@@ -11,11 +16,6 @@ from recipe.prepo.loss import (
     make_prepo_loss_fn,
 )
 from recipe.prepo.weights import relative_entropy_weights
-from verl.trainer.ppo.core_algos import compute_policy_loss_vanilla, get_policy_loss_fn
-from verl.utils import tensordict_utils as tu
-from verl.workers.config import FSDPActorConfig, PolicyLossConfig
-from verl.workers.utils.losses import ppo_loss
-from verl.workers.utils.padding import left_right_2_no_padding
 
 
 def actor_config(loss_mode="vanilla", loss_agg_mode="token-mean"):
@@ -101,7 +101,8 @@ def test_disabled_weighting_is_vanilla_and_missing_entropy_is_an_error():
     old, new, adv, mask = ppo_inputs()
     cfg = actor_config(PREPO_LOSS_MODE)
     off = WeightingConfig(enabled=False)
-    loss, _ = compute_policy_loss_prepo_entropy_weighted(old, new, adv, mask, "token-mean", cfg, entropy=torch.rand(old.shape), weighting=off)
+    loss, _ = compute_policy_loss_prepo_entropy_weighted(old, new, adv, mask, "token-mean", cfg,
+                                                         entropy=torch.rand(old.shape), weighting=off)
     assert torch.equal(loss, compute_policy_loss_vanilla(old, new, adv, mask, "token-mean", cfg)[0])
     with pytest.raises(ValueError, match="set_loss_fn"):
         get_policy_loss_fn(PREPO_LOSS_MODE)(old, new, adv, mask, "token-mean", cfg)
@@ -112,7 +113,7 @@ def engine_micro_batch(seed=0):
     g = torch.Generator().manual_seed(seed)
     prompt_lens, response_lens, p, r = [4, 2, 3], [5, 1, 3], 4, 5
     attention = torch.zeros(3, p + r, dtype=torch.long)
-    for i, (pl, rl) in enumerate(zip(prompt_lens, response_lens)):
+    for i, (pl, rl) in enumerate(zip(prompt_lens, response_lens, strict=True)):
         attention[i, p - pl : p] = 1
         attention[i, p : p + rl] = 1
     input_ids = torch.randint(1, 50, (3, p + r), generator=g) * attention
@@ -154,11 +155,12 @@ def test_make_prepo_loss_fn_requires_the_registered_loss_mode():
 
 def test_old_entropy_source_reads_the_batch_field_verls_v1_trainer_writes():
     data, log_probs, _ = engine_micro_batch()
-    prepo_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(entropy_source="old", normaliser_scope="micro_batch"))
+    weighting = WeightingConfig(entropy_source="old", normaliser_scope="micro_batch")
+    prepo_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), weighting)
     with pytest.raises(ValueError, match="no 'entropy' field"):
         prepo_fn(model_output={"log_probs": log_probs}, data=data)
     lengths = [5, 1, 3]
-    per_seq = [torch.full((n,), h) for n, h in zip(lengths, [1.0, 2.0, 4.0])]
+    per_seq = [torch.full((n,), h) for n, h in zip(lengths, [1.0, 2.0, 4.0], strict=True)]
     data["entropy"] = torch.nested.as_nested_tensor(per_seq, layout=torch.jagged)  # response tokens only
     loss, metrics = prepo_fn(model_output={"log_probs": log_probs}, data=data)
     h_bar = (5 * 1.0 + 1 * 2.0 + 3 * 4.0) / 9

@@ -5,7 +5,6 @@ import sys
 
 import torch
 from tensordict import TensorDict
-
 from verl.workers.utils.padding import left_right_2_no_padding, no_padding_2_padding
 
 

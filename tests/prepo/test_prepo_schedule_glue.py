@@ -13,9 +13,14 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from erpo.tiny import build_tiny_model
-from recipe.prepo.perplexity_pass import compute_prompt_perplexities, prompt_logprob_batch, prompt_token_ids, rows_multiple
 from erpo.prepo.pacing import schedule_progress
+from erpo.tiny import build_tiny_model
+from recipe.prepo.perplexity_pass import (
+    compute_prompt_perplexities,
+    prompt_logprob_batch,
+    prompt_token_ids,
+    rows_multiple,
+)
 
 
 class TinyModelWorkerGroup:
@@ -70,7 +75,8 @@ def test_prompt_perplexities_match_the_model(tiny, world_size, micro_batch):
 def test_raw_question_scores_only_the_question_text(tiny):
     _, tok = tiny
     prompts = [[{"role": "system", "content": "sys"}, {"role": "user", "content": "What is 2 + 3?"}]]
-    assert prompt_token_ids(tok, prompts, "raw_question") == [tok("What is 2 + 3?", add_special_tokens=False)["input_ids"]]
+    expected = [tok("What is 2 + 3?", add_special_tokens=False)["input_ids"]]
+    assert prompt_token_ids(tok, prompts, "raw_question") == expected
     with pytest.raises(ValueError, match="no user message"):
         prompt_token_ids(tok, [[{"role": "system", "content": "x"}]], "raw_question")
 

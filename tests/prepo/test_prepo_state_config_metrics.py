@@ -6,8 +6,8 @@ import pytest
 
 from erpo.prepo.config import PREPOConfig, WeightingConfig
 from erpo.prepo.metrics import progress_metrics, selection_metrics, weight_metrics
-from erpo.prepo.perplexity import sequence_perplexity
 from erpo.prepo.pacing import schedule_progress
+from erpo.prepo.perplexity import sequence_perplexity
 from erpo.prepo.schedule_state import PREPOScheduleState
 
 
@@ -83,5 +83,6 @@ def test_metrics_values_and_namespace():
     assert w["prepo/weight_p10"] == pytest.approx(1.9) and w["prepo/weight_p90"] == pytest.approx(9.1)
     state = PREPOScheduleState()
     state.record_step(5, [("d", 1)], 8)
-    assert progress_metrics(state, 0.25) == {"prepo/rollouts_used": 8.0, "prepo/prompts_seen": 1.0, "prepo/progress": 0.25}
+    expected = {"prepo/rollouts_used": 8.0, "prepo/prompts_seen": 1.0, "prepo/progress": 0.25}
+    assert progress_metrics(state, 0.25) == expected
     assert all(key.startswith("prepo/") for key in {**sel, **w})
