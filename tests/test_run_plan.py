@@ -97,8 +97,13 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
     cfg = _compose(f"experiment={experiment}")
     steps = cfg.trainer.total_training_steps
     assert steps is not None, f"{experiment}: trainer.total_training_steps must be set"
-    # Training-set sizes: DAPO-Math-17k ~17.4k after dedup, MATH train 7.5k, GSM8K train 7,473, toy: config.
-    rows = {"dapo_math": 17_400, "math": 7_500, "gsm8k": 7_473, "toy": int(cfg.assets.toy_train_rows)}[cfg.data.name]
+    # Training-set sizes: DAPO-Math-17k ~17.4k after dedup, MATH train 7.5k, GSM8K train 7,473, toy: config,
+    # CPU study: its train_small set (erpo/study/model.py, SMALL_PER_LEVEL prompts of each level).
+    from erpo.study.model import SMALL_PER_LEVEL
+    from erpo.study.task import LEVELS
+
+    rows = {"dapo_math": 17_400, "math": 7_500, "gsm8k": 7_473, "toy": int(cfg.assets.toy_train_rows),
+            "cpu_study": SMALL_PER_LEVEL * len(LEVELS)}[cfg.data.name]
     inputs = plan_inputs(cfg, rows, 0)
     plan = make_plan(inputs)
     assert plan.steps == steps and not plan.epochs_cut_steps
