@@ -325,3 +325,18 @@ def test_analysis_refuses_runs_of_different_code(study):
         analyse_study(study, figures=False)
     out = analyse_study(study, figures=False, allow_mixed_commits=True)
     assert out["code"] is None and "Runs of different code mixed" in (study / "table.md").read_text()
+
+
+def test_notebook_renders_every_figure_from_constructed_runs(study, tmp_path):
+    from erpo.study.analyse import analyse_study
+
+    probe = tmp_path / "probe.json"
+    entries = [
+        {"temperature": t, "prompts": 20, "mixed": m, "all_wrong": 0, "all_correct": 20 - m}
+        for t, m in ((1.0, 5), (1.2, 9))
+    ]
+    probe.write_text(json.dumps({"temperatures": entries}))
+    analyse_study(study, figures=True, probe=probe)
+    figures = {p.name: p.stat().st_size for p in (study / "figures").glob("*.png")}
+    assert set(figures) == {"shares.png", "effective_prompts.png", "temperatures.png", "heldout.png", "revival.png"}
+    assert all(size > 10_000 for size in figures.values())

@@ -406,8 +406,12 @@ def render_figures(results: Path, figure_dir: Path | None = None) -> Path:
     import nbformat
     from nbclient import NotebookClient
 
-    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "cpu_study.ipynb"
+    root = Path(__file__).resolve().parents[2]
+    notebook = root / "notebooks" / "cpu_study.ipynb"
     figure_dir = Path(figure_dir or results / "figures")
+    # the kernel imports this checkout's erpo (not another install's), whatever its working directory
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *[p for p in os.environ.get("PYTHONPATH", "").split(
+        os.pathsep) if p]])
     figure_dir.mkdir(parents=True, exist_ok=True)
     os.environ["ERPO_STUDY_DIR"] = str(results.resolve())
     os.environ["ERPO_STUDY_FIGURES"] = str(figure_dir.resolve())
