@@ -277,10 +277,11 @@ def group_shares(counts: list[int], n: int) -> dict:
     return out
 
 
-def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int = 0) -> dict:
+def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int = 1) -> dict:
     """Shares of all-correct / mixed / all-wrong groups at ``temperature`` (n per prompt) from the saved model,
     over the RL pool (``train_rl``: the state RL starts from) and per level over every train prompt, with the
-    regime check of the RL pool (``regime``)."""
+    regime check of the RL pool (``regime``). Sampling seed 1 by default: seed 0's draw is the one SPEC's
+    rl_levels were chosen on, so the check is made on a fresh draw."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
