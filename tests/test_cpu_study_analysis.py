@@ -153,6 +153,13 @@ def test_code_version_moves_with_code_not_with_results(tmp_path):
     (root / "erpo" / "a.py").write_text("A = 2\n")
     dirty = code_version(root)
     assert dirty["dirty"] and dirty["code_tree"] != first["code_tree"]
+    (root / "erpo" / "b.py").write_text("B = 1\n")  # untracked code counts too
+    untracked = code_version(root)
+    assert untracked["code_tree"] != dirty["code_tree"]
+    _git(root, "-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
+    _git(root, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "edit")
+    committed = code_version(root)  # the same code, now committed: the same fingerprint
+    assert not committed["dirty"] and committed["code_tree"] == untracked["code_tree"]
 
 
 def test_eval_results_record_measured_lengths(tmp_path):
