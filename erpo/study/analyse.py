@@ -236,8 +236,9 @@ def outcomes(runs: list[dict], iters: int = 2000) -> dict:
             continue
         for name in [*PROMPT_OUTCOMES, *STEP_OUTCOMES]:
             a, b = _cells(runs, arm, name), _cells(runs, baseline, name)
-            if not (set(a) & set(b)):
-                continue
+            counted = [sum(n for per in side.values() for _, n in per.values()) for side in (a, b)]
+            if not (set(a) & set(b)) or not all(counted):
+                continue  # nothing to compare (e.g. no all-correct visit had two revisits yet)
             d = ratio_diff_bootstrap(a, b, iters=iters, counts=name in PROMPT_OUTCOMES)
             lo, hi = d["ci"]
             d["mde80"] = 2.8 * (hi - lo) / 3.92 if np.isfinite([lo, hi]).all() else None
