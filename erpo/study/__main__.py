@@ -17,7 +17,7 @@ from pathlib import Path
 
 from erpo.study.run import MAIN_VARIANTS, Plan
 
-RESULTS = "benchmarks/results/cpu_study"
+RESULTS = "benchmarks/results/cpu_study_v2"  # the first version (issue 12) stays in cpu_study/
 WORK = "outputs/cpu_study"
 ASSETS = "outputs/assets/cpu_study"  # conf/model/cpu_study.yaml: assets.study_dir
 
@@ -75,6 +75,10 @@ def run(args) -> None:
                 ra_seeds=_ints(args.ra_seeds), overrides=tuple(args.overrides), deadline=deadline,
                 assets=args.assets, eval_k=args.eval_k)
     plan.check()
+    if args.probe:  # read (and refused) now, not after the whole study
+        from erpo.study.probe import read_probe
+
+        read_probe(args.probe)
     if not (Path(args.results) / "start_shares.json").exists():
         build(args)
     _check_regime(args.results, args.allow_regime_miss)
