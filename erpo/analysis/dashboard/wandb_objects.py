@@ -26,12 +26,12 @@ def line_plot(panel: dict) -> wr.LinePlot:
     )
 
 
-def run_filter(spec: dict) -> list:
+def run_filter(spec: dict) -> expr.And:
     """Runs of the compared groups (and model, when the spec names one)."""
     filters = [expr.Metric("Group").isin(list(spec["groups"]))]
     if spec.get("model"):
         filters.append(expr.Config("model_name") == spec["model"])
-    return filters
+    return expr.And(*filters)
 
 
 def workspace(spec: dict) -> ws.Workspace:
