@@ -91,9 +91,9 @@ def test_sections_kept_and_dropped_with_a_message(built):
     assert names == ["Held-out accuracy", "Residual prompts", "Temperatures"]
     assert spec["workspace"]["sections"][0]["panels"][0]["y"] == ["val-core/cpu_study/acc/mean@2"]
     for dropped in ("Effective prompts and rollouts", "PREPO", "GRESO"):
-        message = next(m for m in spec["dropped"] if m.startswith(f"{dropped}: section dropped"))
-        assert f"left out: {message}" in printed
-    assert "'rollouts/total'" in next(m for m in spec["dropped"] if m.startswith("Effective"))
+        message = next(m for m in spec["notes"] if m.startswith(f"{dropped}: section dropped"))
+        assert f"note: {message}" in printed
+    assert "'rollouts/total'" in next(m for m in spec["notes"] if m.startswith("Effective"))
     assert "specification:" in printed and "--push" in printed
 
 
@@ -178,9 +178,9 @@ def test_rollouts_prepo_and_greso_sections_when_their_keys_are_logged():
     }
     assert (
         "GRESO / keep probabilities after adaptation: plots ['greso/p_easy']; no run logged ['greso/p_hard']"
-        in (spec["dropped"])
+        in (spec["notes"])
     )
-    assert any(m.startswith("Held-out accuracy: section dropped") for m in spec["dropped"])
+    assert any(m.startswith("Held-out accuracy: section dropped") for m in spec["notes"])
 
 
 def test_a_renamed_metric_fails_instead_of_leaving_an_empty_panel(tmp_path, monkeypatch):
@@ -205,7 +205,16 @@ def test_bad_input_is_refused_naming_the_field():
         build_spec(runs, "", "p")
     with pytest.raises(InputError, match="none of the comparison's sections"):
         build_spec([_run("grpo", ["actor/lr"])], "e", "p")
+    with pytest.raises(InputError, match=r"several models \['m', 'qwen'\] .* --model"):
+        build_spec([*runs, RunRecord("x", "x", "grpo", "qwen", 1, 8, {1: {"erpo/frac_mixed": 0.5}})], "e", "p")
     assert main(["--entity", "e", "--project", "p", "--offline-runs", "/nonexistent"]) == 2
+
+
+def test_two_runs_of_one_seed_are_reported():
+    runs = [_run("grpo", ["erpo/frac_mixed"]), _run("grpo", ["erpo/frac_mixed"]), _run("grpo", ["erpo/frac_mixed"], 2)]
+    runs[1].run_id, runs[1].name = "rerun", "grpo-s1-rerun"
+    spec = build_spec(runs, "e", "p")
+    assert "group grpo: 2 runs of seed 1 (['grpo-s1', 'grpo-s1-rerun']); the mean and band count each" in spec["notes"]
 
 
 def test_mechanism_numbers_by_hand():
@@ -257,3 +266,63 @@ def test_api_runs_read_group_config_and_history():
     assert [(r.group, r.n, r.seed) for r in runs] == [("grpo", 4, 1), ("erpo", 4, 1)]
     assert runs[0].history == {1: {"_step": 1, "erpo/frac_mixed": 0.5}, 2: {"_step": 2, "erpo/frac_mixed": 0.25}}
     assert runs[0].keys == {"erpo/frac_mixed"}  # NaN is "not logged"
+
+
+def test_push_saves_the_workspace_and_the_report(built, tmp_path, monkeypatch, capsys):
+    """--push's code path up to W&B's own save calls (which need a login and the network, stood in for here)."""
+    from types import SimpleNamespace
+
+    import wandb_workspaces.reports.v2 as wr
+    import wandb_workspaces.workspaces as ws
+
+    saved = []
+
+    def save(kind):
+        def method(self, *args, **kwargs):
+            saved.append((kind, self))
+            return SimpleNamespace(url=f"https://wandb.invalid/{kind}")
+
+        return method
+
+    monkeypatch.setattr(ws.Workspace, "save", save("workspace"))
+    monkeypatch.setattr(wr.Report, "save", save("report"))
+    monkeypatch.setattr("erpo.analysis.dashboard.__main__.offline_runs", lambda root: _spec_runs(built))
+    argv = [
+        "--entity",
+        "someone",
+        "--project",
+        "erpo",
+        "--offline-runs",
+        "x",
+        "--results",
+        str(STUDY / "runs"),
+        "--no-published",
+        "--out",
+        str(tmp_path / "spec.json"),
+        "--push",
+    ]
+    assert main(argv) == 0
+    assert [kind for kind, _ in saved] == ["workspace", "report"]
+    assert [s.name for s in saved[0][1].sections] == [s["name"] for s in built[0]["workspace"]["sections"]]
+    out = capsys.readouterr().out
+    assert (
+        "saved workspace: https://wandb.invalid/workspace" in out
+        and "saved report: https://wandb.invalid/report" in out
+    )
+
+
+def _spec_runs(built):
+    """The committed runs as RunRecords, from the module fixture's independent read (no second read)."""
+    _, _, runs = built
+    return [
+        RunRecord(
+            r["run_id"],
+            r["name"],
+            r["group"],
+            r["config"]["model_name"],
+            r["config"]["seed"],
+            r["config"]["actor_rollout_ref"]["rollout"]["n"],
+            r["history"],
+        )
+        for r in runs
+    ]

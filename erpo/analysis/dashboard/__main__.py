@@ -60,7 +60,7 @@ def summary(spec: dict) -> str:
         )
     else:
         lines.append("no report (give --results with the table's eval result JSONs to add one)")
-    lines += [f"left out: {message}" for message in spec["dropped"]]
+    lines += [f"note: {message}" for message in spec["notes"]]
     return "\n".join(lines)
 
 
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
                 args.published_models,
                 args.title,
             )
-            spec["dropped"] += messages
+            spec["notes"] += messages
         from erpo.analysis.dashboard.wandb_objects import report, workspace_view
 
         # W&B's own models check the spec; the report's wire form needs the network, so only its objects here

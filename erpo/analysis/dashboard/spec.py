@@ -43,7 +43,24 @@ def select_runs(runs: list[RunRecord], groups: list[str] | None, model: str | No
         if missing:
             raise InputError(f"--groups: {missing} have no runs in {source}; groups there: {found}")
         runs = [r for r in runs if r.group in groups]
+    models = sorted({str(r.model) for r in runs})
+    if len(models) > 1:
+        # a band over runs of different models would mix them: one comparison, one model
+        raise InputError(f"the compared runs are of several models {models} (config model_name); pick one: --model")
     return runs
+
+
+def seed_notes(runs: list[RunRecord]) -> list[str]:
+    """Messages for a group holding two runs of one seed (a rerun, not a resume): the band then counts both."""
+    seen: dict[tuple, list[str]] = {}
+    for run in runs:
+        if run.seed is not None:
+            seen.setdefault((run.group, run.seed), []).append(run.name)
+    return [
+        f"group {group}: {len(names)} runs of seed {seed} ({sorted(names)}); the mean and band count each"
+        for (group, seed), names in sorted(seen.items())
+        if len(names) > 1
+    ]
 
 
 def _kept(section: Section, logged: set[str]) -> tuple[Section | None, list[str]]:
@@ -120,6 +137,7 @@ def build_spec(
     order = list(groups) if groups else sorted({r.group for r in runs})
     logged = set().union(*(r.keys for r in runs))
     sections, messages = build_sections(logged, doc)
+    messages += seed_notes(runs)
     title = f"{project}: {' vs '.join(order)}" + (f" ({model})" if model else "")
     return {
         "version": SPEC_VERSION,
@@ -136,6 +154,6 @@ def build_spec(
         ],
         "plot": PLOT_CONVENTION,
         "workspace": {"name": title, "sections": [section_dict(s) for s in sections]},
-        "dropped": messages,
+        "notes": messages,
         "report": None,
     }
