@@ -135,11 +135,16 @@ def test_report_numbers_match_the_study_analysis(built):
     """The mechanism read from the W&B runs equals the study's analysis, which read the JSONL logs."""
     spec, _, _ = built
     analysis = {row["variant"]: row for row in json.loads((STUDY / "analysis.json").read_text())["per_run"]}
-    for line in spec["report"]["mechanism"].splitlines()[2:]:
+    lines = spec["report"]["mechanism"].splitlines()
+    assert lines[0] == (
+        "| variant | runs | all-correct share | mixed share | all-wrong share | mean T | share above base T |"
+    )
+    for line in lines[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
-        variant, shares = cells[0], [float(c) for c in cells[2:5]]
-        expected = [analysis[variant][k] for k in ("frac_all_correct", "frac_mixed", "frac_all_wrong")]
-        assert shares == pytest.approx(expected, abs=6e-3)  # the table prints 3 significant digits
+        variant, values = cells[0], [float(c) for c in cells[2:7]]
+        keys = ("frac_all_correct", "frac_mixed", "frac_all_wrong", "mean_temperature", "share_raised")
+        expected = [analysis[variant][k] for k in keys]
+        assert values == pytest.approx(expected, abs=6e-3)  # the table prints 3 significant digits
 
 
 def _run(group, keys, seed=1, n=8, steps=3, values=None):
