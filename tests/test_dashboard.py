@@ -117,8 +117,11 @@ def test_wandb_models_accept_the_spec(built):
     stored = view["spec"]["section"]["panelBankConfig"]["sections"]
     assert [s["name"] for s in stored] == [s["name"] for s in spec["workspace"]["sections"]]
     for section, wire in zip(spec["workspace"]["sections"], stored, strict=True):
-        assert [p["config"]["metrics"] for p in wire["panels"]] == [p["y"] for p in section["panels"]]
-        for panel in wire["panels"]:
+        text, *plots = wire["panels"]  # a text panel first: the question and how the plots are drawn
+        assert text["config"]["value"].startswith(section["question"]) and "min-max" in text["config"]["value"]
+        assert [p["config"]["metrics"] for p in plots] == [p["y"] for p in section["panels"]]
+        for panel in plots:
+            assert panel["config"]["smoothingType"] == "none"
             assert (panel["config"]["groupBy"], panel["config"]["groupAgg"], panel["config"]["groupArea"]) == (
                 "group",
                 "mean",

@@ -34,9 +34,24 @@ def run_filter(spec: dict) -> expr.And:
     return expr.And(*filters)
 
 
+def legend(spec: dict) -> str:
+    """What every plot draws (spec["plot"]): said beside the plots, in the workspace and the report."""
+    convention = spec["plot"]
+    return (
+        f"Lines: {convention['line']}; band: {convention['band']}; smoothing: {convention['smoothing']}; "
+        f"grouped by {convention['grouping']}."
+    )
+
+
 def workspace(spec: dict) -> ws.Workspace:
+    # each section opens with a text panel: the question it answers and how its plots are drawn
     sections = [
-        ws.Section(name=s["name"], is_open=True, panels=[line_plot(p) for p in s["panels"]])
+        ws.Section(
+            name=s["name"],
+            is_open=True,
+            panels=[wr.MarkdownPanel(markdown=f"{s['question']}\n\n{legend(spec)}")]
+            + [line_plot(p) for p in s["panels"]],
+        )
         for s in spec["workspace"]["sections"]
     ]
     return ws.Workspace(
@@ -82,15 +97,10 @@ def report(spec: dict) -> wr.Report:
             wr.H2(text="Mechanism per variant (from the runs' logged series)"),
             wr.MarkdownBlock(text=part["mechanism"]),
         ]
-    convention = spec["plot"]
-    legend = (
-        f"Lines: {convention['line']}; band: {convention['band']}; smoothing: {convention['smoothing']}; "
-        f"grouped by {convention['grouping']}."
-    )
     for section in part["sections"]:
         blocks += [
             wr.H2(text=section["name"]),
-            wr.P(text=f"{section['question']} {legend}"),
+            wr.P(text=f"{section['question']} {legend(spec)}"),
             wr.PanelGrid(runsets=[runset], panels=[line_plot(p) for p in section["panels"]]),
         ]
     return wr.Report(
