@@ -10,7 +10,7 @@ from metric_docs import undocumented
 from erpo.analysis.dashboard import catalogue
 from erpo.analysis.dashboard.__main__ import main
 from erpo.analysis.dashboard.report import mechanism_markdown, run_mechanism
-from erpo.analysis.dashboard.sources import RunRecord, api_runs
+from erpo.analysis.dashboard.sources import RunRecord, api_runs, offline_runs
 from erpo.analysis.dashboard.spec import build_sections, build_spec
 from erpo.analysis.metric_list import DOC
 from erpo.analysis.wandb_offline import read_wandb_file
@@ -334,3 +334,49 @@ def _spec_runs(built):
         )
         for r in runs
     ]
+
+
+def test_a_resumed_offline_run_is_one_run(tmp_path, monkeypatch):
+    """Two offline folders of one run id (a resume) merge into one run; a later file's steps win."""
+    first = tmp_path / "offline-run-20260101_000000-abc" / "run-abc.wandb"
+    second = tmp_path / "offline-run-20260102_000000-abc" / "run-abc.wandb"
+    other = tmp_path / "offline-run-20260101_000000-xyz" / "run-xyz.wandb"
+    for path in (first, second, other):
+        path.parent.mkdir()
+        path.write_bytes(b"")
+    contents = {
+        first: {
+            "run_id": "abc",
+            "name": "erpo-s1",
+            "group": "erpo",
+            "config": {"seed": 1},
+            "history": {1: {"erpo/frac_mixed": 0.1}, 2: {"erpo/frac_mixed": 0.2}},
+        },
+        second: {
+            "run_id": "abc",
+            "name": "erpo-s1",
+            "group": "erpo",
+            "config": {"seed": 1},
+            "history": {2: {"erpo/frac_mixed": 0.25}, 3: {"erpo/frac_mixed": 0.3}},
+        },
+        other: {"run_id": "xyz", "name": "grpo-s1", "group": "grpo", "config": {"seed": 1}, "history": {1: {}}},
+    }
+    monkeypatch.setattr("erpo.analysis.dashboard.sources.read_wandb_file", lambda path: contents[path])
+    runs = {r.run_id: r for r in offline_runs(tmp_path)}
+    assert sorted(runs) == ["abc", "xyz"]
+    assert runs["abc"].history == {
+        1: {"erpo/frac_mixed": 0.1},
+        2: {"erpo/frac_mixed": 0.25},
+        3: {"erpo/frac_mixed": 0.3},
+    }
+
+
+def test_no_login_is_a_clear_error(monkeypatch, capsys):
+    import wandb
+
+    def no_key():
+        raise wandb.errors.UsageError("No API key configured. Use `wandb login` to log in.")
+
+    monkeypatch.setattr(wandb, "Api", no_key)
+    assert main(["--entity", "e", "--project", "p", "--groups", "grpo"]) == 2
+    assert "W&B API unavailable (No API key configured" in capsys.readouterr().err

@@ -105,7 +105,12 @@ def main(argv=None) -> int:
         return 0
     from erpo.analysis.dashboard.wandb_objects import push
 
-    for kind, url in push(spec).items():
+    try:
+        urls = push(spec)
+    except Exception as error:  # login, network, permissions: wandb-workspaces raises plain Exceptions for them
+        print(f"error: saving to W&B failed ({error}); `wandb login`, and check --entity/--project", file=sys.stderr)
+        return 3
+    for kind, url in urls.items():
         print(f"saved {kind}: {url}")
     return 0
 

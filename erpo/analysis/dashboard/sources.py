@@ -51,26 +51,30 @@ def _record(run_id, name, group, config: dict, history: dict[int, dict]) -> RunR
 
 
 def offline_runs(root: str | Path) -> list[RunRecord]:
-    """Every W&B offline run file (``run-<id>.wandb`` or a copy, ``*.wandb``) under ``root``, recursively."""
+    """Every W&B offline run file (``run-<id>.wandb`` or a copy, ``*.wandb``) under ``root``, recursively.
+
+    A resumed run writes one more offline folder under the same run id (``offline-run-<time>-<id>``): its files
+    are merged into one run, in path order (the folder names start with the time), a later file's steps winning.
+    """
     files = sorted(Path(root).rglob("*.wandb"))
     if not files:
         raise InputError(
             f"--offline-runs {root}: no W&B run files (*.wandb) there; runs with logger=offline write "
             "them under outputs/wandb/offline-run-*/"
         )
-    runs = []
+    merged: dict[str, dict] = {}
     for path in files:
         run = read_wandb_file(path)
-        runs.append(
-            _record(
-                run.get("run_id"),
-                run.get("name") or path.stem,
-                run.get("group"),
-                run.get("config") or {},
-                run["history"],
-            )
-        )
-    return runs
+        run_id = run.get("run_id") or path.stem
+        if run_id in merged:
+            for step, row in run["history"].items():
+                merged[run_id]["history"].setdefault(step, {}).update(row)
+        else:
+            merged[run_id] = {**run, "name": run.get("name") or path.stem}
+    return [
+        _record(run_id, run["name"], run.get("group"), run.get("config") or {}, run["history"])
+        for run_id, run in merged.items()
+    ]
 
 
 def api_runs(entity: str, project: str, groups: list[str] | None, api=None) -> list[RunRecord]:
@@ -78,7 +82,13 @@ def api_runs(entity: str, project: str, groups: list[str] | None, api=None) -> l
     if api is None:
         import wandb
 
-        api = wandb.Api()
+        try:
+            api = wandb.Api()
+        except Exception as error:  # wandb raises its own UsageError / AuthenticationError / connection errors
+            raise InputError(
+                f"W&B API unavailable ({error}); log in with `wandb login`, or read W&B offline run files with "
+                "--offline-runs <folder>"
+            ) from error
     filters = {"group": {"$in": list(groups)}} if groups else {}
     runs = []
     for run in api.runs(f"{entity}/{project}", filters=filters):
