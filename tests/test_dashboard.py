@@ -216,6 +216,7 @@ def test_bad_input_is_refused_naming_the_field():
     with pytest.raises(InputError, match=r"several models \['m', 'qwen'\] .* --model"):
         build_spec([*runs, RunRecord("x", "x", "grpo", "qwen", 1, 8, {1: {"erpo/frac_mixed": 0.5}})], "e", "p")
     assert main(["--entity", "e", "--project", "p", "--offline-runs", "/nonexistent"]) == 2
+    assert main(["--entity", "e", "--project", "p", "--offline-runs", "x", "--baseline", "grpo"]) == 2  # no --results
 
 
 def test_two_runs_of_one_seed_are_reported():

@@ -67,6 +67,14 @@ def summary(spec: dict) -> str:
 def main(argv=None) -> int:
     args = parse(argv)
     command = "python -m erpo.analysis.dashboard " + shlex.join(sys.argv[1:] if argv is None else argv)
+    report_only = [
+        f"--{name.replace('_', '-')}"
+        for name in ("benchmarks", "metric", "baseline", "title", "published_models")
+        if getattr(args, name)
+    ] + (["--no-published"] if args.no_published else [])
+    if report_only and not args.results:
+        print(f"error: {report_only} shape the report, which needs --results <eval result JSONs>", file=sys.stderr)
+        return 2
     try:
         if args.offline_runs:
             runs, source = offline_runs(args.offline_runs), f"offline run files under {args.offline_runs}"
