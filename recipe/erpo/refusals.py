@@ -126,6 +126,27 @@ def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
             f"erpo.ra.enabled=true needs algorithm.adv_estimator={ESTIMATOR_NAME} (got "
             f"{config.algorithm.adv_estimator!r}); use an erpo algorithm preset or set the estimator."
         )
+    refuse_idle_ra_magnitude(erpo_cfg.ra, bool(config.algorithm.get("norm_adv_by_std_in_grpo", True)))
+
+
+def refuse_idle_ra_magnitude(ra, norm_by_std: bool) -> None:
+    """virtual_response's pseudo_reward cancels under std normalisation (every all-correct response gets
+    1/sqrt(G+1) for any value below the real reward, docs/erpo.md "RA forms"): a value there would be a knob
+    that does nothing, so it is refused; without std normalisation the value sets RA's size, so it is required."""
+    if not ra.enabled or ra.form != "virtual_response":
+        return
+    if norm_by_std and ra.pseudo_reward is not None:
+        raise ConfigRefused(
+            f"erpo.ra.pseudo_reward={ra.pseudo_reward} has no effect: with algorithm.norm_adv_by_std_in_grpo=true "
+            "every response of an all-correct group gets 1/sqrt(G+1) under erpo.ra.form=virtual_response, whatever "
+            "the pseudo reward. Set erpo.ra.pseudo_reward=null, or give RA a magnitude that survives normalisation "
+            "(erpo.ra.form=fixed_advantage erpo.ra.advantage=<a>), or set algorithm.norm_adv_by_std_in_grpo=false."
+        )
+    if not norm_by_std and ra.pseudo_reward is None:
+        raise ConfigRefused(
+            "erpo.ra.pseudo_reward=null with algorithm.norm_adv_by_std_in_grpo=false: without std normalisation the "
+            "pseudo reward sets RA's advantage, (r - p) / (G + 1); choose it explicitly (e.g. 0.0, a wrong answer)."
+        )
 
 
 def check_prepo_fields(config: DictConfig) -> PREPOConfig:
