@@ -148,14 +148,19 @@ def test_every_experiment_file_composes_and_validates(experiment):
 def test_erpo_paper_rows_differ_only_in_the_method(size):
     dapo = _compose(f"experiment=erpo_paper/dapo_qwen2.5-{size}")
     erpo = _compose(f"experiment=erpo_paper/erpo_qwen2.5-{size}")
-    for cfg in (dapo, erpo):
+    ra = _compose(f"experiment=erpo_paper/ra_qwen2.5-{size}")
+    for cfg in (dapo, erpo, ra):
         assert cfg.actor_rollout_ref.model.path == f"Qwen/Qwen2.5-{size.upper()}"
         assert cfg.data.train_files == "data/dapo_math_17k.parquet" and cfg.data.train_batch_size == 512
         assert cfg.actor_rollout_ref.rollout.n == 16 and cfg.actor_rollout_ref.rollout.val_kwargs.n == 4
         assert cfg.algorithm.filter_groups.enable and cfg.actor_rollout_ref.actor.clip_ratio_high == 0.28
+        assert cfg.actor_rollout_ref.actor.optim.lr_warmup_steps == 20  # DAPO Sec. 4.1
     assert (dapo.variant, dapo.erpo.enabled) == ("dapo", False)
+    # DAPO + RA (Table 2's middle row): RA in the ERPO rows' form, no temperatures
+    assert (ra.variant, ra.erpo.enabled, ra.erpo.ra.enabled) == ("dapo_ra", False, True)
+    assert ra.erpo.ra == erpo.erpo.ra and ra.algorithm.adv_estimator == "erpo_grpo"
     assert (erpo.variant, erpo.erpo.enabled) == ("erpo_dapo", True)
-    # ERPO = temperatures + RA (secondary summary cited in the row): RA reaches the loss through the erpo_grpo
+    # ERPO = temperatures + RA (the reviews cited in the row): RA reaches the loss through the erpo_grpo
     # estimator, and "correct" is acc for RA and DAPO's filter alike.
     assert erpo.erpo.ra.enabled and erpo.algorithm.adv_estimator == "erpo_grpo"
     assert erpo.algorithm.filter_groups.metric == "acc"

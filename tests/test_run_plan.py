@@ -113,10 +113,11 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
         assert "2511.00794" in cfg.rollout_budget.source
 
 
-def test_erpo_paper_rows_are_175_steps_labelled_unverified():
+def test_erpo_paper_rows_are_175_steps_sourced_to_the_reviews():
     text = (ROOT / "conf/experiment/erpo_paper/_base.yaml").read_text()
-    assert "total_training_steps: 175" in text and "unverified" in text
-    for name in ("erpo_qwen2.5-3b", "erpo_qwen2.5-7b", "dapo_qwen2.5-3b", "dapo_qwen2.5-7b"):
+    assert "total_training_steps: 175" in text and "reviewer 4" in text and "unverified" in text
+    for name in ("erpo_qwen2.5-3b", "erpo_qwen2.5-7b", "dapo_qwen2.5-3b", "dapo_qwen2.5-7b", "ra_qwen2.5-3b",
+                 "ra_qwen2.5-7b"):
         assert _compose(f"experiment=erpo_paper/{name}").trainer.total_training_steps == 175
 
 
