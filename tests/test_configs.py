@@ -166,6 +166,18 @@ def test_erpo_paper_rows_differ_only_in_the_method(size):
     assert erpo.algorithm.filter_groups.metric == "acc"
 
 
+def test_reward_scale_is_an_option_and_a_wrong_one_is_refused():
+    for scale in ("zero_one", "dapo", "greso"):
+        cfg = _compose("experiment=erpo_paper/dapo_qwen2.5-7b",
+                       f"reward.custom_reward_function.reward_kwargs.scale={scale}")
+        check_recipe_fields(cfg, ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
+    assert _compose("experiment=erpo_paper/dapo_qwen2.5-7b").reward.custom_reward_function.reward_kwargs.scale == (
+        "zero_one")
+    cfg = _compose("reward.custom_reward_function.reward_kwargs.scale=half")
+    with pytest.raises(ConfigRefused, match="reward_kwargs.scale='half'"):
+        check_recipe_fields(cfg, ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
+
+
 def test_paper_settings_of_prepo_and_erpo_on_prepo():
     from verl.utils.config import omega_conf_to_dataclass
 

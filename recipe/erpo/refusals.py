@@ -16,6 +16,7 @@ from erpo.config import ERPOConfig
 from erpo.errors import ConfigError
 from erpo.greso import GRESOConfig
 from erpo.prepo.config import PREPO_LOSS_MODE, PREPOConfig
+from erpo.rewards.math_reward import REWARD_SCALES
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
 
@@ -127,6 +128,11 @@ def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
             f"{config.algorithm.adv_estimator!r}); use an erpo algorithm preset or set the estimator."
         )
     refuse_idle_ra_magnitude(erpo_cfg.ra, bool(config.algorithm.get("norm_adv_by_std_in_grpo", True)))
+    reward_fn = config.reward.get("custom_reward_function") or {}
+    scale = (reward_fn.get("reward_kwargs") or {}).get("scale", "zero_one")
+    if scale not in REWARD_SCALES:
+        raise ConfigRefused(f"reward.custom_reward_function.reward_kwargs.scale={scale!r} is not supported; choose "
+                            f"one of {sorted(REWARD_SCALES)} (erpo/rewards/math_reward.py).")
 
 
 def refuse_idle_ra_magnitude(ra, norm_by_std: bool) -> None:
