@@ -205,6 +205,12 @@ def check_greso_fields(config: DictConfig, prepo_cfg: PREPOConfig) -> GRESOConfi
             "probabilities once per training step from that step's groups, and this recipe closes a step once per "
             "sampled batch; set parameter_sync_step=1."
         )
+    if greso_cfg.group_rule == "mean_score" and (config.get("erpo") or {}).get("enabled", False):
+        raise ConfigRefused(
+            "greso.group_rule=mean_score with erpo.enabled=true: GRESO's mean-score rule would decide the tracker's "
+            "outcomes, but ERPO's residual prompts are all-correct by acc; set greso.group_rule=acc (and the two "
+            "thresholds to null) with ERPO, or erpo.enabled=false."
+        )
     return greso_cfg
 
 
