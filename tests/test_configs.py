@@ -9,7 +9,13 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict, read_write
 
 from erpo.config import ERPOConfig
-from recipe.erpo.refusals import ConfigRefused, check_prepo_fields, check_recipe_fields, check_rl_parquet
+from recipe.erpo.refusals import (
+    ConfigRefused,
+    check_greso_fields,
+    check_prepo_fields,
+    check_recipe_fields,
+    check_rl_parquet,
+)
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
@@ -164,6 +170,27 @@ def test_erpo_paper_rows_differ_only_in_the_method(size):
     # estimator, and "correct" is acc for RA and DAPO's filter alike.
     assert erpo.erpo.ra.enabled and erpo.algorithm.adv_estimator == "erpo_grpo"
     assert erpo.algorithm.filter_groups.metric == "acc"
+
+
+@pytest.mark.parametrize("size", ["1.5b", "7b"])
+def test_greso_paper_rows_turn_on_gresos_reward_and_thresholds(size):
+    ds = _compose(f"experiment=greso_paper/ds_qwen2.5-math-{size}")
+    greso = _compose(f"experiment=greso_paper/greso_qwen2.5-math-{size}")
+    for cfg in (ds, greso):
+        assert cfg.actor_rollout_ref.model.path == f"Qwen/Qwen2.5-Math-{size.upper()}"
+        assert cfg.data.train_batch_size == 256 and cfg.actor_rollout_ref.rollout.n == 8
+        assert cfg.algorithm.filter_groups.enable and cfg.algorithm.filter_groups.metric == "score"
+        assert cfg.reward.custom_reward_function.reward_kwargs.scale == "greso"
+        assert "Table 1" in cfg.rollout_budget.source and not cfg.erpo.enabled
+    assert (ds.variant, ds.greso.enabled, greso.variant, greso.greso.enabled) == ("ds", False, "greso", True)
+    assert (greso.greso.group_rule, greso.greso.easy_mean_at_least, greso.greso.hard_mean_at_most) == (
+        "mean_score", 0.98, 0.11)
+    assert (ds.rollout_budget.rollouts, greso.rollout_budget.rollouts) == {
+        "1.5b": (7_600_000, 3_300_000), "7b": (13_100_000, 6_300_000)}[size]
+    check_greso_fields(greso, check_prepo_fields(greso))
+    with pytest.raises(ConfigRefused, match="greso.group_rule=mean_score with erpo.enabled=true"):
+        bad = _compose(f"experiment=greso_paper/greso_qwen2.5-math-{size}", "erpo.enabled=true")
+        check_greso_fields(bad, check_prepo_fields(bad))
 
 
 def test_reward_scale_is_an_option_and_a_wrong_one_is_refused():
@@ -347,7 +374,7 @@ def test_eval_and_validation_sample_with_the_same_preset(preset):
     assert evalc.sampling.name == preset
 
 
-@pytest.mark.parametrize("paper", ["erpo_paper", "prepo_paper"])
+@pytest.mark.parametrize("paper", ["erpo_paper", "prepo_paper", "greso_paper"])
 def test_paper_rows_validate_with_their_papers_preset(paper):
     for row in sorted((Path(CONF) / "experiment" / paper).glob("[!_]*.yaml")):
         cfg = _compose(f"experiment={paper}/{row.stem}")
