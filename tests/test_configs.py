@@ -240,7 +240,8 @@ def test_bad_prepo_fields_are_refused(overrides, field):
         check_prepo_fields(_compose(*overrides))
 
 
-@pytest.mark.parametrize("model", ["qwen2.5-math-7b", "qwen2.5-math-1.5b", "qwen3-4b", "llama3.1-8b"])
+@pytest.mark.parametrize("model", ["qwen2.5-math-7b", "qwen2.5-math-1.5b", "qwen3-4b", "qwen3-4b-base",
+                                   "llama3.1-8b"])
 def test_prepo_paper_rows_differ_only_in_the_method(model):
     random = _compose(f"experiment=prepo_paper/random_{model}")
     prepo = _compose(f"experiment=prepo_paper/prepo_{model}")

@@ -124,6 +124,21 @@ def test_erpo_paper_rows_are_175_steps_sourced_to_the_reviews():
         assert _compose(f"experiment=erpo_paper/{name}").trainer.total_training_steps == 175
 
 
+def test_qwen3_4b_readings_print_the_token_budget_each_implies():
+    """PREPO's "Qwen3-4B": the post-trained model with long outputs (the rows' assumed reading) or the base
+    model at 3,072 tokens; same rollouts, and the plan shows the response-token budget of each."""
+    budgets = {}
+    for row, path in (("prepo_qwen3-4b", "Qwen/Qwen3-4B"), ("prepo_qwen3-4b-base", "Qwen/Qwen3-4B-Base")):
+        cfg = _compose(f"experiment=prepo_paper/{row}")
+        assert cfg.actor_rollout_ref.model.path == path
+        inputs = plan_inputs(cfg, 7_500, 0)
+        plan = make_plan(inputs)
+        assert plan.max_response_tokens_total == plan.rollouts_total * cfg.data.max_response_length
+        assert f"<= {cfg.data.max_response_length:,} per rollout" in format_plan(plan, inputs)
+        budgets[row] = (plan.rollouts_total, cfg.data.max_response_length)
+    assert budgets == {"prepo_qwen3-4b": (348_160, 16_384), "prepo_qwen3-4b-base": (348_160, 3_072)}
+
+
 def _parquet(path, questions):
     rows = [{"data_source": "s", "prompt": [{"role": "user", "content": q}], "ability": "math",
              "reward_model": {"style": "rule", "ground_truth": a}, "extra_info": {"index": i}}
