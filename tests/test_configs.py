@@ -193,6 +193,19 @@ def test_greso_paper_rows_turn_on_gresos_reward_and_thresholds(size):
         check_greso_fields(bad, check_prepo_fields(bad))
 
 
+def test_prepo_mini_batch_scope_needs_one_micro_batch_per_rank_share():
+    base = ("experiment=prepo_paper/prepo_qwen2.5-math-7b", "prepo.weighting.normaliser_scope=mini_batch",
+            "trainer.n_gpus_per_node=8", "trainer.nnodes=1")
+    with pytest.raises(ConfigRefused, match="ppo_micro_batch_size_per_gpu=64"):  # 64 prompts x 8 / 8 ranks
+        check_prepo_fields(_compose(*base, "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8"))
+    assert check_prepo_fields(_compose(*base, "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=64",
+                                       "actor_rollout_ref.actor.use_dynamic_bsz=false")).weighting.normaliser_scope == (
+        "mini_batch")
+    with pytest.raises(ConfigRefused, match="use_dynamic_bsz=true"):
+        check_prepo_fields(_compose(*base, "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=64",
+                                    "actor_rollout_ref.actor.use_dynamic_bsz=true"))
+
+
 def test_reward_scale_is_an_option_and_a_wrong_one_is_refused():
     for scale in ("zero_one", "dapo", "greso"):
         cfg = _compose("experiment=erpo_paper/dapo_qwen2.5-7b",

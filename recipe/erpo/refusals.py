@@ -179,7 +179,31 @@ def check_prepo_fields(config: DictConfig) -> PREPOConfig:
             "prepo.weighting.entropy_source=current needs actor_rollout_ref.actor.calculate_entropy=true "
             "(the loss forward pass must compute token entropies)."
         )
+    if weighting.enabled and weighting.normaliser_scope == "mini_batch":
+        refuse_split_mini_batch(config)
     return prepo_cfg
+
+
+def refuse_split_mini_batch(config: DictConfig) -> None:
+    """normaliser_scope=mini_batch sums entropies across ranks inside one loss call, so each GPU's micro-batch
+    must be its whole share of the PPO mini-batch (no gradient accumulation, fixed micro-batch sizes)."""
+    actor, trainer = config.actor_rollout_ref.actor, config.trainer
+    if actor.get("use_dynamic_bsz", False):
+        raise ConfigRefused(
+            "prepo.weighting.normaliser_scope=mini_batch with actor_rollout_ref.actor.use_dynamic_bsz=true: "
+            "micro-batches then vary in rows; set use_dynamic_bsz=false or normaliser_scope=batch."
+        )
+    ranks = int(trainer.get("n_gpus_per_node", 1)) * int(trainer.get("nnodes", 1))
+    dp = max(ranks // int(actor.get("ulysses_sequence_parallel_size", 1) or 1), 1)
+    share = int(actor.ppo_mini_batch_size) * int(config.actor_rollout_ref.rollout.n) // dp
+    micro = actor.get("ppo_micro_batch_size_per_gpu")
+    if micro is None or int(micro) != share:
+        raise ConfigRefused(
+            f"prepo.weighting.normaliser_scope=mini_batch needs actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu="
+            f"{share} (ppo_mini_batch_size {actor.ppo_mini_batch_size} x rollout.n "
+            f"{config.actor_rollout_ref.rollout.n} / {dp} data-parallel ranks), got {micro}: H_bar is summed over "
+            "the ranks' micro-batches of one optimiser step. Or use normaliser_scope=batch."
+        )
 
 
 def check_greso_fields(config: DictConfig, prepo_cfg: PREPOConfig) -> GRESOConfig:
