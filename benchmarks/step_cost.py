@@ -68,11 +68,27 @@ def load_per_core() -> float:
     return os.getloadavg()[0] / (os.cpu_count() or 1)
 
 
+def process_cpu_seconds() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) of every process on the machine, by pid, with a short name (Ray's actor
+    name where it has one: ``ray::AgentLoopWorkerTQ``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            name = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        out[int(pid)] = (" ".join(name.split()[:3])[:60] or "?", (int(stat[11]) + int(stat[12])) / tick)
+    return out
+
+
 class StepWatch:
-    """Polls a JSONL file and records the wall time at which each step's line appeared."""
+    """Polls a JSONL file; records the wall time at which each step's line appeared and every process's CPU
+    seconds then (so the CPU each process spent over the steady steps can be told apart)."""
 
     def __init__(self, path: Path):
-        self.path, self.times, self._stop = path, {}, threading.Event()
+        self.path, self.times, self.cpu, self._stop = path, {}, {}, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
@@ -82,9 +98,20 @@ class StepWatch:
                 lines = self.path.read_text().splitlines()
                 for line in lines[seen:]:
                     if line.strip():
-                        self.times.setdefault(json.loads(line)["step"], time.time())
+                        step = json.loads(line)["step"]
+                        if step not in self.times:
+                            self.times[step] = time.time()
+                            self.cpu[step] = process_cpu_seconds()
                 seen = len(lines)
             time.sleep(0.05)
+
+    def cpu_between(self, first: int, last: int, top: int = 12) -> dict[str, float]:
+        """CPU seconds per process name from the end of step ``first`` to the end of step ``last``."""
+        totals: dict[str, float] = {}
+        for pid, (name, seconds) in self.cpu[last].items():
+            totals[name] = totals.get(name, 0.0) + seconds - self.cpu[first].get(pid, (name, 0.0))[1]
+        ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+        return {name: round(seconds, 2) for name, seconds in ranked}
 
     def __enter__(self):
         self._thread.start()
@@ -136,7 +163,9 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
            "load_per_core_at_start": round(load, 2), "cuts_off": cuts_off, "overrides": overrides,
            "startup_s": first_end - rows[1]["timing_s/step"], "first_step_s": rows[1]["timing_s/step"],
            "launch_to_first_step_end_s": first_end, "teardown_s": end - watch.times[steps], "wall_s": end - launch,
-           "first_step_gen_s": rows[1].get("timing_s/gen")}
+           "first_step_gen_s": rows[1].get("timing_s/gen"),
+           # Every process's CPU over steps 2..N (other work on the machine shows here too, by name).
+           "cpu_s_by_process_steps_2_to_n": watch.cpu_between(1, steps)}
     for phase in PHASES:
         values = [r.get(f"timing_s/{phase}", 0.0) for r in steady]
         out[f"{phase}_s"] = float(np.median(values))

@@ -81,8 +81,9 @@ def test_single_turn_run_keeps_no_state_on_the_loop_object():
                                 and sub.value.id == "self"), f"{cls.__name__}.run assigns to self"
 
 
-@pytest.mark.parametrize("algorithm,uses_kl", [("grpo", True), ("erpo", True), ("dapo", False),
-                                               ("erpo_dapo", False), ("prepo", False), ("greso", False)])
+@pytest.mark.parametrize("algorithm,uses_kl", [("grpo", True), ("erpo", True), ("dapo", False), ("erpo_dapo", False),
+                                               ("prepo", False), ("erpo_prepo", False), ("greso", False),
+                                               ("erpo_greso", False)])
 def test_reference_model_only_where_a_kl_term_reads_it(algorithm, uses_kl):
     """verl builds and runs the reference policy only when a KL term uses it (docs/cpu.md lists the presets)."""
     from verl.trainer.ppo.utils import need_reference_policy
@@ -108,3 +109,30 @@ def test_transfer_queue_threads_are_the_physical_cores():
     from recipe.platform.cpu import cpu_environment
 
     assert cpu_environment()["TQ_NUM_THREADS"] == str(psutil.cpu_count(logical=False) or 1)
+
+
+@pytest.mark.parametrize("cut", sorted(__import__("benchmarks.step_cost", fromlist=["CUTS"]).CUTS))
+def test_each_benchmark_cut_reverts_a_setting_the_study_run_has(cut):
+    """benchmarks/step_cost.py's `before` arm must really undo each cut: its overrides compose and change the
+    value the study's GRPO run would have (a cut whose revert changed nothing would time the same thing twice)."""
+    from benchmarks.step_cost import CUTS, MICRO_BATCH_KEYS
+
+    base = ["experiment=cpu_study/grpo", *[f"{key}=288" for key in MICRO_BATCH_KEYS]]
+    after, before = _compose(*base), _compose(*base, *CUTS[cut])
+    for override in CUTS[cut]:
+        key = override.split("=", 1)[0]
+        assert OmegaConf.select(after, key) != OmegaConf.select(before, key), override
+
+
+def test_step_cost_refuses_a_busy_machine_and_missing_assets(tmp_path, monkeypatch):
+    from benchmarks import step_cost
+
+    with pytest.raises(SystemExit, match="no built model"):
+        step_cost.main(["--assets", str(tmp_path)])
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    monkeypatch.setattr(step_cost, "load_per_core", lambda: 3.0)
+    with pytest.raises(SystemExit, match="busy"):
+        step_cost.main(["--assets", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--steps must be >= 2"):
+        step_cost.main(["--assets", str(tmp_path), "--steps", "1"])
