@@ -25,8 +25,9 @@ def _engine(model: str, seed: int):
     if not torch.cuda.is_available():
         from recipe.platform.cpu import cpu_environment
 
-        for key in ("VLLM_TARGET_DEVICE", "VLLM_CPU_KVCACHE_SPACE", "TOKENIZERS_PARALLELISM"):
+        for key in ("VLLM_TARGET_DEVICE", "TOKENIZERS_PARALLELISM"):
             os.environ.setdefault(key, cpu_environment()[key])
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; the offline engine takes no engine_kwargs here
     from vllm import LLM
 
     return LLM(model=model, seed=seed, dtype="bfloat16" if torch.cuda.is_available() else "float32",

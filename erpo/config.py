@@ -15,14 +15,44 @@ from erpo.temperature import TemperatureConfig
 
 # Temperature of the old-policy, reference and actor log-prob passes: each sample's own (sampled) or base.
 LOGPROB_TEMPERATURES = ("sampled", "base")
+# How RA gives an all-correct group an advantage (docs/erpo.md "RA forms"; recipe/erpo/reactivation.py).
+RA_FORMS = ("virtual_response", "fixed_advantage")
 
 
 @dataclass(frozen=True)
 class RAConfig:
+    """RA's form and its one magnitude; a field the chosen form does not read must stay null.
+
+    virtual_response reads ``pseudo_reward`` (and only without std normalisation does its value matter:
+    recipe/erpo/refusals.py refuses it otherwise); fixed_advantage reads ``advantage``.
+    """
+
     enabled: bool = False
-    pseudo_reward: float = 0.0
+    form: str = "virtual_response"
+    pseudo_reward: float | None = None
+    advantage: float | None = None
 
     def validate(self, prefix: str = "erpo.ra") -> RAConfig:
+        require_choice(prefix, "form", self.form, RA_FORMS)
+        if not self.enabled:
+            for name in ("pseudo_reward", "advantage"):
+                require(getattr(self, name) is None, prefix, name, getattr(self, name),
+                        f"is read only with {prefix}.enabled=true; set it to null or turn RA on.")
+            return self
+        if self.form == "fixed_advantage":
+            require(self.pseudo_reward is None, prefix, "pseudo_reward", self.pseudo_reward,
+                    f"is not read by {prefix}.form=fixed_advantage (its magnitude is {prefix}.advantage); set it "
+                    "to null, or use form=virtual_response.")
+            require(self.advantage is not None and 0.0 < self.advantage <= 10.0, prefix, "advantage",
+                    self.advantage, "must be in (0, 10] under form=fixed_advantage: the advantage every response "
+                    "of an all-correct group gets, in units of GRPO's normalised advantage.")
+        else:
+            require(self.advantage is None, prefix, "advantage", self.advantage,
+                    f"is read only by {prefix}.form=fixed_advantage; set it to null (virtual_response's "
+                    f"magnitude is {prefix}.pseudo_reward).")
+            require(self.pseudo_reward is None or self.pseudo_reward < 1.0, prefix, "pseudo_reward",
+                    self.pseudo_reward, "must be below a correct answer's reward, 1.0 (a pseudo-negative reward: "
+                    "the real responses must score above the virtual one).")
         return self
 
 

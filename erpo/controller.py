@@ -35,6 +35,12 @@ class ERPOController:
         self.policy = TemperaturePolicy(cfg.temperature)
         self.tracker = PromptTracker(history_length=cfg.history_length, base_temperature=cfg.temperature.base)
         greso = (greso or GRESOConfig()).validate()
+        if greso.enabled and greso.group_rule == "mean_score" and cfg.enabled:
+            raise ConfigError(
+                "greso.group_rule=mean_score with erpo.enabled=true: the tracker's outcomes would then come from "
+                "mean scores, but ERPO's residual prompts are all-correct by acc (erpo/correctness.py). Use "
+                "greso.group_rule=acc with ERPO, or erpo.enabled=false for GRESO's own rule."
+            )
         self.greso = GRESOSelector(greso) if greso.enabled else None
 
     def assign(self, sources: Sequence[str], indices) -> np.ndarray:
@@ -59,8 +65,11 @@ class ERPOController:
         left (its temperature, streak and previous outcome), whatever ``temperature_used`` says.
         """
         move = self.policy.next_temperature if self.cfg.enabled else None
+        outcome = None
+        if self.greso is not None and self.greso.cfg.group_rule == "mean_score":
+            outcome = self.greso.cfg.outcomes_by_mean(mean_reward)
         result = self.tracker.record(step, sources, indices, n, n_correct, mean_reward, temperature_used,
-                                     move_temperature=move)
+                                     move_temperature=move, outcome=outcome)
         if self.greso is not None:
             self.greso.observe(result.outcome)
         # record() accepted temperature_used, so it reads as finite floats

@@ -41,6 +41,7 @@ class PlanInputs:
     erpo: bool = False  # erpo.enabled
     rollout_budget: int | None = None  # rollout_budget.rollouts (a paper's budget), None = none
     rollout_budget_source: str = ""  # where the budget comes from
+    max_response_length: int = 0  # data.max_response_length, tokens one response may hold (0 = not given)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class RunPlan:
     scoring_forward_passes_total: int  # over the run, without DAPO refill rounds
     rollout_budget: int | None
     rollout_budget_source: str
+    # Response tokens at most: one rollout (max_response_length), the trained rollouts of a step, and the
+    # run's minimum rollouts (DAPO refills add more); what the row's generation budget implies. 0 = not given.
+    max_response_tokens_per_step: int = 0
+    max_response_tokens_total: int = 0
 
 
 def _positive(name: str, value) -> None:
@@ -111,6 +116,8 @@ def make_plan(inputs: PlanInputs) -> RunPlan:
         scoring_forward_passes_total=steps * candidates,
         rollout_budget=inputs.rollout_budget,
         rollout_budget_source=inputs.rollout_budget_source,
+        max_response_tokens_per_step=b * n * inputs.max_response_length,
+        max_response_tokens_total=steps * b * n * inputs.max_response_length,
     )
 
 
@@ -145,6 +152,10 @@ def format_plan(plan: RunPlan, inputs: PlanInputs) -> str:
         lines.append(f"  PREPO scoring        {_count(plan.scoring_forward_passes_per_step)} prompt forward passes "
                      f"per selection (x{inputs.candidate_multiplier}), {_count(plan.scoring_forward_passes_total)} "
                      "over the run (not rollouts)")
+    if inputs.max_response_length:
+        lines.append(f"  response tokens      <= {_count(inputs.max_response_length)} per rollout "
+                     f"(data.max_response_length), <= {_count(plan.max_response_tokens_per_step)} per step, "
+                     f"<= {_count(plan.max_response_tokens_total)} over the minimum rollouts")
     if plan.rollout_budget is not None:
         lines.append(f"  rollout budget       {_count(plan.rollout_budget)} ({plan.rollout_budget_source}); "
                      f"planned minimum {_count(plan.rollouts_total)}")

@@ -118,13 +118,14 @@ class PromptTracker:
 
     # ---- update ------------------------------------------------------------------------
     def record(self, step: int, sources, indices, n, n_correct, mean_reward, temperature_used,
-               move_temperature: MoveTemperature | None = None) -> RecordResult:
+               move_temperature: MoveTemperature | None = None, outcome=None) -> RecordResult:
         """Record one visit per group, in call order.
 
         A prompt that occurs twice is recorded as two visits, the second from the state the first left
         (its history slot, streak, previous outcome, and the temperature ``move_temperature`` moved).
         ``move_temperature`` moves the prompt's stored temperature, never ``temperature_used``: the
-        latter is only logged in the history.
+        latter is only logged in the history. ``outcome`` (Outcome codes, one per group) replaces the
+        classification by n_correct (GRESO's mean-score rule, erpo/greso/config.py); None = by n_correct.
         """
         sources, indices = self._keys(sources, indices)
         size = len(indices)
@@ -132,7 +133,13 @@ class PromptTracker:
         n = integer_array(n, "n", size, 1, GROUP_MAX, "n is each group's size, 1..65535 (stored as uint16).")
         n_correct = integer_array(n_correct, "n_correct", size, 0, GROUP_MAX,
                                   "n_correct counts the responses whose acc >= erpo.correct_threshold.")
-        outcome = _classify_checked(n_correct, n)
+        if outcome is None:
+            outcome = _classify_checked(n_correct, n)
+        else:
+            outcome = np.asarray(outcome, dtype=np.int8)
+            allowed = (Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.MIXED)
+            if outcome.shape != (size,) or not np.isin(outcome, allowed).all():
+                raise InputError(f"outcome must hold one of {[int(o) for o in allowed]} per group ({size}).")
         mean_reward = float_array(mean_reward, "mean_reward", size, -FLOAT16_MAX, FLOAT16_MAX,
                                   fix="mean_reward is stored as float16.")
         temperature_used = float_array(temperature_used, "temperature_used", size, 0.0, FLOAT16_MAX,

@@ -9,7 +9,13 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict, read_write
 
 from erpo.config import ERPOConfig
-from recipe.erpo.refusals import ConfigRefused, check_prepo_fields, check_recipe_fields, check_rl_parquet
+from recipe.erpo.refusals import (
+    ConfigRefused,
+    check_greso_fields,
+    check_prepo_fields,
+    check_recipe_fields,
+    check_rl_parquet,
+)
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
@@ -154,17 +160,68 @@ def test_every_experiment_file_composes_and_validates(experiment):
 def test_erpo_paper_rows_differ_only_in_the_method(size):
     dapo = _compose(f"experiment=erpo_paper/dapo_qwen2.5-{size}")
     erpo = _compose(f"experiment=erpo_paper/erpo_qwen2.5-{size}")
-    for cfg in (dapo, erpo):
+    ra = _compose(f"experiment=erpo_paper/ra_qwen2.5-{size}")
+    for cfg in (dapo, erpo, ra):
         assert cfg.actor_rollout_ref.model.path == f"Qwen/Qwen2.5-{size.upper()}"
         assert cfg.data.train_files == "data/dapo_math_17k.parquet" and cfg.data.train_batch_size == 512
         assert cfg.actor_rollout_ref.rollout.n == 16 and cfg.actor_rollout_ref.rollout.val_kwargs.n == 4
         assert cfg.algorithm.filter_groups.enable and cfg.actor_rollout_ref.actor.clip_ratio_high == 0.28
+        assert cfg.actor_rollout_ref.actor.optim.lr_warmup_steps == 20  # DAPO Sec. 4.1
     assert (dapo.variant, dapo.erpo.enabled) == ("dapo", False)
+    # DAPO + RA (Table 2's middle row): RA in the ERPO rows' form, no temperatures
+    assert (ra.variant, ra.erpo.enabled, ra.erpo.ra.enabled) == ("dapo_ra", False, True)
+    assert ra.erpo.ra == erpo.erpo.ra and ra.algorithm.adv_estimator == "erpo_grpo"
     assert (erpo.variant, erpo.erpo.enabled) == ("erpo_dapo", True)
-    # ERPO = temperatures + RA (secondary summary cited in the row): RA reaches the loss through the erpo_grpo
+    # ERPO = temperatures + RA (the reviews cited in the row): RA reaches the loss through the erpo_grpo
     # estimator, and "correct" is acc for RA and DAPO's filter alike.
     assert erpo.erpo.ra.enabled and erpo.algorithm.adv_estimator == "erpo_grpo"
     assert erpo.algorithm.filter_groups.metric == "acc"
+
+
+@pytest.mark.parametrize("size", ["1.5b", "7b"])
+def test_greso_paper_rows_turn_on_gresos_reward_and_thresholds(size):
+    ds = _compose(f"experiment=greso_paper/ds_qwen2.5-math-{size}")
+    greso = _compose(f"experiment=greso_paper/greso_qwen2.5-math-{size}")
+    for cfg in (ds, greso):
+        assert cfg.actor_rollout_ref.model.path == f"Qwen/Qwen2.5-Math-{size.upper()}"
+        assert cfg.data.train_batch_size == 256 and cfg.actor_rollout_ref.rollout.n == 8
+        assert cfg.algorithm.filter_groups.enable and cfg.algorithm.filter_groups.metric == "score"
+        assert cfg.reward.custom_reward_function.reward_kwargs.scale == "greso"
+        assert "Table 1" in cfg.rollout_budget.source and not cfg.erpo.enabled
+    assert (ds.variant, ds.greso.enabled, greso.variant, greso.greso.enabled) == ("ds", False, "greso", True)
+    assert (greso.greso.group_rule, greso.greso.easy_mean_at_least, greso.greso.hard_mean_at_most) == (
+        "mean_score", 0.98, 0.11)
+    assert (ds.rollout_budget.rollouts, greso.rollout_budget.rollouts) == {
+        "1.5b": (7_600_000, 3_300_000), "7b": (13_100_000, 6_300_000)}[size]
+    check_greso_fields(greso, check_prepo_fields(greso))
+    with pytest.raises(ConfigRefused, match="greso.group_rule=mean_score with erpo.enabled=true"):
+        bad = _compose(f"experiment=greso_paper/greso_qwen2.5-math-{size}", "erpo.enabled=true")
+        check_greso_fields(bad, check_prepo_fields(bad))
+
+
+def test_prepo_mini_batch_scope_needs_one_micro_batch_per_rank_share():
+    base = ("experiment=prepo_paper/prepo_qwen2.5-math-7b", "prepo.weighting.normaliser_scope=mini_batch",
+            "trainer.n_gpus_per_node=8", "trainer.nnodes=1")
+    with pytest.raises(ConfigRefused, match="ppo_micro_batch_size_per_gpu=64"):  # 64 prompts x 8 / 8 ranks
+        check_prepo_fields(_compose(*base, "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8"))
+    assert check_prepo_fields(_compose(*base, "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=64",
+                                       "actor_rollout_ref.actor.use_dynamic_bsz=false")).weighting.normaliser_scope == (
+        "mini_batch")
+    with pytest.raises(ConfigRefused, match="use_dynamic_bsz=true"):
+        check_prepo_fields(_compose(*base, "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=64",
+                                    "actor_rollout_ref.actor.use_dynamic_bsz=true"))
+
+
+def test_reward_scale_is_an_option_and_a_wrong_one_is_refused():
+    for scale in ("zero_one", "dapo", "greso"):
+        cfg = _compose("experiment=erpo_paper/dapo_qwen2.5-7b",
+                       f"reward.custom_reward_function.reward_kwargs.scale={scale}")
+        check_recipe_fields(cfg, ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
+    assert _compose("experiment=erpo_paper/dapo_qwen2.5-7b").reward.custom_reward_function.reward_kwargs.scale == (
+        "zero_one")
+    cfg = _compose("reward.custom_reward_function.reward_kwargs.scale=half")
+    with pytest.raises(ConfigRefused, match="reward_kwargs.scale='half'"):
+        check_recipe_fields(cfg, ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
 
 
 def test_paper_settings_of_prepo_and_erpo_on_prepo():
@@ -202,7 +259,8 @@ def test_bad_prepo_fields_are_refused(overrides, field):
         check_prepo_fields(_compose(*overrides))
 
 
-@pytest.mark.parametrize("model", ["qwen2.5-math-7b", "qwen2.5-math-1.5b", "qwen3-4b", "llama3.1-8b"])
+@pytest.mark.parametrize("model", ["qwen2.5-math-7b", "qwen2.5-math-1.5b", "qwen3-4b", "qwen3-4b-base",
+                                   "llama3.1-8b"])
 def test_prepo_paper_rows_differ_only_in_the_method(model):
     random = _compose(f"experiment=prepo_paper/random_{model}")
     prepo = _compose(f"experiment=prepo_paper/prepo_{model}")
@@ -336,7 +394,7 @@ def test_eval_and_validation_sample_with_the_same_preset(preset):
     assert evalc.sampling.name == preset
 
 
-@pytest.mark.parametrize("paper", ["erpo_paper", "prepo_paper"])
+@pytest.mark.parametrize("paper", ["erpo_paper", "prepo_paper", "greso_paper"])
 def test_paper_rows_validate_with_their_papers_preset(paper):
     for row in sorted((Path(CONF) / "experiment" / paper).glob("[!_]*.yaml")):
         cfg = _compose(f"experiment={paper}/{row.stem}")

@@ -178,7 +178,7 @@ def test_ra_under_dapo_trains_all_correct_groups(tmp_path):
     train with RA's positive advantage (GRPO would give them 0); rollouts are counted with refills."""
     from recipe.common.rollouts import STATE_FILE as ROLLOUTS_STATE_FILE
 
-    out = _train(tmp_path, "ra", "algorithm=erpo_dapo", "erpo.ra.enabled=true", "erpo.ra.pseudo_reward=0.0",
+    out = _train(tmp_path, "ra", "algorithm=erpo_dapo", "erpo.ra.enabled=true",
                  "reward.reward_kwargs.overlong_buffer_cfg.len=4", "trainer.total_training_steps=4")
     assert out.returncode == 0, out.stderr[-4000:]
     assert "Run plan" in out.stdout and "DAPO refill" in out.stdout

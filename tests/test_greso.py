@@ -203,3 +203,41 @@ def test_the_greso_node_of_train_yaml_builds_and_equals_the_dataclass_defaults()
         cfg = compose("train")
     assert GRESOConfig.from_dict(OmegaConf.to_container(cfg.greso, resolve=True)) == GRESOConfig()
     assert GRESOConfig().enabled is False  # safe off
+
+
+GRESO_RULE = {"group_rule": "mean_score", "easy_mean_at_least": 0.98, "hard_mean_at_most": 0.11}
+
+
+def test_mean_score_rule_follows_gresos_thresholds_not_acc():
+    """GRESO's code judges a group by its mean score (1 / 0.1 / 0 reward): easy at >= 0.98, hard at <= 0.11.
+    With G = 16, one correct answer among 15 unformatted ones has mean 1/16 = 0.0625: hard for GRESO, mixed
+    by acc; 15 correct and one formatted-but-wrong has mean 0.944: mixed under both."""
+    controller = ERPOController(ERPOConfig(enabled=False), GRESOConfig.from_dict({"enabled": True, **GRESO_RULE}))
+    n = np.array([16, 16, 16, 16])
+    n_correct = np.array([16, 0, 1, 15])
+    mean = np.array([1.0, 0.1, 1 / 16, (15 + 0.1) / 16])
+    controller.update(step=1, sources=["s"] * 4, indices=[0, 1, 2, 3], n=n, n_correct=n_correct,
+                      mean_reward=mean, temperature_used=np.ones(4))
+    streak, kind = controller.tracker.zero_variance_streaks(["s"] * 4, [0, 1, 2, 3])
+    assert kind.tolist() == [Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.ALL_WRONG, Outcome.MIXED]
+    by_acc = ERPOController(ERPOConfig(enabled=False), GRESOConfig(enabled=True))
+    by_acc.update(step=1, sources=["s"] * 4, indices=[0, 1, 2, 3], n=n, n_correct=n_correct, mean_reward=mean,
+                  temperature_used=np.ones(4))
+    assert by_acc.tracker.zero_variance_streaks(["s"] * 4, [0, 1, 2, 3])[1].tolist() == [
+        Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.MIXED, Outcome.MIXED]
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"group_rule": "mean_score"}, "greso.easy_mean_at_least"),
+    ({"easy_mean_at_least": 0.98}, "greso.easy_mean_at_least"),  # read only under mean_score
+    ({"group_rule": "mean", **{k: v for k, v in GRESO_RULE.items() if k != "group_rule"}}, "greso.group_rule"),
+    ({**GRESO_RULE, "hard_mean_at_most": 0.99}, "greso.hard_mean_at_most"),
+])
+def test_mean_score_rule_settings_are_checked(fields, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        GRESOConfig.from_dict({"enabled": True, **fields})
+
+
+def test_mean_score_rule_is_refused_with_erpo_temperatures():
+    with pytest.raises(ConfigError, match="greso.group_rule=mean_score with erpo.enabled=true"):
+        ERPOController(ERPOConfig(enabled=True), GRESOConfig.from_dict({"enabled": True, **GRESO_RULE}))

@@ -79,7 +79,7 @@ def _grpo(scores, index):
 def test_erpo_estimator_equals_grpo_without_ra():
     from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
-    reactivation.configure(False, 0.0)
+    reactivation.configure(False)
     scores, index = [1.0, 1.0, 0.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
     rewards = torch.tensor(scores).unsqueeze(-1)
     adv, _ = get_adv_estimator_fn(reactivation.ESTIMATOR_NAME)(rewards, torch.ones_like(rewards), np.array(index))
@@ -87,7 +87,7 @@ def test_erpo_estimator_equals_grpo_without_ra():
 
 
 def test_ra_gives_all_correct_groups_a_positive_advantage_only():
-    reactivation.configure(True, 0.0)
+    reactivation.configure(True)
     try:
         scores, index = [1.0, 1.0, 0.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
         rewards = torch.tensor(scores).unsqueeze(-1)
@@ -98,12 +98,59 @@ def test_ra_gives_all_correct_groups_a_positive_advantage_only():
         assert adv[3:, 0].tolist() == pytest.approx([expected.item()] * 3)
     finally:
         reactivation.set_all_correct_groups(None)
-        reactivation.configure(False, 0.0)
+        reactivation.configure(False)
+
+
+def _ra_advantage_of_16_correct(**settings) -> float:
+    """RA's advantage of each response of one all-correct group of 16 (reward 1.0) under ``settings``."""
+    norm_by_std = settings.pop("norm_by_std", True)
+    reactivation.configure(True, **settings)
+    try:
+        rewards = torch.ones(16, 1)
+        reactivation.set_all_correct_groups({"g"})
+        adv, _ = reactivation.compute_erpo_grpo_advantage(
+            rewards, torch.ones_like(rewards), np.array(["g"] * 16), config={"norm_adv_by_std_in_grpo": norm_by_std})
+        assert torch.all(adv == adv[0, 0])  # one value for the whole group
+        return float(adv[0, 0])
+    finally:
+        reactivation.set_all_correct_groups(None)
+        reactivation.configure(False)
+
+
+def test_ra_forms_on_an_all_correct_group_of_16_at_two_magnitudes():
+    """virtual_response under std normalisation: 1/sqrt(17) whatever the pseudo reward (why a value is
+    refused there); without it, (1 - p) / 17; fixed_advantage: the advantage itself, which survives."""
+    virtual_std = [_ra_advantage_of_16_correct(form="virtual_response", pseudo_reward=p) for p in (0.0, -1.0)]
+    assert virtual_std == pytest.approx([1 / 17**0.5] * 2, rel=1e-4)  # the magnitude does nothing
+    virtual_raw = [_ra_advantage_of_16_correct(form="virtual_response", pseudo_reward=p, norm_by_std=False)
+                   for p in (0.0, -1.0)]
+    assert virtual_raw == pytest.approx([1 / 17, 2 / 17]) and virtual_raw[0] != virtual_raw[1]
+    fixed = [_ra_advantage_of_16_correct(form="fixed_advantage", advantage=a) for a in (0.1, 0.5)]
+    assert fixed == pytest.approx([0.1, 0.5]) and fixed[0] != fixed[1]
+    fixed_raw = [_ra_advantage_of_16_correct(form="fixed_advantage", advantage=a, norm_by_std=False)
+                 for a in (0.1, 0.5)]
+    assert fixed_raw == pytest.approx([0.1, 0.5])
+
+
+def test_ra_settings_without_effect_are_refused():
+    from erpo.config import ERPOConfig
+    from recipe.erpo.refusals import ConfigRefused, refuse_idle_ra_magnitude
+
+    def ra(**fields):
+        return ERPOConfig.from_dict({"ra": {"enabled": True, **fields}}).ra
+
+    with pytest.raises(ConfigRefused, match="erpo.ra.pseudo_reward=0.0 has no effect"):
+        refuse_idle_ra_magnitude(ra(pseudo_reward=0.0), norm_by_std=True)
+    with pytest.raises(ConfigRefused, match="erpo.ra.pseudo_reward=null"):
+        refuse_idle_ra_magnitude(ra(), norm_by_std=False)
+    refuse_idle_ra_magnitude(ra(), norm_by_std=True)  # today's reading, nothing to set
+    refuse_idle_ra_magnitude(ra(pseudo_reward=-1.0), norm_by_std=False)
+    refuse_idle_ra_magnitude(ra(form="fixed_advantage", advantage=0.2), norm_by_std=True)
 
 
 def test_ra_decides_all_correct_from_acc_not_from_the_score():
     """DAPO's overlong penalty lowers a correct response's score: RA follows acc (the trainer's set)."""
-    reactivation.configure(True, 0.0)
+    reactivation.configure(True)
     try:
         scores, index = [1.0, 0.4, 1.0, 1.0, 1.0, 1.0], ["a", "a", "a", "b", "b", "b"]
         rewards = torch.tensor(scores).unsqueeze(-1)
@@ -117,7 +164,7 @@ def test_ra_decides_all_correct_from_acc_not_from_the_score():
             reactivation.compute_erpo_grpo_advantage(rewards, torch.ones_like(rewards), np.array(index))
     finally:
         reactivation.set_all_correct_groups(None)
-        reactivation.configure(False, 0.0)
+        reactivation.configure(False)
 
 
 def test_dapo_filter_keeps_all_correct_groups_when_ra_is_on():

@@ -229,3 +229,103 @@ def test_part_reading():
     assert parts_of("\\left( 3, \\frac{\\pi}{2} \\right)") == ["( 3, \\frac{\\pi}{2} )"]
     assert read_number("1,000.5")[0] == 2001 / 2 and read_number("1,00") is None
     assert read_number("7.5 \\times 10^{7}") == (75_000_000, False)
+
+
+# --- issue 20: three more holes, each closed as a class ---------------------------------------------
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from erpo.data.prepare import build_rows  # noqa: E402
+from erpo.data.sources import EVAL_SETS, SOURCES  # noqa: E402
+from erpo.rewards.answers import double_superscript  # noqa: E402
+
+_BASES = st.one_of(
+    st.integers(0, 359).map(lambda n: f"{n}^\\circ"), st.integers(0, 359).map(lambda n: f"{n}^{{\\circ}}"),
+    st.integers(2, 99).map(lambda n: f"{n}^{{3}}"), st.sampled_from(["x^2", "e^{x}", "2^{10}", "\\pi^2"]))
+_EXTRA = st.one_of(st.integers(2, 9).map(str), st.integers(2, 99).map(lambda k: f"{{{k}}}"),
+                   st.sampled_from(["\\circ", "{-1}", "x"]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(base=_BASES, extra=_EXTRA, space=st.sampled_from(["", " "]))
+def test_a_double_superscript_never_scores_for_its_base(base, extra, space):
+    """`90^\\circ^2` read as 90 degrees: any answer whose superscript is followed by another `^` has no
+    LaTeX reading and is refused, whatever the base and the second exponent; the base itself still scores."""
+    pred = f"{base}{space}^{extra}"
+    assert double_superscript(pred)
+    assert not acc(pred, base)
+    assert acc(base, base)
+
+
+@settings(max_examples=50, deadline=None)
+@given(text=st.text(alphabet="x123_abc+-", min_size=1, max_size=12))
+def test_grouped_or_single_superscripts_are_not_double(text):
+    assert not double_superscript(f"{{{text}^2}}^3") and not double_superscript(f"{text}_1^2")
+    assert not double_superscript(f"{text}^{{2^3}}") and double_superscript(f"{text}^2^3")
+
+
+_DENOMINATORS = st.sampled_from([1, 2, 4, 5, 8, 10, 16, 20, 25, 40, 50, 100])
+
+
+def _decimal(p: int, q: int) -> str:
+    return format((Decimal(p) / Decimal(q)).normalize(), "f")
+
+
+@settings(max_examples=30, deadline=None)
+@given(p=st.integers(-999, 999), q=_DENOMINATORS, form=st.sampled_from(
+    ["The answer is {p}/{q}", "so she pays {p}/{q} dollars.", "#### {p}/{q}", "the answer is \\frac{{{p}}}{{{q}}}",
+     "#### \\dfrac{{{p}}}{{{q}}}"]))
+def test_gsm8k_fallback_reads_a_final_fraction_as_its_value(p, q, form):
+    """GSM8K's fallback took "2" from "The answer is 1/2": a final fraction (a/b, \\frac, \\dfrac, signed) is
+    read as one number, so it scores for the gold written as a decimal and not for a neighbouring value."""
+    text = "First 3 + 4 = 7 apples. " + form.format(p=p, q=q)
+    gold = _decimal(p, q)
+    assert compute_score("openai/gsm8k", text, gold)["acc"], (text, gold)
+    assert not compute_score("openai/gsm8k", text, _decimal(p + 1, q))["acc"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(alternatives=st.lists(st.integers(1, 10**6).map(str), min_size=2, max_size=4, unique=True))
+def test_every_listed_alternative_is_carried_and_scores(alternatives):
+    """Minerva lists alternatives (["6630.65", "6630"]) while the ground truth keeps one: data prep carries
+    the whole list to extra_info.answers and the reward accepts any one of them, never a value not listed."""
+    row = {"id": "m-0", "problem": "How far?", "answer": ", ".join(alternatives), "answers": alternatives}
+    (out,), _ = build_rows("minerva", [row])
+    assert out["reward_model"]["ground_truth"] == alternatives[0]
+    assert list(out["extra_info"]["answers"]) == alternatives
+    for answer in alternatives:
+        assert compute_score("minerva", B % answer, out["reward_model"]["ground_truth"], out["extra_info"])["acc"]
+    unlisted = str(max(int(a) for a in alternatives) + 7)
+    assert not compute_score("minerva", B % unlisted, out["reward_model"]["ground_truth"], out["extra_info"])["acc"]
+
+
+@pytest.mark.parametrize("name", [n for n in EVAL_SETS if SOURCES[n].alternatives_field])
+def test_shared_eval_sets_score_each_listed_alternative(name, tmp_path):
+    """On the shared files themselves: every alternative a row lists scores through its prepared row."""
+    from erpo.data.prepare import load_rows
+
+    try:
+        raw = list(load_rows(name))
+    except FileNotFoundError:
+        pytest.skip(f"no shared copy of {name}")
+    rows, _ = build_rows(name, raw)
+    listed = [(r, a) for r in rows for a in r["extra_info"]["answers"] if len(r["extra_info"]["answers"]) > 1]
+    refused = [a for r, a in listed
+               if not compute_score(r["data_source"], B % a, r["reward_model"]["ground_truth"], r["extra_info"])["acc"]]
+    assert not refused, f"{name}: {len(refused)} of {len(listed)} listed alternatives refused, e.g. {refused[:3]}"
+
+
+# --- reward scales: ours, DAPO's and GRESO's; acc never depends on the scale -------------------------
+@pytest.mark.parametrize("scale, expected", [
+    ("zero_one", (1.0, 0.0, 0.0)),  # ours
+    ("dapo", (1.0, -1.0, -1.0)),  # DAPO Sec. 2.4, Eq. 7
+    ("greso", (1.0, 0.1, 0.0)),  # GRESO's latex_math.compute_score: 0.1 for a wrong \boxed answer
+])
+def test_reward_scales(scale, expected):
+    outs = [compute_score("math500", text, "3", scale=scale) for text in (B % "3", B % "4", "no answer")]
+    assert tuple(o["score"] for o in outs) == expected
+    assert [o["acc"] for o in outs] == [True, False, False]
+    with pytest.raises(ValueError, match="reward_kwargs.scale='half'"):
+        compute_score("math500", B % "3", "3", scale="half")

@@ -102,21 +102,40 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
     from erpo.study.model import rl_pool_size
 
     rows = {"dapo_math": 17_400, "math": 7_500, "gsm8k": 7_473, "toy": int(cfg.assets.toy_train_rows),
-            "cpu_study": rl_pool_size()}[cfg.data.name]
+            "cpu_study": rl_pool_size(), "dapo_math_math": 17_400 + 7_500}[cfg.data.name]
     inputs = plan_inputs(cfg, rows, 0)
     plan = make_plan(inputs)
     assert plan.steps == steps and not plan.epochs_cut_steps
     plan_refusals(cfg, plan, inputs)
-    if cfg.rollout_budget.rollouts is not None:  # rows set to a paper's budget spend it (within half a step)
-        assert abs(plan.rollouts_total - cfg.rollout_budget.rollouts) <= plan.rollouts_per_step / 2
-        assert "2511.00794" in cfg.rollout_budget.source
+    if cfg.rollout_budget.rollouts is not None:
+        # rows set to a paper's budget spend it (within half a step), except under dynamic sampling, where a
+        # step's rollouts depend on the filter (GRESO's Table 1 rows: the budget is printed, not planned)
+        assert "arXiv 25" in cfg.rollout_budget.source or "2511.00794" in cfg.rollout_budget.source
+        if not cfg.algorithm.get("filter_groups", {}).get("enable", False):
+            assert abs(plan.rollouts_total - cfg.rollout_budget.rollouts) <= plan.rollouts_per_step / 2
 
 
-def test_erpo_paper_rows_are_175_steps_labelled_unverified():
+def test_erpo_paper_rows_are_175_steps_sourced_to_the_reviews():
     text = (ROOT / "conf/experiment/erpo_paper/_base.yaml").read_text()
-    assert "total_training_steps: 175" in text and "unverified" in text
-    for name in ("erpo_qwen2.5-3b", "erpo_qwen2.5-7b", "dapo_qwen2.5-3b", "dapo_qwen2.5-7b"):
+    assert "total_training_steps: 175" in text and "reviewer 4" in text and "unverified" in text
+    for name in ("erpo_qwen2.5-3b", "erpo_qwen2.5-7b", "dapo_qwen2.5-3b", "dapo_qwen2.5-7b", "ra_qwen2.5-3b",
+                 "ra_qwen2.5-7b"):
         assert _compose(f"experiment=erpo_paper/{name}").trainer.total_training_steps == 175
+
+
+def test_qwen3_4b_readings_print_the_token_budget_each_implies():
+    """PREPO's "Qwen3-4B": the post-trained model with long outputs (the rows' assumed reading) or the base
+    model at 3,072 tokens; same rollouts, and the plan shows the response-token budget of each."""
+    budgets = {}
+    for row, path in (("prepo_qwen3-4b", "Qwen/Qwen3-4B"), ("prepo_qwen3-4b-base", "Qwen/Qwen3-4B-Base")):
+        cfg = _compose(f"experiment=prepo_paper/{row}")
+        assert cfg.actor_rollout_ref.model.path == path
+        inputs = plan_inputs(cfg, 7_500, 0)
+        plan = make_plan(inputs)
+        assert plan.max_response_tokens_total == plan.rollouts_total * cfg.data.max_response_length
+        assert f"<= {cfg.data.max_response_length:,} per rollout" in format_plan(plan, inputs)
+        budgets[row] = (plan.rollouts_total, cfg.data.max_response_length)
+    assert budgets == {"prepo_qwen3-4b": (348_160, 16_384), "prepo_qwen3-4b-base": (348_160, 3_072)}
 
 
 def _parquet(path, questions):

@@ -53,7 +53,11 @@ def test_other_metric_and_missing_benchmark(results):
 def test_published_rows_come_with_their_source(results):
     table = build_table([str(results)], ["aime25", "aime24", "math500", "olympiadbench"],
                         published_models=["Qwen2.5-Math-7B"])
-    assert "| PREPO (Qwen2.5-Math-7B), paper | PREPO | n/a | n/a | n/a | n/a | 39.6 | 540,000 | paper |" in table
+    assert ("| PREPO (Qwen2.5-Math-7B), PREPO paper | PREPO | n/a | n/a | n/a | n/a | 39.6 | 540,000 | paper |"
+            in table)
+    # GRESO's own Table 1 row and the PREPO paper's (empty) GRESO row stay apart
+    assert "| GRESO (Qwen2.5-Math-7B), GRESO paper | GRESO |" in table
+    assert "| GRESO (Qwen2.5-Math-7B), PREPO paper | GRESO | n/a | n/a | n/a | n/a | n/a | n/a | paper |" in table
     assert "arXiv 2511.00794" in table and "Qwen3-4B" not in table
 
 
@@ -64,8 +68,28 @@ def test_published_file_has_sources_for_every_paper():
         for row in paper["rows"]:
             assert all(v is None or 0 <= v <= 100 for v in row["values"].values())
     erpo = next(p for p in papers if p["arxiv"] == "2511.04800")
-    assert {r["model"]: r["values"]["math500"] for r in erpo["rows"]} == {
-        "Qwen2.5-3B": 50.4, "Qwen2.5-7B": 60.3}
+    assert {(r["model"], r["method"]): r["values"]["math500"] for r in erpo["rows"]} == {
+        ("Qwen2.5-3B", "DAPO"): 50.4, ("Qwen2.5-3B", "RA"): None, ("Qwen2.5-3B", "ERPO"): None,
+        ("Qwen2.5-7B", "DAPO"): 60.3, ("Qwen2.5-7B", "RA"): None, ("Qwen2.5-7B", "ERPO"): None}
+    greso = next(p for p in papers if p["arxiv"] == "2506.02177")
+    for row in greso["rows"]:  # Table 1's average is the mean of its six cells, to its one decimal
+        cells = [row["values"][b] for b in greso["benchmarks"]]
+        assert abs(sum(cells) / len(cells) - row["values"]["average"]) <= 0.05 + 1e-9, row
+
+
+def test_paper_tables_print_each_paper_in_its_layout(capsys):
+    assert tables_main(["--papers"]) == 0
+    out = capsys.readouterr().out
+    erpo = out[out.index("(ERPO)"):out.index("(GRESO)")]
+    assert "| model | method | aime24 | aime25 | amc23 | math500 | average |" in erpo  # no rollouts column
+    assert [line.split(" | ")[1] for line in erpo.splitlines() if line.startswith("| Qwen2.5-3B")] == [
+        "DAPO", "RA", "ERPO"]
+    assert "| Qwen2.5-3B | DAPO | n/a | n/a | n/a | 50.4 | n/a |" in erpo
+    greso = out[out.index("(GRESO)"):]
+    assert ("| model | method | math500 | aime24 | amc | gaokao | minerva | olympiadbench | average | rollouts |"
+            in greso)
+    assert "| Qwen2.5-Math-7B | GRESO | 82.2 | 32.5 | 80.7 | 70.2 | 35.4 | 44.1 | 57.5 | 6,300,000 |" in greso
+    assert "| Qwen2.5-Math-7B | Random | n/a | n/a | n/a | n/a | 39.45 | 905,000 |" in out  # as published
 
 
 def test_latex_output(results, tmp_path):

@@ -12,8 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from erpo.config_builder import build_config, require
+import numpy as np
+
+from erpo.config_builder import build_config, require, require_choice
 from erpo.errors import ConfigError
+from erpo.tracker import Outcome
+
+# How a group is judged easy (all correct) or hard (all wrong) for GRESO's streaks: acc (every response's
+# acc, the project's one definition of correct) | mean_score (the group's mean score against thresholds,
+# as GRESO's code does with its 1 / 0.1 / 0 reward).
+GROUP_RULES = ("acc", "mean_score")
 
 
 @dataclass(frozen=True)
@@ -29,10 +37,25 @@ class GRESOConfig:
     keep_floor: float = 0.01
     adapt_from_epoch: int = 1
     sampling_batch_multiplier: float = 1.5
+    group_rule: str = "acc"
+    easy_mean_at_least: float | None = None
+    hard_mean_at_most: float | None = None
 
     def validate(self, prefix: str = "greso") -> GRESOConfig:
         def check(condition: bool, name: str, why: str) -> None:
             require(condition, prefix, name, getattr(self, name), why)
+
+        require_choice(prefix, "group_rule", self.group_rule, GROUP_RULES)
+        for name in ("easy_mean_at_least", "hard_mean_at_most"):
+            if self.group_rule == "acc":
+                check(getattr(self, name) is None, name,
+                      f"is read only with {prefix}.group_rule=mean_score; set it to null.")
+            else:
+                check(getattr(self, name) is not None, name,
+                      f"is required with {prefix}.group_rule=mean_score (GRESO's code: easy 0.98, hard 0.11).")
+        if self.group_rule == "mean_score" and self.hard_mean_at_most >= self.easy_mean_at_least:
+            raise ConfigError(f"{prefix}.hard_mean_at_most={self.hard_mean_at_most} must be below "
+                              f"{prefix}.easy_mean_at_least={self.easy_mean_at_least} (a group cannot be both).")
 
         for name in ("p_min", "p_max", "target_zero_variance", "keep_floor"):
             check(0.0 <= getattr(self, name) <= 1.0, name, "must be in [0, 1] (a probability or a share).")
@@ -47,6 +70,14 @@ class GRESOConfig:
         check(self.sampling_batch_multiplier >= 1.0, "sampling_batch_multiplier",
               "must be >= 1 (prompts rolled out per sampling round / train batch size).")
         return self
+
+    def outcomes_by_mean(self, mean_score):
+        """Outcome codes under group_rule=mean_score: easy (all correct) at mean >= easy_mean_at_least, hard
+        (all wrong) at mean <= hard_mean_at_most, else mixed (GRESO's presampling_selector.py: `< 0.98`
+        breaks an easy streak, `> 0.11` a hard one)."""
+        mean = np.asarray(mean_score, dtype=np.float64)
+        return np.where(mean >= self.easy_mean_at_least, Outcome.ALL_CORRECT,
+                        np.where(mean <= self.hard_mean_at_most, Outcome.ALL_WRONG, Outcome.MIXED)).astype(np.int8)
 
     @property
     def easy_target(self) -> float:

@@ -19,9 +19,11 @@ PREPO_LOSS_MODE = "prepo_entropy_weighted"
 PERPLEXITY_ON = ("templated", "raw_question")
 ENTROPY_SOURCES = ("current", "old")
 # "batch": H_bar over the step's whole training batch, from the old-policy entropies verl computes
-# before the update (the trainer passes it to the loss); "micro_batch": over the rollouts of one
-# loss call (depends on the micro-batch size). See docs/prepo.md.
-NORMALISER_SCOPES = ("batch", "micro_batch")
+# before the update (the trainer passes it to the loss); "mini_batch": over the PPO mini-batch of one
+# optimiser step (the poster's "mini-batch (B rollouts)"), summed across data-parallel ranks in the loss,
+# which needs each GPU's micro-batch to be its whole share of the mini-batch; "micro_batch": over the
+# rollouts of one loss call (depends on the micro-batch size). See docs/prepo.md.
+NORMALISER_SCOPES = ("batch", "mini_batch", "micro_batch")
 
 
 @dataclass(frozen=True)

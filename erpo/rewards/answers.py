@@ -115,9 +115,46 @@ def split_parts(answer: str) -> list[str]:
     return [_finish_part(p) for p in out]
 
 
+def double_superscript(text: str) -> bool:
+    """Whether a superscript's argument is followed by another ``^`` (``90^\\circ^2``, ``x^2^3``): LaTeX
+    refuses it ("Double superscript"), so the answer has no reading; a parser that drops the degree sign
+    (or the first exponent) would otherwise score ``90^\\circ^2`` as 90 degrees. ``{x^2}^3`` and
+    ``x_1^2`` are fine."""
+    i = 0
+    while i < len(text):
+        if text[i] != "^" or (i > 0 and text[i - 1] == "\\"):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(text) and text[j] == " ":
+            j += 1
+        if j < len(text) and text[j] == "{":
+            depth = 0
+            while j < len(text):
+                depth += {"{": 1, "}": -1}.get(text[j], 0)
+                j += 1
+                if depth == 0:
+                    break
+        elif j < len(text) and text[j] == "\\":
+            j += 1
+            while j < len(text) and text[j].isalpha():
+                j += 1
+        else:
+            j += 1
+        while j < len(text) and text[j] == " ":
+            j += 1
+        if j < len(text) and text[j] == "^":
+            return True
+        i = j
+    return False
+
+
 def _finish_part(part: str) -> str:
-    """Drop a trailing percent sign (a unit); refuse a bare % elsewhere and text hiding digits."""
+    """Drop a trailing percent sign (a unit); refuse a bare % elsewhere, text hiding digits and a double
+    superscript."""
     part = _PERCENT_END.sub("", part).strip()
+    if double_superscript(part):
+        raise Malformed("double superscript (x^a^b has no reading in LaTeX)")
     if re.search(r"(?<!\\)%", part):
         raise Malformed("bare % inside an answer (LaTeX would hide what follows)")
     whole = _WHOLE_TEXT.match(part)

@@ -16,7 +16,11 @@ import re
 
 ANSWER_FORMATS = ("boxed", "answer_line", "any")
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+# A number as the GSM8K fallback reads it: a fraction (\frac{a}{b}, \dfrac, a/b) or a plain number, signed;
+# the last one in the text is the answer. Reading only plain numbers took "2" from "1/2".
+_FALLBACK_NUMBER = re.compile(
+    r"-?\\[dt]?frac\s*\{\s*-?\d[\d,]*(?:\.\d+)?\s*\}\s*\{\s*\d[\d,]*(?:\.\d+)?\s*\}"
+    r"|-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d[\d,]*(?:\.\d+)?)?")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _ANSWER_LINE = re.compile(r"(?i)Answer\s*:\s*([^\n]+)")
 
@@ -63,10 +67,11 @@ def _answer_line(text: str) -> tuple[str, int] | None:
 
 
 def _gsm8k_fallback(text: str) -> str | None:
+    """The number after the last ``####``, else the last number in the text (fractions included)."""
     if "####" in text:
-        match = _NUMBER.search(text.rsplit("####", 1)[1])
+        match = _FALLBACK_NUMBER.search(text.rsplit("####", 1)[1])
         return match.group(0).replace(",", "") if match else None
-    numbers = _NUMBER.findall(text)
+    numbers = [m.group(0) for m in _FALLBACK_NUMBER.finditer(text)]
     return numbers[-1].replace(",", "") if numbers else None
 
 

@@ -30,8 +30,21 @@ from erpo.rewards.answers import Malformed, clean, parts_of, quick_equal
 from erpo.rewards.extract import ANSWER_FORMATS, extract_answer, last_boxed
 from erpo.rewards.guards import MAX_ANSWER_CHARS, refusal
 
-__all__ = ["MAX_CHARS", "TIMEOUT_S", "WAIT_S", "compute_score", "is_equivalent", "last_boxed", "reward_stats",
-           "warm_up"]
+__all__ = ["MAX_CHARS", "REWARD_SCALES", "TIMEOUT_S", "WAIT_S", "compute_score", "is_equivalent", "last_boxed",
+           "reward_stats", "warm_up"]
+
+# Score of (a correct answer, a wrong answer in the asked format, no answer in that format), by the
+# `scale` the reward is called with (reward.custom_reward_function.reward_kwargs.scale). ``acc`` never
+# depends on it: correctness is one definition (erpo/correctness.py).
+REWARD_SCALES = {
+    # Ours: 1 / 0.
+    "zero_one": (1.0, 0.0, 0.0),
+    # DAPO (arXiv 2503.14476, Sec. 2.4, Eq. 7): 1 if is_equivalent, else -1.
+    "dapo": (1.0, -1.0, -1.0),
+    # GRESO's code (Infini-AI-Lab/GRESO@b277843, verl/utils/reward_score/latex_math.py compute_score:
+    # full_score=1., format_score=0.1 for a \boxed answer that is wrong, 0.0 when none is extracted).
+    "greso": (1.0, 0.1, 0.0),
+}
 
 # Only the tail can hold the final answer; bounding the input bounds extraction's time.
 MAX_CHARS = 4000
@@ -135,8 +148,20 @@ def _judge(pred: str, golds: list[str]) -> bool:
     return result == "equal"
 
 
-def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
-    """verl custom reward: {score, acc, pred, format_ok}; 1.0 / True only for a correct answer."""
+def compute_score(data_source, solution_str, ground_truth, extra_info=None, scale: str = "zero_one",
+                  **kwargs) -> dict:
+    """verl custom reward: {score, acc, pred, format_ok}; acc True only for a correct answer, score by
+    ``scale`` (REWARD_SCALES: correct / wrong in format / no answer). An unknown scale is a config error."""
+    if scale not in REWARD_SCALES:
+        raise ValueError(f"reward.custom_reward_function.reward_kwargs.scale={scale!r} is not supported; choose "
+                         f"one of {sorted(REWARD_SCALES)}.")
+    result = _score(data_source, solution_str, ground_truth, extra_info)
+    correct, wrong, missing = REWARD_SCALES[scale]
+    result["score"] = correct if result["acc"] else wrong if result["format_ok"] else missing
+    return result
+
+
+def _score(data_source, solution_str, ground_truth, extra_info) -> dict:
     _count("calls")
     try:
         text = solution_str if isinstance(solution_str, str) else ""

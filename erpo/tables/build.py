@@ -59,13 +59,19 @@ def sampling_label(result: dict) -> str:
             f"max={sampling['max_tokens']} k={sampling['k']}")
 
 
+def paper_name(paper: dict) -> str:
+    """The short name in the paper's title, e.g. "PREPO" from "... Intrinsic Exploration (PREPO), Sun et al."."""
+    title = paper["paper"]
+    return title[title.rindex("(") + 1:title.rindex(")")] if "(" in title else paper["arxiv"]
+
+
 def published_rows(models: list[str] | None, path: Path = PUBLISHED) -> list[dict]:
     rows = []
     for paper in yaml.safe_load(path.read_text()):
         for entry in paper["rows"]:
             if models and entry["model"] not in models:
                 continue
-            rows.append({"label": f"{entry['method']} ({entry['model']}), paper",
+            rows.append({"label": f"{entry['method']} ({entry['model']}), {paper_name(paper)} paper",
                          "variant": entry["method"], "model": entry["model"], "kind": "published",
                          "values": dict(entry["values"]), "rollouts": entry.get("rollouts"), "sampling": "paper",
                          "source": f"arXiv {paper['arxiv']}, {paper['source']} ({paper['metric']})"})
@@ -135,3 +141,30 @@ def build_table(result_paths, benchmarks=None, metric=None, baseline=None,
         rows += published_rows(published_models)
     rows = [with_average(row, benchmarks) for row in rows]
     return render(rows, benchmarks, baseline, fmt)
+
+
+def paper_tables(models: list[str] | None = None, path: Path = PUBLISHED) -> str:
+    """Each paper's published rows as its own markdown table, in the paper's layout (model, then method in
+    file order), with its own benchmarks, its average and, where any row has one, a rollouts column."""
+    out = []
+    for paper in yaml.safe_load(path.read_text()):
+        entries = [e for e in paper["rows"] if not models or e["model"] in models]
+        if not entries:
+            continue
+        columns = list(paper["benchmarks"]) + ["average"]
+        with_rollouts = any(e.get("rollouts") is not None for e in entries)
+        header = ["model", "method"] + columns + (["rollouts"] if with_rollouts else [])
+        lines = [f"### {paper['paper']} (arXiv {paper['arxiv']}), {paper['table']}", "",
+                 "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for entry in entries:
+            values = [entry["values"].get(c) for c in columns]  # as published, not rounded again
+            cells = [entry["model"], entry["method"]] + ["n/a" if v is None else f"{v:g}" for v in values]
+            if with_rollouts:
+                cells.append(f"{entry['rollouts']:,}" if entry.get("rollouts") is not None else "n/a")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", f"Source: {paper['source']}; metric: {paper['metric']}. n/a: no document available to us "
+                      "gives the cell.", ""]
+        out.append("\n".join(lines))
+    if not out:
+        raise KeyError(f"no published rows for models {models}")
+    return "\n".join(out)

