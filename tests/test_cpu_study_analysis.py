@@ -79,6 +79,30 @@ def test_probe_is_read_checked_and_gives_the_base_temperature_control(tmp_path):
         read_probe(path)
 
 
+def test_probe_result_json_is_read_as_counts(tmp_path):
+    """The probe's own probe.json (grid, selection.n, probed[].groups[t][r].correct) becomes the same counts."""
+    result = {
+        "grid": [1.0, 1.3],
+        "control": 0,
+        "selection": {"n": 4},
+        "probed": [
+            {"index": 0, "groups": [[{"correct": 4}, {"correct": 2}], [{"correct": 0}, {"correct": 3}]]},
+            {"index": 1, "groups": [[{"correct": 4}, {"correct": 4}], [{"correct": 1}, {"correct": 4}]]},
+        ],
+    }
+    path = tmp_path / "probe.json"
+    path.write_text(json.dumps(result))
+    entries = read_probe(path)
+    assert entries == [
+        {"temperature": 1.0, "prompts": 4, "mixed": 1, "all_wrong": 0, "all_correct": 3},
+        {"temperature": 1.3, "prompts": 4, "mixed": 2, "all_wrong": 1, "all_correct": 1},
+    ]
+    del result["selection"]
+    path.write_text(json.dumps(result))
+    with pytest.raises(ValueError, match="needs grid, selection.n and probed"):
+        read_probe(path)
+
+
 def test_regime_check_names_what_is_missing():
     def shares(ac, mixed):
         return {"n": REGIME["n"], "temperature": REGIME["temperature"], "train_rl": {"all_correct": ac, "mixed": mixed}}
