@@ -321,7 +321,7 @@ def probe_table(probe: dict) -> str:
         lo, hi = row["wilson"]
         lines.append(f"| {row['variant']} | {row['rate']:.2f} ({row['revived']}/{row['all_correct_visits']}) | "
                      f"[{lo:.2f}, {hi:.2f}] | {row['delta']:+.2f} | {row['fisher_p']:.3g} |")
-    lines += ["", "Within 2 revisits has no probe counterpart (the probe redraws each prompt once)."]
+    lines += ["", "Within 2 revisits has no probe counterpart (the probe draws one revisit per group, not two)."]
     lines += ["", "Dose-response (probe, no learning): " + ", ".join(
         f"T={e['temperature']:g}: mixed {e['mixed']}/{e['prompts']}, all-wrong {e['all_wrong']}/{e['prompts']}"
         for e in probe["entries"])]
