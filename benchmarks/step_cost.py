@@ -129,8 +129,9 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
     if unknown:
         raise SystemExit(f"--ablate/arm names unknown cut(s) {unknown}; known: {sorted(CUTS)}")
     name = f"stepcost-{arm}-p{prompts}"
-    # 27 prompts in train_small; 36 per step needs the 72-prompt pool (one epoch = 2 steps; the epoch cap is high).
-    train = "train_small.parquet" if prompts <= 27 else "train.parquet"
+    # 64 prompts in the study's RL pool (train_rl, erpo/study/model.py); more per step needs all 144 train prompts
+    # (the epoch cap is high).
+    train = "train_rl.parquet" if prompts <= 64 else "train.parquet"
     settings = dict(o.split("=", 1) for o in [
         "experiment=cpu_study/grpo", f"seed={seed}", "logger=jsonl", f"assets.study_dir={assets}",
         f"data.train_files={assets}/{train}", f"data.train_batch_size={prompts}",

@@ -247,6 +247,15 @@ class PromptTracker:
             out[source] = (visits, np.where(order < kept[:, None], outcome, Outcome.UNSEEN).astype(np.int8))
         return out
 
+    def prompt_indices(self) -> dict[str, np.ndarray]:
+        """Per data source, the dataset index of each row of ``outcome_histories``' arrays."""
+        out = {}
+        for source, table in self._tables.items():
+            index = np.empty(table.size, np.int64)
+            index[table.key_rows[:table.size]] = table.keys[:table.size]
+            out[source] = index
+        return out
+
     def __len__(self) -> int:
         return sum(len(t) for t in self._tables.values())
 

@@ -20,9 +20,15 @@ from recipe.erpo.refusals import (
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 
 
+# Values an experiment requires on the command line (??? in its file), as its launcher passes them:
+# cpu_study/grpo_hot's temperature comes from the ERPO arm it follows (erpo.study run).
+REQUIRED = {"experiment=cpu_study/grpo_hot": ["study_hot_temperature=1.1"]}
+
+
 def _compose(*overrides):
+    required = [x for o in overrides for x in REQUIRED.get(o, [])]
     with initialize_config_dir(config_dir=CONF, version_base=None):
-        return compose("train", overrides=list(overrides))
+        return compose("train", overrides=[*overrides, *required])
 
 
 def _options(group):

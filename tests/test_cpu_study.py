@@ -83,10 +83,9 @@ def test_deltas_refuse_what_cannot_be_paired():
         delta_rows([_result("a", 1, [[True]])], "heldout", ["dapo"])
 
 
-def test_heldout_results_from_a_validation_dump(tmp_path):
-    from erpo.study.heldout import write_heldout_results
+def test_heldout_curve_from_validation_dumps(tmp_path):
+    from erpo.study.heldout import write_heldout_curve
     from erpo.study.model import SPEC
-    from erpo.tables.build import load_results
 
     held = make_split(SPEC["task_seed"], SPEC["train_per_level"], SPEC["heldout_per_level"]).heldout
     dump = tmp_path / "validation"
@@ -100,13 +99,12 @@ def test_heldout_results_from_a_validation_dump(tmp_path):
         (dump / f"{step}.jsonl").write_text("\n".join(lines))
     out = tmp_path / "run"
     out.mkdir()
-    summary = write_heldout_results(dump, out, "r", "grpo", 1)
-    assert summary["k"] == 4 and summary["heldout_final_step"] == 20
-    assert summary["heldout_avg@k"] == pytest.approx(0.75 / 9)
-    steps = json.loads((out / "heldout_steps.json").read_text())
-    assert steps["0"]["heldout_easy"] == pytest.approx(0.25 / 3) and steps["20"]["heldout_hard"] == 0.0
-    results = load_results([str(out)])
-    assert sorted(r["benchmark"] for r in results) == ["heldout", "heldout_easy", "heldout_hard", "heldout_medium"]
+    steps = write_heldout_curve(dump, out)
+    assert steps[20]["heldout"] == pytest.approx(0.75 / 9)
+    saved = json.loads((out / "heldout_steps.json").read_text())
+    assert saved["0"]["heldout_easy"] == pytest.approx(0.25 / 3) and saved["20"]["heldout_hard"] == 0.0
+    assert not (out / "eval").exists()  # the comparison is the offline evaluation's, with measured lengths
+    assert write_heldout_curve(tmp_path / "none", out) == {}
 
 
 def test_runner_bookkeeping(tmp_path):
@@ -182,34 +180,43 @@ def test_committed_wandb_runs_hold_the_jsonl_series_grouped_by_variant():
 
 @pytest.mark.slow
 def test_reduced_study_through_verl(tmp_path):
-    """The whole pipeline at its smallest: 2 variants, 1 seed, 10 steps through verl's trainer on CPU, then the
-    analysis, the table, the notebook's figures; the W&B offline runs hold the JSONL's erpo/* series by variant;
-    a second `run` skips the finished runs."""
+    """The whole pipeline at its smallest: GRPO, ERPO and grpo_hot (at ERPO's measured temperature), 1 seed,
+    4 steps through verl's trainer on CPU, the offline evaluation of the base and of each final checkpoint, then
+    the analysis, the table, the notebook's figures; the W&B offline runs hold the JSONL's erpo/* series by
+    variant; every run records its code; a second `run` skips the finished runs."""
     import subprocess
     import sys
 
     from metric_docs import undocumented
 
     results, work = tmp_path / "results", tmp_path / "work"
-    cmd = [sys.executable, "-m", "erpo.study", "run", "--results", str(results), "--work", str(work), "--steps", "10",
-           "--test-freq", "5", "--seeds", "1", "--variants", "grpo,erpo", "--ra-seeds", ""]
+    cmd = [sys.executable, "-m", "erpo.study", "run", "--results", str(results), "--work", str(work), "--steps", "4",
+           "--seeds", "1", "--variants", "grpo,erpo,grpo_hot", "--eval-k", "4"]
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=2400)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "[1/2] cpu_study-grpo-s1: started" in out.stdout and "[2/2] cpu_study-erpo-s1: ok" in out.stdout
+    assert "[1/3] cpu_study-grpo-s1: started" in out.stdout and "[3/3] cpu_study-grpo_hot-s1: ok" in out.stdout
     analysis = json.loads((results / "analysis.json").read_text())
     by_run = {r["run"]: r for r in analysis["per_run"]}
-    assert set(by_run) == {"cpu_study-grpo-s1", "cpu_study-erpo-s1"}
+    assert set(by_run) == {"cpu_study-grpo-s1", "cpu_study-erpo-s1", "cpu_study-grpo_hot-s1"}
+    assert analysis["code"] is not None and len(analysis["code"]["commit"]) == 40
+    hot = json.loads((results / "runs" / "cpu_study-grpo_hot-s1" / "result.json").read_text())
+    expected = round(by_run["cpu_study-erpo-s1"]["mean_temperature"], 4)
+    assert f"study_hot_temperature={expected}" in hot["overrides"]
+    assert by_run["cpu_study-grpo_hot-s1"]["mean_temperature"] == pytest.approx(expected, abs=1e-3)
     for name, row in by_run.items():
-        assert row["steps"] == 10 and 0 <= row["heldout_final"] <= 1
+        assert row["steps"] == 4 and 0 <= row["heldout_final"] <= 1 and row["k"] == 4
+        assert row["effective_prompts_per_step"] is not None
         full = [json.loads(x) for x in (work / "logs" / "erpo" / f"{name}.jsonl").read_text().splitlines()]
         assert undocumented({k for r in full for k in r["data"]}) == []
-        variant = row["variant"]
-        assert_wandb_matches_jsonl(results / "runs" / name / f"{name}.wandb", work / "logs" / "erpo" / f"{name}.jsonl",
-                                   variant)
+        if row["variant"] in ("grpo", "erpo"):
+            assert_wandb_matches_jsonl(results / "runs" / name / f"{name}.wandb",
+                                       work / "logs" / "erpo" / f"{name}.jsonl", row["variant"])
+        evaluated = json.loads((results / "runs" / name / "eval" / f"{name}__heldout.json").read_text())
+        assert evaluated["metrics"]["mean_response_tokens"] > 1.0
     assert by_run["cpu_study-grpo-s1"]["share_raised"] == 0.0
     table = (results / "table.md").read_text()
-    assert "vs grpo [95% CI]" in table and "| erpo | 1 |" in table
-    assert {p.name for p in (results / "figures").glob("*.png")} >= {"shares.png", "heldout.png", "temperatures.png"}
+    assert "vs base [95% CI]" in table and "| erpo vs grpo | revived within 1 |" in table
+    assert {p.name for p in (results / "figures").glob("*.png")} >= {"shares.png", "heldout.png", "revival.png"}
     again = subprocess.run(cmd + ["--no-figures"], cwd=root, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and "2 finished, 0 to run" in again.stdout, again.stdout[-2000:]
+    assert again.returncode == 0 and "3 finished, 0 to run" in again.stdout, again.stdout[-2000:]

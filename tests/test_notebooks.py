@@ -59,7 +59,9 @@ def test_missing_logs_say_how_to_get_them(tmp_path):
         load_runs(tmp_path)
 
 
-CPU_STUDY = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_study"
+# The redesigned study's folder (erpo.study's default); the first version's (cpu_study/) predates rollouts/* and the
+# code record, which the current notebook reads.
+CPU_STUDY = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_study_v2"
 
 
 @pytest.mark.skipif(not (CPU_STUDY / "analysis.json").exists(), reason="no committed CPU study yet")

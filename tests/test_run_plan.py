@@ -98,12 +98,11 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
     steps = cfg.trainer.total_training_steps
     assert steps is not None, f"{experiment}: trainer.total_training_steps must be set"
     # Training-set sizes: DAPO-Math-17k ~17.4k after dedup, MATH train 7.5k, GSM8K train 7,473, toy: config,
-    # the CPU study: 3 prompts per level x 9 levels (erpo/study/model.py).
-    from erpo.study.model import SMALL_PER_LEVEL
-    from erpo.study.task import LEVELS
+    # the CPU study: its RL pool (erpo/study/model.py SPEC: rl_levels x train_per_level).
+    from erpo.study.model import rl_pool_size
 
     rows = {"dapo_math": 17_400, "math": 7_500, "gsm8k": 7_473, "toy": int(cfg.assets.toy_train_rows),
-            "cpu_study": SMALL_PER_LEVEL * len(LEVELS), "dapo_math_math": 17_400 + 7_500}[cfg.data.name]
+            "cpu_study": rl_pool_size(), "dapo_math_math": 17_400 + 7_500}[cfg.data.name]
     inputs = plan_inputs(cfg, rows, 0)
     plan = make_plan(inputs)
     assert plan.steps == steps and not plan.epochs_cut_steps

@@ -1,18 +1,24 @@
-"""Analysis of the CPU study, computed from the runs' own logs (no simulator):
+"""Analysis of the CPU study, computed from the runs' own logs (the simulator only beside them):
 
-- verl's JSONL metrics per step (``logs/erpo/<run>.jsonl``, resolved config beside it): shares of
-  all-correct / all-wrong / mixed groups, groups recorded (DAPO's evicted ones included);
-- ``runs/<run>/erpo_assignments.jsonl``: every prompt's sampling temperature per step;
+- verl's JSONL metrics per step (``logs/erpo/<run>.jsonl``, resolved config beside it): ``rollouts/total``
+  and ``rollouts/effective`` (cumulative responses generated / in trained groups that carry gradient,
+  docs/metrics.md), shares of the step's groups, temperatures;
 - ``runs/<run>/erpo_state.json``: the tracker at the last step, each prompt's whole visit history
-  (erpo.history_length is above the visits per prompt), for revival within 1 and 2 revisits;
-- ``runs/<run>/heldout_steps.json`` and ``runs/<run>/eval/*.json``: held-out accuracy per validation and
-  the last one's avg@k with bootstrap intervals (erpo.study.heldout).
+  (erpo.history_length is above the visits per prompt): per (seed, prompt) visit outcomes and revival
+  within 1 and 2 revisits;
+- ``runs/<run>/erpo_assignments.jsonl``: every prompt's sampling temperature per step;
+- ``runs/<run>/eval/*.json`` (and ``runs/base-s<seed>``): the offline held-out avg@k of each final checkpoint
+  and of the base model (erpo.study.offline_eval);
+- optionally the temperature probe's JSON (erpo/study/probe.py): its base-temperature entry is the control
+  for revival (resampling alone, no learning).
 
-Definitions (our choice, stated in BENCHMARKS.md): a group is *effective* when its advantages are not all
-zero: mixed groups, plus all-correct groups under RA; under DAPO's dynamic sampling at most
-``train_batch_size`` groups are trained per step, so effective = min(that, the count). Rollouts per
-effective prompt = rollouts generated (groups recorded x n, DAPO's discarded groups included) / effective
-prompts, summed over the run.
+Definitions (our choice, stated in BENCHMARKS.md): an *effective prompt* is a trained group whose advantages
+are not all zero (``rollouts/effective`` / n); effective prompts per step = that over the run's steps;
+rollouts per effective prompt = ``rollouts/total`` / effective prompts at the last step. Shares of
+all-correct / mixed / all-wrong are over every recorded visit (DAPO's evicted groups included).
+Intervals (erpo/study/stats.py): two-way bootstrap over seeds and prompts (steps for per-step outcomes), the
+difference of two arms paired on seed and prompt, Fisher's exact test and Wilson intervals on pooled counts.
+The analysis refuses runs of different code (result.json ``code.code_tree``) unless told to allow them.
 """
 
 from __future__ import annotations
@@ -23,15 +29,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from erpo.analysis.revival import revival
+from erpo.analysis.revival import revival_counts
 from erpo.analysis.runs import load_runs
+from erpo.errors import InputError
 from erpo.metrics import DEFAULT_EDGES
+from erpo.study.probe import control, read_probe
+from erpo.study.stats import fisher_exact, ratio_bootstrap, ratio_diff_bootstrap, wilson
 from erpo.tables.build import load_results
 from erpo.tables.deltas import delta_rows, render_markdown
 from erpo.tracker import PromptTracker
 
-ORDER = ["grpo", "dapo", "erpo", "erpo_dapo", "erpo_ra"]
-BASELINES = ["grpo", "dapo"]
+ORDER = ["base", "grpo", "erpo", "grpo_hot", "dapo", "dapo_ra", "erpo_dapo", "erpo_ra"]
+# Held-out deltas are taken against these (those present).
+BASELINES = ["base", "grpo", "dapo"]
+# (arm, baseline) pairs of the mechanism comparisons: ERPO against GRPO and against sampling hotter; the
+# paper's rows on DAPO (RA alone, ERPO) against DAPO and ERPO against RA alone.
+COMPARISONS = [("erpo", "grpo"), ("grpo_hot", "grpo"), ("erpo", "grpo_hot"), ("dapo_ra", "dapo"),
+               ("erpo_dapo", "dapo"), ("erpo_dapo", "dapo_ra"), ("erpo_ra", "erpo")]
 VAL_KEY_PREFIX = "val-core/"
 
 
@@ -39,8 +53,25 @@ def _order(variants) -> list[str]:
     return [v for v in ORDER if v in variants] + sorted(v for v in variants if v not in ORDER)
 
 
-def load(results: str | Path) -> list[dict]:
-    """Every run of the study with its history, config and side files."""
+def check_code(runs: list[dict], allow_mixed: bool = False) -> dict | None:
+    """The one code fingerprint all runs recorded (result.json ``code``); refuses runs of different or unknown
+    code unless ``allow_mixed`` (then returns None, and the table says so)."""
+    trees: dict[str, list[str]] = {}
+    for run in runs:
+        code = run["result"].get("code") or {}
+        trees.setdefault(code.get("code_tree", "unknown (no code recorded)"), []).append(run["name"])
+    if len(trees) == 1 and "unknown (no code recorded)" not in trees:
+        return runs[0]["result"]["code"]
+    if allow_mixed:
+        return None
+    detail = "; ".join(f"{tree[:12]}: {', '.join(sorted(names)[:3])}{' ...' if len(names) > 3 else ''}"
+                       for tree, names in trees.items())
+    raise InputError(f"the runs were produced by different or unrecorded code ({detail}): rerun them with one "
+                     "checkout, or pass --allow-mixed-commits to analyse them anyway")
+
+
+def load(results: str | Path, allow_mixed_commits: bool = False) -> list[dict]:
+    """Every finished run of the study with its history, config and side files (same code, see check_code)."""
     results = Path(results)
     runs = []
     for run in load_runs(results / "logs"):
@@ -54,30 +85,27 @@ def load(results: str | Path) -> list[dict]:
                      "history": run.history, "dir": side, "result": result})
     if not runs:
         raise FileNotFoundError(f"no finished study runs under {results}; run `python -m erpo.study run` first")
-    shares = results / "start_shares.json"
-    step0 = json.loads(shares.read_text())["start_shares"].get("heldout_step0") if shares.exists() else None
-    for run in runs:
-        run["heldout_step0"] = step0
+    check_code(runs, allow_mixed_commits)
     return runs
 
 
 def step_frame(run: dict) -> pd.DataFrame:
-    """Per training step: shares, groups, effective prompts, rollouts (from the JSONL metrics)."""
-    cfg = run["config"]
-    n = int(cfg["actor_rollout_ref"]["rollout"]["n"])
-    batch = int(cfg["data"]["train_batch_size"])
-    ra = bool(cfg["erpo"]["ra"]["enabled"])
-    dapo = bool(((cfg.get("algorithm") or {}).get("filter_groups") or {}).get("enable"))
+    """Per training step: shares of the recorded groups, temperatures, and (from ``rollouts/*``, cumulative
+    responses) the step's rollouts and effective prompts; NaN where a run logged no ``rollouts/*``."""
+    n = int(run["config"]["actor_rollout_ref"]["rollout"]["n"])
     h = run["history"]
     h = h[h["erpo/groups"].notna()] if "erpo/groups" in h else h.iloc[0:0]
-    groups = h["erpo/groups"].astype(float)
-    frame = pd.DataFrame({"groups": groups, "all_correct": h["erpo/frac_all_correct"],
+    frame = pd.DataFrame({"groups": h["erpo/groups"].astype(float), "all_correct": h["erpo/frac_all_correct"],
                           "all_wrong": h["erpo/frac_all_wrong"], "mixed": h["erpo/frac_mixed"],
                           "temperature_mean": h["erpo/temperature_mean"],
                           "raised": h["erpo/frac_raised_temperature"]})
-    effective = groups * frame["mixed"] + (groups * frame["all_correct"] if ra else 0.0)
-    frame["effective"] = np.minimum(effective, batch) if dapo else effective
-    frame["rollouts"] = groups * n
+    for key, column in (("rollouts/total", "rollouts"), ("rollouts/effective", "effective")):
+        if key in h:
+            cumulative = h[key].astype(float)
+            frame[column] = cumulative.diff().fillna(cumulative.iloc[0]) if len(cumulative) else cumulative
+        else:
+            frame[column] = np.nan
+    frame["effective"] = frame["effective"] / n  # responses -> prompts (groups of n)
     return frame
 
 
@@ -104,7 +132,9 @@ def temperature_histogram(run: dict, edges=DEFAULT_EDGES) -> pd.DataFrame:
     return table.div(table.sum(axis=1), axis=0)
 
 
-def run_revival(run: dict) -> dict:
+def prompt_counts(run: dict) -> dict[str, dict[str, int]]:
+    """Per prompt ("<source>/<index>"): visits, all-correct / mixed / all-wrong visits and revival counts, from
+    the run's last tracker state ({} without one)."""
     path = run["dir"] / "erpo_state.json"
     if not path.exists():
         return {}
@@ -112,133 +142,260 @@ def run_revival(run: dict) -> dict:
     tracker = PromptTracker(history_length=int(run["config"]["erpo"]["history_length"]),
                             base_temperature=float(run["config"]["erpo"]["temperature"]["base"]))
     tracker.load_state_dict(state["tracker"])
-    return revival(tracker)
+    return {f"{source}/{index}": c for (source, index), c in revival_counts(tracker).items()}
 
 
 def heldout_curve(run: dict) -> pd.Series:
-    """Held-out avg@k per validated step; step 0 is the base model's, measured once by the build (HF sampling at
-    the same temperature) when the runs skip verl's validation before training."""
+    """Held-out accuracy per step where verl validated during training (``heldout_steps.json``; empty when the
+    run did not validate, the study's default)."""
     path = run["dir"] / "heldout_steps.json"
     points = {}
-    if run.get("heldout_step0"):
-        points[0] = run["heldout_step0"]["avg@k"]
     if path.exists():
         points.update({int(s): v["heldout"] for s, v in json.loads(path.read_text()).items()})
     return pd.Series(points, dtype=float).sort_index()
 
 
 def run_summary(run: dict) -> dict:
+    """One run's outcomes (pooled over its steps and prompts); the intervals are per variant (``outcomes``)."""
     f = step_frame(run)
     temps = temperatures(run)
     base = float(run["config"]["erpo"]["temperature"]["base"])
-    rev = run_revival(run)
-    curve = heldout_curve(run)
+    counts = prompt_counts(run).values()
+    total = {k: sum(c[k] for c in counts) for k in ("visits", "all_correct", "mixed", "all_wrong", "base1", "hits1",
+                                                     "base2", "hits2")}
+    has_rollouts = bool(f["rollouts"].notna().all() and len(f))
+    effective = float(f["effective"].sum()) if has_rollouts else None
     return {
         "run": run["name"], "variant": run["variant"], "seed": run["seed"], "steps": len(f),
-        "frac_all_correct": float(f["all_correct"].mean()), "frac_mixed": float(f["mixed"].mean()),
-        "frac_all_wrong": float(f["all_wrong"].mean()),
-        "effective_prompts_per_step": float(f["effective"].mean()),
+        "visits": total["visits"],
+        **{f"frac_{k}": total[k] / total["visits"] if total["visits"] else None
+           for k in ("all_correct", "mixed", "all_wrong")},
+        "effective_prompts_per_step": effective / len(f) if has_rollouts else None,
+        "rollouts_per_effective_prompt": float(f["rollouts"].sum()) / effective if effective else None,
         "groups_per_step": float(f["groups"].mean()),
-        "rollouts_per_effective_prompt": float(f["rollouts"].sum() / max(f["effective"].sum(), 1e-9)),
-        "revived_within_1": rev.get("revived_within_1"), "revived_within_2": rev.get("revived_within_2"),
-        "all_correct_visits_with_a_revisit": rev.get("all_correct_visits_with_a_revisit"),
+        "all_correct_visits_with_a_revisit": total["base1"], "revived_1": total["hits1"],
+        "revived_within_1": total["hits1"] / total["base1"] if total["base1"] else None,
+        "all_correct_visits_with_two_revisits": total["base2"], "revived_2": total["hits2"],
+        "revived_within_2": total["hits2"] / total["base2"] if total["base2"] else None,
         "mean_temperature": float(temps["temperature"].mean()) if len(temps) else None,
         "share_raised": float((temps["temperature"] > base + 1e-6).mean()) if len(temps) else None,
-        "heldout_start": float(curve.iloc[0]) if len(curve) else None,
-        "heldout_final": run["result"].get("heldout_avg@k"),
-        "heldout_final_ci": run["result"].get("heldout_ci"),
+        "base_temperature": base,
+        "heldout_final": run["result"].get("heldout_avg@k"), "heldout_final_ci": run["result"].get("heldout_ci"),
+        "k": run["result"].get("k"),
         "wall_s": run["result"].get("wall_s"), "mean_step_s": run["result"].get("mean_step_s"),
         "fixed_s": run["result"].get("fixed_s"),
     }
 
 
-SUMMARY_KEYS = ["frac_all_correct", "frac_mixed", "frac_all_wrong", "effective_prompts_per_step",
-                "rollouts_per_effective_prompt", "revived_within_1", "revived_within_2", "mean_temperature",
-                "share_raised", "heldout_start", "heldout_final", "mean_step_s", "fixed_s", "wall_s"]
+# Outcomes counted per (seed, prompt): name -> (hits key, base key) of prompt_counts.
+PROMPT_OUTCOMES = {"frac_all_correct": ("all_correct", "visits"), "frac_mixed": ("mixed", "visits"),
+                   "frac_all_wrong": ("all_wrong", "visits"), "revived_within_1": ("hits1", "base1"),
+                   "revived_within_2": ("hits2", "base2")}
+# Outcomes counted per (seed, step): name -> (numerator column, denominator column or None = one per step).
+STEP_OUTCOMES = {"effective_prompts_per_step": ("effective", None),
+                 "rollouts_per_effective_prompt": ("rollouts", "effective")}
 
 
-def variant_summary(per_run: list[dict]) -> dict:
-    """Per variant and key: mean, sd, min, max over seeds (None values skipped)."""
-    out: dict = {}
-    for variant in _order({r["variant"] for r in per_run}):
-        rows = [r for r in per_run if r["variant"] == variant]
-        stats = {"seeds": sorted(r["seed"] for r in rows)}
-        for key in SUMMARY_KEYS:
-            vals = [r[key] for r in rows if r.get(key) is not None]
-            if vals:
-                sd = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
-                stats[key] = {"mean": float(np.mean(vals)), "sd": sd, "min": float(min(vals)), "max": float(max(vals))}
-        out[variant] = stats
-    return out
+def _cells(runs: list[dict], variant: str, name: str) -> dict[int, dict[str, tuple[float, float]]]:
+    """{seed: {unit: (hits, base)}} of one outcome for one variant: units are prompts or steps."""
+    out: dict[int, dict[str, tuple[float, float]]] = {}
+    for run in runs:
+        if run["variant"] != variant:
+            continue
+        if name in PROMPT_OUTCOMES:
+            hits, base = PROMPT_OUTCOMES[name]
+            out[run["seed"]] = {p: (c[hits], c[base]) for p, c in run["_prompts"].items()}
+        else:
+            num, den = STEP_OUTCOMES[name]
+            f = run["_steps"]
+            if f[num].isna().any():
+                continue
+            out[run["seed"]] = {str(step): (float(row[num]), float(row[den]) if den else 1.0)
+                                for step, row in f.iterrows()}
+    return {s: c for s, c in out.items() if c}
 
 
-def _fmt(stat: dict | None, digits: int = 3, scale: float = 1.0) -> str:
-    if not stat:
+def outcomes(runs: list[dict], iters: int = 2000) -> dict:
+    """Per variant and outcome: pooled value with its two-way bootstrap interval (and Wilson on pooled counts
+    for the counted shares); per comparison: the paired difference, its interval, the Fisher p-value of the
+    pooled counts and the difference detectable with 80 % power at 5 % (2.8 x the bootstrap SE)."""
+    for run in runs:
+        run["_prompts"] = prompt_counts(run)
+        run["_steps"] = step_frame(run)
+    variants = _order({r["variant"] for r in runs})
+    per_variant: dict = {v: {} for v in variants}
+    for v in variants:
+        for name in [*PROMPT_OUTCOMES, *STEP_OUTCOMES]:
+            cells = _cells(runs, v, name)
+            if cells and sum(b for per in cells.values() for _, b in per.values()) > 0:
+                # per-step outcomes are sums of rollouts and prompts, not counts of trials: no Wilson, no Fisher
+                per_variant[v][name] = ratio_bootstrap(cells, iters=iters, counts=name in PROMPT_OUTCOMES)
+    comparisons = []
+    for arm, baseline in COMPARISONS:
+        if arm not in variants or baseline not in variants:
+            continue
+        for name in [*PROMPT_OUTCOMES, *STEP_OUTCOMES]:
+            a, b = _cells(runs, arm, name), _cells(runs, baseline, name)
+            counted = [sum(n for per in side.values() for _, n in per.values()) for side in (a, b)]
+            if not (set(a) & set(b)) or not all(counted):
+                continue  # nothing to compare (e.g. no all-correct visit had two revisits yet)
+            d = ratio_diff_bootstrap(a, b, iters=iters, counts=name in PROMPT_OUTCOMES)
+            lo, hi = d["ci"]
+            d["mde80"] = 2.8 * (hi - lo) / 3.92 if np.isfinite([lo, hi]).all() else None
+            comparisons.append({"arm": arm, "baseline": baseline, "outcome": name, **d})
+    return {"per_variant": per_variant, "comparisons": comparisons}
+
+
+def probe_comparison(per_variant: dict, probe_path: str | Path, base_temperature: float) -> dict:
+    """Each arm's revival within 1 revisit against the probe's control (its entry at the base temperature:
+    P(mixed | all-correct before, same T), no learning): counts, Wilson intervals, Fisher exact p."""
+    entries = read_probe(probe_path)
+    ctl = control(entries, base_temperature)
+    rows = []
+    for variant, stats in per_variant.items():
+        rev = stats.get("revived_within_1")
+        if not rev or not rev["n"]:
+            continue
+        rows.append({"variant": variant, "revived": rev["hits"], "all_correct_visits": rev["n"], "rate": rev["rate"],
+                     "wilson": rev["wilson"], "control_rate": ctl["mixed"] / ctl["prompts"] if ctl["prompts"] else None,
+                     "delta": rev["rate"] - ctl["mixed"] / ctl["prompts"] if ctl["prompts"] else None,
+                     "fisher_p": fisher_exact(rev["hits"], rev["n"], ctl["mixed"], ctl["prompts"])})
+    return {"path": str(probe_path), "entries": entries,
+            "control": {**ctl, "rate": ctl["mixed"] / ctl["prompts"] if ctl["prompts"] else None,
+                        "wilson": list(wilson(ctl["mixed"], ctl["prompts"]))}, "arms": rows}
+
+
+LABELS = {"frac_all_correct": "all-correct share", "frac_mixed": "mixed share", "frac_all_wrong": "all-wrong share",
+          "effective_prompts_per_step": "effective prompts/step",
+          "rollouts_per_effective_prompt": "rollouts per effective prompt",
+          "revived_within_1": "revived within 1", "revived_within_2": "revived within 2"}
+
+
+def _cell(stat: dict | None, digits: int = 2) -> str:
+    if not stat or stat.get("rate") is None:
         return "-"
-    sd = f" ± {stat['sd'] * scale:.{digits}f}" if stat.get("sd") is not None else ""
-    return f"{stat['mean'] * scale:.{digits}f}{sd}"
+    counts = f" ({stat['hits']}/{stat['n']})" if stat.get("wilson") is not None else ""
+    return f"{stat['rate']:.{digits}f} [{stat['ci'][0]:.{digits}f}, {stat['ci'][1]:.{digits}f}]{counts}"
 
 
-def mechanism_table(summary: dict) -> str:
-    cols = [("all-correct share", "frac_all_correct", 2), ("mixed share", "frac_mixed", 2),
-            ("all-wrong share", "frac_all_wrong", 2), ("effective prompts/step", "effective_prompts_per_step", 2),
-            ("rollouts per effective prompt", "rollouts_per_effective_prompt", 1),
-            ("revived within 1", "revived_within_1", 2), ("within 2", "revived_within_2", 2),
-            ("mean T", "mean_temperature", 3), ("share above base T", "share_raised", 2)]
-    header = ["variant", "seeds"] + [c[0] for c in cols]
+def outcomes_table(per_variant: dict, per_run: list[dict]) -> str:
+    keys = list(LABELS)
+    header = ["variant", "seeds"] + [LABELS[k] for k in keys] + ["mean T (sd over seeds)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for variant, stats in summary.items():
-        lines.append("| " + " | ".join([variant, str(len(stats["seeds"]))]
-                                        + [_fmt(stats.get(key), d) for _, key, d in cols]) + " |")
+    for variant, stats in per_variant.items():
+        seeds = sorted(r["seed"] for r in per_run if r["variant"] == variant)
+        temps = [r["mean_temperature"] for r in per_run
+                 if r["variant"] == variant and r["mean_temperature"] is not None]
+        t = f"{np.mean(temps):.3f} ({np.std(temps, ddof=1):.3f})" if len(temps) > 1 else (
+            f"{temps[0]:.3f}" if temps else "-")
+        digits = {"rollouts_per_effective_prompt": 1, "effective_prompts_per_step": 1}
+        cells = [_cell(stats.get(k), digits.get(k, 2)) for k in keys]
+        lines.append("| " + " | ".join([variant, str(len(seeds)), *cells, t]) + " |")
     return "\n".join(lines) + "\n"
 
 
-def analyse_study(results: str | Path, figures: bool = True) -> dict:
-    """analysis.json, table.md (accuracy deltas + mechanism), and the notebook's figures."""
+def comparisons_table(comparisons: list[dict]) -> str:
+    header = ["arm vs baseline", "outcome", "difference [95% CI]", "counts arm / baseline", "Fisher p",
+              "detectable (80 % power)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for c in comparisons:
+        lo, hi = c["ci"]
+        counted = "fisher_p" in c
+        lines.append("| " + " | ".join([
+            f"{c['arm']} vs {c['baseline']}", LABELS[c["outcome"]],
+            f"{c['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]" if c["delta"] is not None else "-",
+            (f"{c['arm_counts'][0]}/{c['arm_counts'][1]} vs {c['baseline_counts'][0]}/{c['baseline_counts'][1]}"
+             if counted else "-"),
+            f"{c['fisher_p']:.3g}" if counted else "-",
+            f"{c['mde80']:.3f}" if c.get("mde80") is not None else "-"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def probe_table(probe: dict) -> str:
+    ctl = probe["control"]
+    lo, hi = ctl["wilson"]
+    lines = [f"Control: the probe's redraw at T = {ctl['temperature']:g}: {ctl['mixed']}/{ctl['prompts']} all-correct "
+             f"prompts came back mixed ({ctl['rate']:.2f}, Wilson [{lo:.2f}, {hi:.2f}]).", "",
+             "| variant | revived within 1 (counts) | Wilson 95% | vs control | Fisher p |", "|---|---|---|---|---|"]
+    for row in probe["arms"]:
+        lo, hi = row["wilson"]
+        lines.append(f"| {row['variant']} | {row['rate']:.2f} ({row['revived']}/{row['all_correct_visits']}) | "
+                     f"[{lo:.2f}, {hi:.2f}] | {row['delta']:+.2f} | {row['fisher_p']:.3g} |")
+    lines += ["", "Within 2 revisits has no probe counterpart (the probe draws one revisit per group, not two)."]
+    lines += ["", "Dose-response (probe, no learning): " + ", ".join(
+        f"T={e['temperature']:g}: mixed {e['mixed']}/{e['prompts']}, all-wrong {e['all_wrong']}/{e['prompts']}"
+        for e in probe["entries"])]
+    return "\n".join(lines) + "\n"
+
+
+def analyse_study(results: str | Path, figures: bool = True, probe: str | Path | None = None,
+                  allow_mixed_commits: bool = False) -> dict:
+    """analysis.json, table.md (outcomes with intervals, comparisons, probe control, held-out deltas, simulator),
+    and the notebook's figures."""
     results = Path(results)
-    runs = load(results)
+    runs = load(results, allow_mixed_commits)
+    code = check_code(runs, allow_mixed=True)
     per_run = [run_summary(r) for r in runs]
-    summary = variant_summary(per_run)
+    measured = outcomes(runs)
+    variants = _order({r["variant"] for r in runs})
     evals = load_results([str(results / "runs")])
-    k = evals[0]["k"]
-    metric = f"avg@{k}"
-    baselines = [b for b in BASELINES if any(r["variant"] == b for r in runs)]
+    ks = sorted({e["k"] for e in evals})
+    if len(ks) > 1:
+        raise InputError(f"held-out results with different k {ks} under {results / 'runs'}: evaluate every model "
+                         "with one --eval-k")
+    metric = f"avg@{ks[0]}" if ks else "avg@k"
+    eval_variants = _order({e["variant"] for e in evals})
+    baselines = [b for b in BASELINES if b in eval_variants]
     tables = {}
     for bench in ("heldout", "heldout_easy", "heldout_medium", "heldout_hard"):
-        rows = delta_rows(evals, bench, baselines, _order({r["variant"] for r in runs}))
+        rows = delta_rows(evals, bench, baselines, eval_variants) if evals else []
         tables[bench] = {"rows": rows, "markdown": render_markdown(rows, baselines, f"{bench} {metric} (%)")}
     study = json.loads((results / "study.json").read_text()) if (results / "study.json").exists() else {}
+    steps = sorted({r["steps"] for r in per_run})
     md = ["# CPU study results", "",
-          f"Runs: {len(runs)}; steps per run: {sorted({r['steps'] for r in per_run})}. "
-          "Generated by `python -m erpo.study analyse` from the run logs.", "",
-          f"## Held-out accuracy ({metric}, last step; deltas: paired bootstrap over seeds and problems, points)", "",
-          tables["heldout"]["markdown"], "### By tier (levels 1-3, 4-6, 7-9)", ""]
+          f"Runs: {len(runs)}; steps per run: {steps}. Generated by `python -m erpo.study analyse` from the run logs. "
+          + (f"Code: commit {code['commit'][:12]}{' (dirty)' if code['dirty'] else ''}, code tree "
+             f"{code['code_tree'][:12]}." if code else "**Runs of different code mixed (--allow-mixed-commits).**"),
+          "", "## Mechanism outcomes (pooled over seeds; [95 % CI]: bootstrap over seeds and prompts, per-step "
+          "outcomes over seeds and steps; counts in parentheses)", "", outcomes_table(measured["per_variant"], per_run),
+          "## Comparisons (paired on seed and prompt / step)", "", comparisons_table(measured["comparisons"])]
+    probe_out = None
+    if probe:
+        bases = {r["base_temperature"] for r in per_run if r["variant"] != "grpo_hot"}
+        if len(bases) != 1:
+            raise InputError(f"runs have base temperatures {sorted(bases)}: the probe control needs one")
+        probe_out = probe_comparison(measured["per_variant"], probe, bases.pop())
+        md += ["## Revival against the probe's control (resampling alone)", "", probe_table(probe_out)]
+    md += [f"## Held-out accuracy ({metric}, offline evaluation of the base and each final checkpoint; deltas: "
+           "paired bootstrap over seeds and problems, points)", "", tables["heldout"]["markdown"],
+           "### By tier (levels 1-3, 4-6, 7-9)", ""]
     for bench in ("heldout_easy", "heldout_medium", "heldout_hard"):
         md += [tables[bench]["markdown"]]
-    md += ["## Mechanism (per run over all steps, then mean ± sd over seeds)", "", mechanism_table(summary)]
     simulated = None
     shares_path = results / "start_shares.json"
     if shares_path.exists():
         from erpo.study.sim_compare import comparison_table, simulate_study
 
         start = json.loads(shares_path.read_text())["start_shares"]
-        # the RL train set is train_small when the runs read it (the study's config), else all train prompts
-        small = "train_small" in str(runs[0]["config"]["data"]["train_files"])
-        pool = start["train_small"] if small else {**start["overall"], "prompts": start["prompts"]}
-        steps = max(r["steps"] for r in per_run)
-        simulated = simulate_study(runs[0]["config"], steps, pool, num_prompts=int(pool["prompts"]))
-        fit = simulated["fit"]
-        md += ["## Simulator (python -m erpo.sim's model) at the same settings vs measured", "",
-               f"Pool {simulated['settings']['num_prompts']} prompts, {simulated['settings']['batch_size']} per step, "
-               f"n={simulated['settings']['n']}, {steps} steps; initial logits fitted to the measured start shares "
-               f"(mean {fit['init_logit_mean']:g}, std {fit['init_logit_std']:g}); slope, lr, transfer: simulator "
-               "defaults. Measured: mean over seeds.", "", comparison_table(summary, simulated)]
+        if "train_rl" in start:
+            hot = [r["mean_temperature"] for r in per_run if r["variant"] == "erpo" and r["mean_temperature"]]
+            simulated = simulate_study(runs[0]["config"], max(steps), start["train_rl"],
+                                       num_prompts=int(start["train_rl"]["prompts"]),
+                                       hot_temperature=float(np.mean(hot)) if hot else None)
+            fit = simulated["fit"]
+            md += ["## Simulator (python -m erpo.sim's model) at the same settings beside the measurement", "",
+                   f"Pool {simulated['settings']['num_prompts']} prompts, {simulated['settings']['batch_size']} per "
+                   f"step, n={simulated['settings']['n']}, {max(steps)} steps; initial logits fitted to the measured "
+                   f"start shares (mean {fit['init_logit_mean']:g}, std {fit['init_logit_std']:g}); slope, lr, "
+                   "transfer: simulator defaults. Measured: pooled value [95 % CI]; '-': not measured or not "
+                   "modelled.", "", comparison_table(measured["per_variant"], simulated)]
     table_path = results / "table.md"
     table_path.write_text("\n".join(md))
-    out = {"per_run": per_run, "per_variant": summary,
+    out = {"per_run": per_run, "per_variant": measured["per_variant"], "comparisons": measured["comparisons"],
+           "probe": probe_out, "code": code, "variants": variants,
            "heldout_tables": {b: t["rows"] for b, t in tables.items()}, "simulated": simulated,
            "plan": study.get("plan")}
-    (results / "analysis.json").write_text(json.dumps(out, indent=1))
+    (results / "analysis.json").write_text(json.dumps(out, indent=1, default=float))
     if figures:
         render_figures(results)
     return {"table_path": str(table_path), **out}
@@ -251,8 +408,12 @@ def render_figures(results: Path, figure_dir: Path | None = None) -> Path:
     import nbformat
     from nbclient import NotebookClient
 
-    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "cpu_study.ipynb"
+    root = Path(__file__).resolve().parents[2]
+    notebook = root / "notebooks" / "cpu_study.ipynb"
     figure_dir = Path(figure_dir or results / "figures")
+    # the kernel imports this checkout's erpo (not another install's), whatever its working directory
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *[p for p in os.environ.get("PYTHONPATH", "").split(
+        os.pathsep) if p]])
     figure_dir.mkdir(parents=True, exist_ok=True)
     os.environ["ERPO_STUDY_DIR"] = str(results.resolve())
     os.environ["ERPO_STUDY_FIGURES"] = str(figure_dir.resolve())

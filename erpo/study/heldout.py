@@ -1,9 +1,11 @@
-"""Held-out accuracy of a study run from verl's validation dumps (``trainer.validation_data_dir``).
+"""Held-out accuracy of a study run: the curve from verl's validation dumps during training, and the eval
+result JSONs of an offline evaluation (erpo.study.offline_eval).
 
 verl writes every validation sample of step s to ``<dir>/<s>.jsonl`` (prompt text, response, score and
-the reward's extra info, ``acc`` included). Grouped by prompt, the last step gives avg@k with bootstrap
-intervals over problems (erpo.eval.metrics, the same code as ``python -m erpo.eval``), written as eval
-result JSONs that ``erpo.tables`` reads: one per benchmark, the whole held-out set and three tiers of levels.
+the reward's extra info, ``acc`` included): grouped by prompt, each step's accuracy per tier (the curve).
+The offline evaluation gives avg@k with bootstrap intervals over problems (erpo.eval.metrics, the same code
+as ``python -m erpo.eval``) and the measured response length, written as eval result JSONs that
+``erpo.tables`` reads: one per benchmark, the whole held-out set and three tiers of levels.
 """
 
 from __future__ import annotations
@@ -42,13 +44,12 @@ def read_dump(path: Path) -> dict[str, list[bool]]:
     return out
 
 
-def write_heldout_results(validation_dir: Path, dst: Path, name: str, variant: str, seed: int) -> dict:
-    """Per-step held-out accuracy (``heldout_steps.json``) and the last step's eval result JSONs
-    (``eval/<run>__<benchmark>.json``); returns a summary for the run's result.json."""
+def write_heldout_curve(validation_dir: Path, dst: Path) -> dict:
+    """Held-out accuracy per validated step and tier (``heldout_steps.json``) from verl's validation dumps;
+    returns {step: {tier: accuracy}} ({} without dumps). The final comparison is the offline evaluation's
+    (``write_eval_results``), not this curve's."""
     levels = _levels()
     dumps = sorted(Path(validation_dir).glob("*.jsonl"), key=lambda p: int(p.stem))
-    if not dumps:
-        return {}
     steps = {}
     for path in dumps:
         samples = read_dump(path)
@@ -60,22 +61,37 @@ def write_heldout_results(validation_dir: Path, dst: Path, name: str, variant: s
             flags = [f for expr, f in samples.items() if levels[expr] in tier_levels]
             per_tier[tier] = sum(sum(f) / len(f) for f in flags) / len(flags) if flags else None
         steps[int(path.stem)] = per_tier
-    (dst / "heldout_steps.json").write_text(json.dumps(steps, indent=1))
-    last_step = max(steps)
-    samples = read_dump(dumps[-1])
-    k = min(len(f) for f in samples.values())
+    if steps:
+        (dst / "heldout_steps.json").write_text(json.dumps(steps, indent=1))
+    return steps
+
+
+def write_eval_results(dst: Path, name: str, variant: str, seed: int, step: int,
+                       samples: dict[str, list[tuple[bool, int]]], settings: dict) -> dict:
+    """Eval result JSONs (``<dst>/eval/<name>__<tier>.json``, the format erpo.tables reads) of one offline
+    evaluation: ``samples`` maps each held-out expression to its (correct, response tokens) samples; every
+    problem must have the same number k. Returns {"k", "heldout_avg@k", "heldout_ci", "heldout_step"}."""
+    levels = _levels()
+    unknown = sorted(set(samples) - set(levels))
+    if unknown:
+        raise ValueError(f"{name}: expressions not in the held-out set: {unknown[:3]}")
+    ks = {len(v) for v in samples.values()}
+    if len(ks) != 1:
+        raise ValueError(f"{name}: problems have different sample counts {sorted(ks)}; avg@k needs one k")
+    k = ks.pop()
     out_dir = dst / "eval"
-    out_dir.mkdir(exist_ok=True)
-    summary = {"k": k, "heldout_final_step": last_step}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = {"k": k, "heldout_step": step}
     for tier, tier_levels in TIERS.items():
         exprs = sorted(e for e in samples if levels[e] in tier_levels)
-        correct = [samples[e][:k] for e in exprs]
-        metrics = benchmark_metrics(correct, [[1] * k for _ in exprs], [1, k])
+        correct = [[c for c, _ in samples[e]] for e in exprs]
+        lengths = [[t for _, t in samples[e]] for e in exprs]
+        metrics = benchmark_metrics(correct, lengths, [1, k])
         metrics[f"avg@{k}"] = metrics["avg@k"]  # named by k, as erpo.tables reads it
         result = {"model": name, "benchmark": tier, "k": k, "run_name": name, "variant": variant, "seed": seed,
-                  "step": last_step, "settings": {"source": "verl validation dump", "levels": list(tier_levels)},
-                  "metrics": metrics,
-                  "problems": [{"index": e, "correct": c} for e, c in zip(exprs, correct, strict=True)]}
+                  "step": step, "settings": {**settings, "levels": list(tier_levels)}, "metrics": metrics,
+                  "problems": [{"index": e, "correct": c, "tokens": t}
+                               for e, c, t in zip(exprs, correct, lengths, strict=True)]}
         (out_dir / f"{name}__{tier}.json").write_text(json.dumps(result))
         if tier == "heldout":
             summary.update({"heldout_avg@k": metrics["avg@k"],

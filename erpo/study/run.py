@@ -4,8 +4,13 @@ Two folders: ``results`` (small files, committed: metrics JSONL + resolved confi
 log, tracker state, held-out result JSONs, W&B offline run files, tables, figures) and ``work``
 (checkpoints, validation dumps, Hydra job folders; not committed). A run counts as finished when
 ``results/runs/<run>/result.json`` exists with the plan's step count; finished runs are skipped, the
-rest are cleaned and launched, one multirun per set of pending seeds (usually one or two), with one
-progress line per job.
+rest are cleaned and launched, one multirun per seed, with one progress line per job.
+
+Per seed: the base model's offline held-out evaluation (``runs/base-s<seed>``), then the seed's variants in
+plan order, then ``grpo_hot``: GRPO at one global temperature, the mean temperature the finished ERPO arm of
+the same seed sampled at (read from its assignments log; refused without that arm). Each run's result.json
+records the code that ran it (erpo.study.provenance: commit, dirty flag, code fingerprint), the extra
+overrides and the offline held-out evaluation of its final checkpoint (erpo.study.offline_eval).
 """
 
 from __future__ import annotations
@@ -21,14 +26,21 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from erpo.study.heldout import write_heldout_results
+from erpo.study.heldout import write_heldout_curve
+from erpo.study.provenance import code_version
 from erpo.study.task import SOURCE
 
 PROJECT = "erpo"  # trainer.project_name: verl's file logger writes <root>/<project>/<run>.jsonl
-# Plan order = launch order within a seed: the GRPO / ERPO pair first.
-MAIN_VARIANTS = ("grpo", "erpo", "dapo", "erpo_dapo")
+# Plan order = launch order within a seed: the GRPO / ERPO pair first; grpo_hot runs after the seed's others
+# (it needs the ERPO arm's measured temperature).
+MAIN_VARIANTS = ("grpo", "erpo", "dapo", "dapo_ra", "erpo_dapo", "grpo_hot")
+HOT_VARIANT = "grpo_hot"
+# The arm whose sampled temperatures grpo_hot's one temperature is the mean of.
+HOT_SOURCE = "erpo"
 RA_VARIANT = "erpo_ra"
+BASE = "base"
 ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ASSETS = "outputs/assets/cpu_study"  # conf/model/cpu_study.yaml: assets.study_dir
 
 
 @dataclass
@@ -36,13 +48,21 @@ class Plan:
     results: str
     work: str
     steps: int = 100
-    test_freq: int = 20
+    # Validation during training every test_freq steps (0 = none; the comparison is the offline evaluation).
+    test_freq: int = 0
     seeds: tuple[int, ...] = (1, 2, 3)
     variants: tuple[str, ...] = MAIN_VARIANTS
-    ra_seeds: tuple[int, ...] = (1,)
+    ra_seeds: tuple[int, ...] = ()
     overrides: tuple[str, ...] = field(default_factory=tuple)
+    # The study's model + data (assets.study_dir) and the offline held-out evaluation: samples per problem,
+    # temperature (the base temperature of training), response budget (the runs' response_length).
+    assets: str = DEFAULT_ASSETS
+    eval_k: int = 16
+    eval_temperature: float = 1.0
+    eval_max_new_tokens: int = 12
     # Unix time after which no job is started when it would not finish in time (None: no deadline), and the
-    # wall time per job assumed before one has finished (the pilot's: ~5 min on 2 cores).
+    # wall time per job assumed before one has finished (issue 19's pilot: ~2 min fixed + ~8-10 s per step of
+    # 32 prompts on 2 shared cores, so ~5.5 min at 20 steps).
     deadline: float | None = None
     job_estimate_s: float = 330.0
     # Variants whose first-seed W&B offline run file is copied into results (each is ~15 KB per step: the
@@ -52,6 +72,17 @@ class Plan:
     def jobs(self) -> list[tuple[str, int]]:
         out = [(v, s) for v in self.variants for s in self.seeds]
         return out + [(RA_VARIANT, s) for s in self.ra_seeds]
+
+    def check(self) -> None:
+        """Refuse a plan that cannot run: grpo_hot without the ERPO arm it reads (planned or finished)."""
+        if HOT_VARIANT in self.variants and HOT_SOURCE not in self.variants:
+            missing = [s for s in self.seeds if not is_done(self, HOT_SOURCE, s)]
+            if missing:
+                raise ValueError(f"variants include {HOT_VARIANT} but not {HOT_SOURCE}, and the {HOT_SOURCE} arm of "
+                                 f"seeds {missing} is not finished in {self.results}: {HOT_VARIANT} samples at the "
+                                 f"mean temperature of that arm; add {HOT_SOURCE} to --variants")
+        if self.eval_k < 1:
+            raise ValueError(f"eval_k={self.eval_k}: the offline evaluation needs at least one sample per problem")
 
 
 def run_name(variant: str, seed: int) -> str:
@@ -100,30 +131,51 @@ def environment(plan: Plan) -> dict[str, str]:
     return env
 
 
-def command(plan: Plan, variants: list[str], seeds: list[int], sweep_dir: Path) -> list[str]:
+def command(plan: Plan, variants: list[str], seeds: list[int], sweep_dir: Path,
+            extra: tuple[str, ...] = ()) -> list[str]:
     experiments = ",".join(f"cpu_study/{v}" for v in variants)
     # seed before experiment: Hydra's first sweep key is the outer loop, so every variant of seed 1 finishes
     # before seed 2 starts (a study cut short still has whole seeds)
     return [sys.executable, "-m", "recipe.erpo.main_erpo", "-m", f"seed={','.join(map(str, seeds))}",
             f"experiment={experiments}", f"trainer.total_training_steps={plan.steps}",
-            f"trainer.test_freq={plan.test_freq}",
+            f"trainer.test_freq={plan.test_freq if plan.test_freq > 0 else -1}",
             f"trainer.default_local_dir={Path(plan.work).resolve()}/runs/${{trainer.experiment_name}}",
             f"hydra.sweep.dir={sweep_dir.resolve()}", "hydra.sweep.subdir=${trainer.experiment_name}",
-            *plan.overrides]
+            *plan.overrides, *extra]
 
 
 def _groups(pending: list[tuple[str, int]]) -> list[tuple[list[str], list[int]]]:
-    """Pending jobs as multiruns, one per seed in seed order, each with that seed's variants in plan order;
-    the RA ablation's first seed right after the first main seed (so a study cut short by its deadline has
-    whole seeds and the ablation)."""
-    main = [j for j in pending if j[0] != RA_VARIANT]
+    """Pending jobs as multiruns, one per seed in seed order, each with that seed's variants in plan order,
+    grpo_hot alone after them (its temperature is read from the seed's finished ERPO arm); the RA ablation's
+    first seed right after the first main seed (so a study cut short by its deadline has whole seeds)."""
+    main = [j for j in pending if j[0] not in (RA_VARIANT, HOT_VARIANT)]
+    hot = {s for v, s in pending if v == HOT_VARIANT}
     ra = [j for j in pending if j[0] == RA_VARIANT]
     groups = []
-    for seed in sorted({s for _, s in main}):
-        groups.append(([v for v, s in main if s == seed], [seed]))
+    for seed in sorted({s for _, s in main} | hot):
+        variants = [v for v, s in main if s == seed]
+        if variants:
+            groups.append((variants, [seed]))
+        if seed in hot:
+            groups.append(([HOT_VARIANT], [seed]))
     for i, (_, seed) in enumerate(sorted(ra, key=lambda j: j[1])):
-        groups.insert(min(1 + i, len(groups)) if groups else 0, ([RA_VARIANT], [seed]))
+        after_first_seed = next((k for k, (_, s) in enumerate(groups) if s != groups[0][1]), len(groups))
+        groups.insert(min(after_first_seed + i, len(groups)) if groups else 0, ([RA_VARIANT], [seed]))
     return groups
+
+
+def hot_temperature(plan: Plan, seed: int) -> float:
+    """Mean sampling temperature over every prompt visit of the finished ERPO arm of ``seed`` (its assignments
+    log), rounded to 4 decimals: grpo_hot's one temperature. Refused when that arm is not finished."""
+    path = run_dir(plan, HOT_SOURCE, seed) / "erpo_assignments.jsonl"
+    if not is_done(plan, HOT_SOURCE, seed) or not path.exists():
+        raise ValueError(f"{HOT_VARIANT} seed {seed}: the {HOT_SOURCE} arm of seed {seed} is not finished in "
+                         f"{plan.results} (no result.json with status ok, or no {path.name}); {HOT_VARIANT} samples "
+                         f"at that arm's mean temperature, so run {HOT_SOURCE} first")
+    temps = [t for line in path.read_text().splitlines() if line.strip() for t in json.loads(line)["temperature"]]
+    if not temps:
+        raise ValueError(f"{path}: no temperatures recorded; {HOT_VARIANT} needs the {HOT_SOURCE} arm's assignments")
+    return round(sum(temps) / len(temps), 4)
 
 
 JOB_LINE = re.compile(r"#(\d+) : (.*)$")
@@ -138,8 +190,37 @@ def _job_of(overrides: str) -> tuple[str, int]:
     return variant.group(1), int(seed.group(1))
 
 
+def _spec(plan: Plan) -> dict:
+    marker = Path(plan.assets) / "erpo_study.json"
+    if not marker.exists():
+        raise FileNotFoundError(f"{marker}: the study's assets are not built; run `python -m erpo.study build`")
+    return json.loads(marker.read_text())["spec"]
+
+
+def evaluate_base(plan: Plan, seed: int, log=print) -> dict:
+    """The base model's offline held-out evaluation for ``seed`` (its sampling seed), once: ``runs/base-s<seed>``."""
+    from erpo.study.offline_eval import evaluate_and_write
+
+    dst = run_dir(plan, BASE, seed)
+    path = dst / "result.json"
+    if path.exists() and json.loads(path.read_text()).get("eval_k") == plan.eval_k:
+        return json.loads(path.read_text())
+    shutil.rmtree(dst, ignore_errors=True)
+    dst.mkdir(parents=True)
+    model = Path(plan.assets) / "model"
+    start = time.time()
+    summary = evaluate_and_write(model, model, _spec(plan), dst, run_name(BASE, seed), BASE, seed, 0, plan.eval_k,
+                                 plan.eval_temperature, plan.eval_max_new_tokens)
+    result = {"run_name": run_name(BASE, seed), "variant": BASE, "seed": seed, "status": "ok", "eval_k": plan.eval_k,
+              "eval_s": round(time.time() - start, 1), "code": code_version(ROOT), **summary}
+    path.write_text(json.dumps(result, indent=1))
+    log(f"{run_name(BASE, seed)}: held-out avg@{plan.eval_k} {summary['heldout_avg@k']:.3f} ({result['eval_s']:.0f} s)")
+    return result
+
+
 def run(plan: Plan, log=print) -> dict:
     """Launch every pending job; collect each as it finishes; returns {run name: result}."""
+    plan.check()
     jobs = plan.jobs()
     pending = [j for j in jobs if not is_done(plan, *j)]
     log(f"cpu study: {len(jobs)} runs, {len(jobs) - len(pending)} finished, {len(pending)} to run "
@@ -150,6 +231,8 @@ def run(plan: Plan, log=print) -> dict:
         _clean(plan, *job)
     done = len(jobs) - len(pending)
     results = {}
+    for seed in sorted({s for _, s in jobs}):
+        evaluate_base(plan, seed, log)
     for variants, seeds in _groups(pending):
         if plan.deadline is not None:
             walls = [r["wall_s"] for r in results.values() if r.get("status") == "ok"]
@@ -161,8 +244,16 @@ def run(plan: Plan, log=print) -> dict:
                     continue
                 log(f"deadline: starting {variants[:fit]} of {variants} for seed {seeds[0]} (~{per_job:.0f} s per job)")
                 variants = variants[:fit]
+        extra: tuple[str, ...] = ()
+        if variants == [HOT_VARIANT]:
+            try:
+                extra = (f"study_hot_temperature={hot_temperature(plan, seeds[0])}",)
+            except ValueError as err:
+                log(f"not starting {run_name(HOT_VARIANT, seeds[0])}: {err}")
+                continue
+        code = code_version(ROOT)
         sweep_dir = Path(plan.work) / "multirun" / time.strftime("%Y%m%d-%H%M%S")
-        cmd = command(plan, variants, seeds, sweep_dir)
+        cmd = command(plan, variants, seeds, sweep_dir, extra)
         Path(sweep_dir).mkdir(parents=True, exist_ok=True)
         with open(sweep_dir / "multirun.log", "w") as out:
             out.write(" ".join(cmd) + "\n")
@@ -171,10 +262,12 @@ def run(plan: Plan, log=print) -> dict:
                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
             current, started = None, time.time()
 
-            def finish(job: tuple[str, int], sweep_dir: Path = sweep_dir) -> None:
+            def finish(job: tuple[str, int], sweep_dir: Path = sweep_dir, code: dict = code,
+                       extra: tuple[str, ...] = extra) -> None:
                 nonlocal done
                 variant, seed = job
-                result = collect(plan, variant, seed, sweep_dir, wall_s=time.time() - started)  # noqa: B023 - this job's start
+                result = collect(plan, variant, seed, sweep_dir, wall_s=time.time() - started,  # noqa: B023 - this job's start
+                                 code=code, extra=extra)
                 results[run_name(variant, seed)] = result
                 done += 1
                 acc = result.get("heldout_avg@k")
@@ -199,8 +292,10 @@ def run(plan: Plan, log=print) -> dict:
     return results
 
 
-def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float) -> dict:
-    """Copy one run's small files into ``results`` and write its result JSONs (held-out avg@k with CIs)."""
+def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float, code: dict | None = None,
+            extra: tuple[str, ...] = ()) -> dict:
+    """Copy one run's small files into ``results``, evaluate its final checkpoint offline and write its result
+    JSONs (held-out avg@k with CIs); result.json also records the code that ran it and the extra overrides."""
     name = run_name(variant, seed)
     src = Path(plan.work) / "runs" / name
     dst = run_dir(plan, variant, seed)
@@ -208,7 +303,8 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float)
     status_path = sweep_dir / name / "job_status.json"
     status = json.loads(status_path.read_text()) if status_path.exists() else {"status": "failed", "error": "no status"}
     result = {"run_name": name, "variant": variant, "seed": seed, "steps": plan.steps, "status": status["status"],
-              "error": status.get("error", ""), "wall_s": round(wall_s, 1)}
+              "error": status.get("error", ""), "wall_s": round(wall_s, 1), "code": code or code_version(ROOT),
+              "overrides": [*plan.overrides, *extra]}
     if (src / "erpo_assignments.jsonl").exists():
         shutil.copy(src / "erpo_assignments.jsonl", dst / "erpo_assignments.jsonl")
     state = src / f"global_step_{plan.steps}" / "erpo_state.json"
@@ -232,19 +328,35 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float)
                       fixed_s=round(wall_s - step_s - testing_s, 1))
     validation = src / "validation"
     if validation.exists():
-        summary = write_heldout_results(validation, dst, name, variant, seed)
-        result.update(summary)
+        write_heldout_curve(validation, dst)
     if result["status"] == "ok" and result.get("steps_logged") != plan.steps:
         result["status"] = "failed"
         result["error"] = f"logged {result.get('steps_logged')} steps of {plan.steps}"
+    if result["status"] == "ok":
+        result.update(_evaluate_final(plan, variant, seed, src, dst))
     # Written last: its presence (status ok) marks the run finished.
     (dst / "result.json").write_text(json.dumps(result, indent=1))
     return result
 
 
+def _evaluate_final(plan: Plan, variant: str, seed: int, src: Path, dst: Path) -> dict:
+    """Offline held-out evaluation of the run's last checkpoint (its HF copy); a failure marks the run failed."""
+    from erpo.study.offline_eval import evaluate_and_write, hf_checkpoint
+
+    start = time.time()
+    try:
+        model = hf_checkpoint(src / f"global_step_{plan.steps}")
+        summary = evaluate_and_write(model, Path(plan.assets) / "model", _spec(plan), dst, run_name(variant, seed),
+                                     variant, seed, plan.steps, plan.eval_k, plan.eval_temperature,
+                                     plan.eval_max_new_tokens)
+    except (FileNotFoundError, ValueError, OSError) as err:
+        return {"status": "failed", "error": f"offline evaluation: {err}"}
+    return {**summary, "eval_k": plan.eval_k, "eval_s": round(time.time() - start, 1)}
+
+
 # Metrics kept in the committed copy of a run's JSONL (the full log stays in the work folder): everything the
 # analysis and the notebook read, and every erpo/* key (the W&B test compares those series).
-KEEP_PREFIXES = ("erpo/", "val-core/", "critic/score/mean", "critic/rewards/mean", "response_length/mean",
+KEEP_PREFIXES = ("erpo/", "rollouts/", "val-core/", "critic/score/mean", "critic/rewards/mean", "response_length/mean",
                  "actor/entropy", "actor/pg_loss", "actor/kl_loss", "actor/grad_norm", "training/global_step",
                  "training/epoch", "timing_s/step", "timing_s/gen", "timing_s/old_log_prob", "timing_s/ref",
                  "timing_s/update_actor", "timing_s/update_weights", "timing_s/testing", "timing_s/save_checkpoint")

@@ -16,7 +16,13 @@ import numpy as np
 from erpo.analysis.revival import revival
 from erpo.sim.model import SimConfig, simulate, summarise
 
-SIM_VARIANTS = ("grpo", "dapo", "erpo", "erpo_dapo")
+# Measured variant -> (simulator variant, base temperature: None = the runs' own, "hot" = the ERPO arm's mean).
+# dapo_ra and erpo_ra: the simulator has no RA (erpo/sim/variants.py), so they are not modelled, and erpo_dapo's
+# prediction is ERPO on DAPO without RA (its all-correct groups are filtered like DAPO's).
+SIM_VARIANTS = {"grpo": ("grpo", None), "erpo": ("erpo", None), "grpo_hot": ("grpo", "hot"),
+                "dapo": ("dapo", None), "erpo_dapo": ("erpo_dapo", None)}
+KEYS = ("frac_all_correct", "frac_mixed", "frac_all_wrong", "effective_prompts_per_step",
+        "rollouts_per_effective_prompt", "revived_within_1", "revived_within_2")
 
 
 def _first_shares(cfg: SimConfig, repeats: int = 5) -> np.ndarray:
@@ -42,58 +48,66 @@ def fit_initial_logits(cfg: SimConfig, shares: dict) -> tuple[float, float, floa
     return best
 
 
-def simulate_study(config: dict, steps: int, start_shares: dict, num_prompts: int, seeds=(1, 2, 3)) -> dict:
-    """Per variant: the simulator's summary and revival, mean over ``seeds``, for the study's settings
-    (``num_prompts`` train prompts; ``start_shares`` of those prompts at the base temperature)."""
+def _with_base(cfg: SimConfig, base: float) -> SimConfig:
+    erpo = {**cfg.erpo, "temperature": {**cfg.erpo["temperature"], "base": base}}
+    return replace(cfg, erpo=erpo)
+
+
+def simulate_study(config: dict, steps: int, start_shares: dict, num_prompts: int, seeds=(1, 2, 3),
+                   hot_temperature: float | None = None) -> dict:
+    """Per measured variant: the simulator's outcomes, mean over ``seeds``, for the study's settings
+    (``num_prompts`` train prompts; ``start_shares`` of those prompts at the base temperature); grpo_hot at
+    ``hot_temperature`` (skipped without it)."""
     erpo = config["erpo"]
     temperature = {k: erpo["temperature"][k] for k in ("base", "t_max", "schedule", "on_mixed")}
     if erpo["temperature"].get("step") is not None:
         temperature["step"] = erpo["temperature"]["step"]
     cfg = SimConfig(num_prompts=num_prompts, steps=steps, batch_size=int(config["data"]["train_batch_size"]),
                     n=int(config["actor_rollout_ref"]["rollout"]["n"]),
-                    erpo={"history_length": int(erpo["history_length"]), "temperature": temperature})
+                    # a history above any simulated prompt's visits (DAPO refills), for revival over whole runs
+                    erpo={"history_length": max(int(erpo["history_length"]), 1024), "temperature": temperature})
     mean, std, err = fit_initial_logits(cfg, start_shares)
     cfg = replace(cfg, init_logit_mean=mean, init_logit_std=std)
     out = {"fit": {"init_logit_mean": mean, "init_logit_std": std, "squared_error": err},
            "settings": {"num_prompts": cfg.num_prompts, "batch_size": cfg.batch_size, "n": cfg.n, "steps": steps,
-                        "slope": cfg.slope, "lr": cfg.lr, "transfer": cfg.transfer}, "variants": {}}
-    for variant in SIM_VARIANTS:
+                        "slope": cfg.slope, "lr": cfg.lr, "transfer": cfg.transfer,
+                        "hot_temperature": hot_temperature}, "variants": {}}
+    for measured, (variant, base) in SIM_VARIANTS.items():
+        if base == "hot" and hot_temperature is None:
+            continue
+        run_cfg = _with_base(cfg, hot_temperature) if base == "hot" else cfg
         rows = []
         for seed in seeds:
-            series, controller = simulate(variant, replace(cfg, seed=seed), return_controller=True)
+            series, controller = simulate(variant, replace(run_cfg, seed=seed), return_controller=True)
             summary = summarise(series)
             rev = revival(controller.tracker)
+            ac, aw = float(np.mean(series["frac_all_correct"])), float(np.mean(series["frac_all_wrong"]))
             rows.append({
-                "frac_all_correct": float(np.mean(series["frac_all_correct"])),
-                "frac_all_wrong": float(np.mean(series["frac_all_wrong"])),
+                "frac_all_correct": ac, "frac_mixed": 1 - ac - aw, "frac_all_wrong": aw,
                 "effective_prompts_per_step": summary["effective_prompts_per_step"],
                 "rollouts_per_effective_prompt": summary["rollouts_per_effective_prompt"],
                 "mean_temperature": summary["mean_temperature"],
                 "revived_within_1": rev["revived_within_1"], "revived_within_2": rev["revived_within_2"],
             })
-        out["variants"][variant] = {k: float(np.mean([r[k] for r in rows if r[k] is not None]))
-                                    if any(r[k] is not None for r in rows) else None for k in rows[0]}
+        out["variants"][measured] = {k: float(np.mean([r[k] for r in rows if r[k] is not None]))
+                                     if any(r[k] is not None for r in rows) else None for k in rows[0]}
     return out
 
 
 def comparison_table(measured: dict, simulated: dict) -> str:
-    """Markdown: per variant and quantity, measured (mean over seeds) vs simulated."""
-    keys = [("all-correct share", "frac_all_correct"), ("all-wrong share", "frac_all_wrong"),
-            ("effective prompts/step", "effective_prompts_per_step"),
-            ("rollouts per effective prompt", "rollouts_per_effective_prompt"),
-            ("revived within 1", "revived_within_1"), ("revived within 2", "revived_within_2"),
-            ("mean T", "mean_temperature")]
-    header = ["variant"] + [f"{label}: measured / sim" for label, _ in keys]
+    """Markdown: per measured variant and outcome, measured (pooled [95 % CI]) beside simulated."""
+    labels = {"frac_all_correct": "all-correct share", "frac_mixed": "mixed share",
+              "frac_all_wrong": "all-wrong share", "effective_prompts_per_step": "effective prompts/step",
+              "rollouts_per_effective_prompt": "rollouts per effective prompt",
+              "revived_within_1": "revived within 1", "revived_within_2": "revived within 2"}
+    header = ["variant"] + [f"{labels[k]}: measured [CI] / sim" for k in KEYS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for variant, sim in simulated["variants"].items():
-        got = measured.get(variant)
-        if not got:
-            continue
+    for variant, stats in measured.items():
+        sim = simulated["variants"].get(variant, {})
         cells = [variant]
-        for _, key in keys:
-            m = (got.get(key) or {}).get("mean")
-            s = sim.get(key)
-            cells.append(f"{m:.2f} / {s:.2f}" if m is not None and s is not None else
-                         f"{m if m is None else round(m, 2)} / {s if s is None else round(s, 2)}")
+        for key in KEYS:
+            m, s = stats.get(key), sim.get(key)
+            got = f"{m['rate']:.2f} [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}]" if m and m.get("rate") is not None else "-"
+            cells.append(f"{got} / {s:.2f}" if s is not None else f"{got} / -")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
