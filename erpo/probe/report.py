@@ -66,6 +66,8 @@ def write_table(result: dict, path: str) -> str:
         "resamples, paired across temperatures). Entropy: " + result["entropy_estimator"] + ".",
         "",
     ]
+    if probed < 10:  # a percentile bootstrap over so few units is too narrow; a point mass gives a zero-width one
+        lines[-1:-1] = [f"Caution: {probed} probed prompts; the bootstrap intervals under-cover at this size.", ""]
     header = "| T | " + " | ".join(f"{name} | Δ {name.split(' (')[0]} vs control" for _, name, _ in ROWS) + " |"
     lines += [header, "|" + "---|" * (1 + 2 * len(ROWS))]
     for t, temp in enumerate(grid):
