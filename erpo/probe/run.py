@@ -37,12 +37,13 @@ def seed_of(seed: int, stage: int, t_index: int, repeat: int, prompt: int) -> in
 
 
 def commit() -> dict:
-    """The git commit of the code that ran, and whether the tree had uncommitted changes."""
+    """The git commit of the code that ran, and whether its code (erpo/, recipe/, conf/; untracked files
+    included) had uncommitted changes; result files elsewhere do not count."""
     root = os.path.dirname(CONF_DIR)
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
         dirty = subprocess.run(
-            ["git", "status", "--porcelain"],
+            ["git", "status", "--porcelain", "--", "erpo", "recipe", "conf"],
             cwd=root,
             capture_output=True,
             text=True,
