@@ -3,6 +3,7 @@ chosen T, and the whole probe on the tiny model through the HF engine (output fi
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,7 +137,7 @@ def test_schedule_refuses_too_few_visits():
 
 
 def _probe_cfg(tmp_path, model, prompts, **over):
-    cfg = OmegaConf.load("conf/probe/probe.yaml")
+    cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "probe" / "probe.yaml")
     cfg.pop("hydra")
     cfg.merge_with(
         {
@@ -220,3 +221,16 @@ def test_probe_refuses_a_grid_without_the_base(tmp_path):
 
     with pytest.raises(InputError, match="lacks base_temperature"):
         run(_probe_cfg(tmp_path, "unused", "unused.parquet", grid=[1.2, 1.4]))
+
+
+def test_the_statistics_and_report_modules_import_no_torch():
+    """The arithmetic is pure (the project's core rule): importing it loads no torch, vLLM, verl or Ray."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, erpo.probe.stats, erpo.probe.report; "
+        "print([m for m in ('torch', 'vllm', 'verl', 'ray') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
