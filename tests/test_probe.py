@@ -257,3 +257,25 @@ def test_probe_through_vllm_on_the_tiny_model(tmp_path):
     entropy = [saved["summary"]["entropy"][t]["mean"] for t in range(3)]
     assert 0 < entropy[0] < entropy[2]
     assert saved["summary"]["accuracy"][2]["mean"] < saved["summary"]["accuracy"][0]["mean"]
+
+
+def test_visits_come_from_the_training_configs_run_plan(tmp_path):
+    """schedule.train_overrides: the run plan of that training config (erpo/plan.py) gives the visits per prompt."""
+    from erpo.probe.run import run_plan_visits
+    from erpo.tiny import write_toy_parquet
+
+    train = write_toy_parquet(str(tmp_path / "train.parquet"), n=12, seed=5)
+    overrides = [
+        f"data.train_files={train}",
+        "data.train_batch_size=4",
+        "trainer.total_training_steps=6",
+        "trainer.total_epochs=10",
+    ]
+    cfg = OmegaConf.create({"schedule": {"visits": None, "train_overrides": overrides}})
+    visits, source = run_plan_visits(cfg)
+    assert visits == 6 * 4 / 12 and "data.train_batch_size=4" in source
+    cfg.schedule.train_overrides = ["data.train_files=/nonexistent.parquet"]
+    with pytest.raises(InputError, match="schedule.train_overrides"):
+        run_plan_visits(cfg)
+    cfg.schedule.visits = 4.5  # an explicit value wins
+    assert run_plan_visits(cfg) == (4.5, "schedule.visits")
