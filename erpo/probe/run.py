@@ -170,6 +170,11 @@ def run(cfg: DictConfig, engine=None) -> dict:
     rows = load_prompts(cfg)
     started = time.time()
     engine = engine or make_engine(cfg.engine, cfg.checkpoint, cfg.seed, cfg.dtype, cfg.threads, cfg.vllm)
+    if max(grid) > engine.max_temperature:
+        raise InputError(
+            f"grid={list(grid)} goes above {engine.max_temperature:g}, the most {type(engine).__name__} "
+            "samples at; drop those temperatures or use engine=hf."
+        )
     base = draw_groups(engine, rows, float(cfg.base_temperature), cfg, stage=0, t_index=control, repeat=0)
     selected = [i for i, g in enumerate(base) if g["correct"] == cfg.n]
     if cfg.max_selected is not None and len(selected) > cfg.max_selected:
