@@ -253,5 +253,5 @@ def _write_json(out_dir: str, result: dict) -> None:
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "probe.json")
     with open(path + ".tmp", "w") as f:
-        json.dump(result, f, indent=1)
+        json.dump(result, f)
     os.replace(path + ".tmp", path)
