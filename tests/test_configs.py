@@ -330,8 +330,9 @@ def _compose_root(root: str, name: str):
     """A root config of its own (eval, sim), resolved as in a run (hydra's runtime values included)."""
     from hydra.core.hydra_config import HydraConfig
 
-    # eval composes from the conf root (its sampling preset is the shared conf/sampling group), sim from its own.
-    config_dir, config_name = (CONF, f"eval/{name}") if root == "eval" else (str(Path(CONF) / root), name)
+    # eval composes from the conf root (its sampling preset is the shared conf/sampling group), and so does probe
+    # (it reads conf/data groups); sim from its own.
+    config_dir, config_name = (CONF, f"{root}/{name}") if root in ("eval", "probe") else (str(Path(CONF) / root), name)
     with initialize_config_dir(config_dir=config_dir, version_base=None):
         cfg = compose(config_name, return_hydra_config=True)
         with open_dict(cfg), read_write(cfg):
@@ -361,7 +362,7 @@ def _compose_yaml(path: Path) -> None:
         with initialize_config_dir(config_dir=CONF, version_base=None):
             cfg = compose("train", overrides=[f"hydra/launcher={path.stem}"], return_hydra_config=True)
         assert cfg.hydra.launcher._target_
-    elif group in ("eval", "sim") and len(rel.parts) == 2:
+    elif group in ("eval", "sim", "probe") and len(rel.parts) == 2:
         OmegaConf.to_container(_compose_root(group, path.stem), resolve=True)
     else:
         raise AssertionError(f"no test composes conf/{rel}: add its route to _compose_yaml")
