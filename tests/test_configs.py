@@ -421,3 +421,14 @@ def test_wandb_identity_follows_each_job_of_a_multirun(monkeypatch):
     assert os.environ["WANDB_RUN_GROUP"] == "erpo" and os.environ["WANDB_RUN_ID"] != run_1
     assert os.environ["WANDB_RUN_ID"] == startup.wandb_settings(second)["WANDB_RUN_ID"]
     assert os.environ["WANDB_MODE"] == "disabled"
+
+
+@pytest.mark.parametrize("root", ["eval", "probe"])
+def test_eval_and_probe_take_the_checkpoint_on_the_command_line(root):
+    """`model=` would pick the training group conf/model (Hydra: "Could not override 'model'"), so both CLIs
+    name the model to load `checkpoint`, and the README's commands compose."""
+    with initialize_config_dir(config_dir=CONF, version_base=None):
+        cfg = compose(f"{root}/{root}", overrides=["checkpoint=Qwen/Qwen2.5-7B"])
+    assert cfg.checkpoint == "Qwen/Qwen2.5-7B"
+    readme = (Path(CONF).parent / "README.md").read_text()
+    assert f"python -m erpo.{root} model=" not in readme

@@ -1,4 +1,4 @@
-"""``python -m erpo.eval model=<hub id or path> benchmarks=[math500,aime24] k=16``."""
+"""``python -m erpo.eval checkpoint=<hub id or path> benchmarks=[math500,aime24] k=16``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 
 
 def run(cfg: DictConfig) -> list[dict]:
-    generator = make_generator(cfg.backend, cfg.model, cfg.seed, cfg.dtype)
-    results = [evaluate(generator, cfg.model, b, cfg) for b in cfg.benchmarks]
+    generator = make_generator(cfg.backend, cfg.checkpoint, cfg.seed, cfg.dtype)
+    results = [evaluate(generator, cfg.checkpoint, b, cfg) for b in cfg.benchmarks]
     for r in results:
         m = r["metrics"]
         print(f"{r['benchmark']}: avg@{cfg.k} = {m['avg@k']:.4f} [{m['avg@k_ci_low']:.4f}, {m['avg@k_ci_high']:.4f}]"
@@ -26,7 +26,7 @@ def run(cfg: DictConfig) -> list[dict]:
         import wandb
 
         run = wandb.init(project=cfg.wandb.project, group=cfg.variant, job_type="eval", name=cfg.run_name,
-                         mode=cfg.wandb.mode, config={"model": cfg.model, "k": cfg.k})
+                         mode=cfg.wandb.mode, config={"model": cfg.checkpoint, "k": cfg.k})
         run.log({f"eval/{r['benchmark']}/{k}": v for r in results for k, v in r["metrics"].items()})
         run.finish()
     return results
