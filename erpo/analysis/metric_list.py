@@ -50,10 +50,15 @@ def documented_patterns(doc: Path = DOC) -> list[re.Pattern]:
     return patterns
 
 
+def undocumented(keys, doc: Path = DOC) -> list[str]:
+    """The keys (sorted) that docs/metrics.md does not list."""
+    patterns = documented_patterns(doc)
+    return sorted(k for k in keys if not any(p.match(k) for p in patterns))
+
+
 def require_documented(keys, doc: Path = DOC) -> None:
     """Raise InputError naming every key that docs/metrics.md does not list."""
-    patterns = documented_patterns(doc)
-    missing = sorted(k for k in keys if not any(p.match(k) for p in patterns))
+    missing = undocumented(keys, doc)
     if missing:
         raise InputError(
             f"dashboard panel key(s) {missing} are not in {doc.name}: a metric was renamed or removed. "
