@@ -26,6 +26,17 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def _environment_restored():
+    """Every test leaves os.environ as it found it. The start-up code sets variables on purpose (W&B run
+    identity, logger root, platform flags); one left behind by a fast test reaches every later subprocess of the
+    same worker, e.g. a W&B run id that merged all of a slow test's runs into one W&B run."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def _one_verl_run_at_a_time(request, tmp_path_factory):
     """Slow tests take a lock beside every worker's temp folder: one verl run at a time across workers.
 

@@ -9,7 +9,7 @@ import pytest
 from erpo.analysis.revival import revival
 from erpo.errors import InputError
 from erpo.rewards import compute_score
-from erpo.study.run import Plan, _groups, _job_of, is_done, run_name
+from erpo.study.run import Plan, _groups, _job_of, environment, is_done, run_name
 from erpo.study.task import LEVELS, SOURCE, all_problems, make_split, verl_rows
 from erpo.tables.deltas import by_variant, delta_rows, paired_delta, render_markdown
 from erpo.tracker import PromptTracker
@@ -123,6 +123,17 @@ def test_runner_bookkeeping(tmp_path):
     (done / "result.json").write_text(json.dumps({"status": "ok", "steps": 99}))
     with pytest.raises(ValueError, match="same --steps"):
         is_done(plan, "grpo", 1)
+
+
+def test_study_jobs_do_not_inherit_a_wandb_run_identity(monkeypatch, tmp_path):
+    """A WANDB_RUN_ID left in the launching environment would win over each job's own (a user's choice for a
+    single run) and log every run of the study into one W&B run; the study's environment drops it."""
+    monkeypatch.setenv("WANDB_RUN_ID", "leftover")
+    monkeypatch.setenv("WANDB_RUN_GROUP", "leftover")
+    monkeypatch.setenv("WANDB_ENTITY", "mine")
+    env = environment(Plan(results=str(tmp_path / "r"), work=str(tmp_path / "w")))
+    assert "WANDB_RUN_ID" not in env and "WANDB_RUN_GROUP" not in env
+    assert env["WANDB_ENTITY"] == "mine" and env["WANDB_MODE"] == "offline"
 
 
 def test_revival_from_a_tracker_history():

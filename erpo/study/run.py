@@ -115,10 +115,16 @@ def _clean(plan: Plan, variant: str, seed: int) -> None:
             (Path(root) / "logs" / PROJECT / f"{name}{suffix}").unlink(missing_ok=True)
 
 
+INHERITED_WANDB_IDENTITY = ("WANDB_RUN_ID", "WANDB_RUN_GROUP", "WANDB_JOB_TYPE", "WANDB_TAGS", "WANDB_RESUME",
+                            "WANDB_NAME", "WANDB_SERVICE")
+
+
 def environment(plan: Plan) -> dict[str, str]:
     """Environment of the multirun: where verl's JSONL and W&B's offline runs go; W&B keeps no console
     copy and no system stats (the history is what the study reads)."""
-    env = dict(os.environ)
+    # Each job's W&B identity derives from its run name (recipe/erpo/startup.py); an inherited one (a shell's
+    # WANDB_RUN_ID) would win there, as a user's choice for a single run, and log every job of the study into it.
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED_WANDB_IDENTITY}
     env.update({
         "VERL_FILE_LOGGER_ROOT": str(Path(plan.work, "logs").resolve()),
         "WANDB_DIR": str(Path(plan.work).resolve()),
@@ -312,8 +318,11 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float,
         shutil.copy(state, dst / "erpo_state.json")
     wandb_file = _wandb_file(Path(plan.work), name)
     first_seed = min(plan.seeds) if variant != RA_VARIANT else min(plan.ra_seeds)
-    if wandb_file is not None and variant in plan.wandb_keep and seed == first_seed:
-        shutil.copy(wandb_file, dst / f"{name}.wandb")
+    if variant in plan.wandb_keep and seed == first_seed:
+        if wandb_file is None:
+            print(f"{name}: no offline W&B run file under {Path(plan.work) / 'wandb'} (see the multirun log)", flush=True)
+        else:
+            shutil.copy(wandb_file, dst / f"{name}.wandb")
     metrics_path = Path(plan.work) / "logs" / PROJECT / f"{name}.jsonl"
     if metrics_path.exists():
         rows = [json.loads(x) for x in metrics_path.read_text().splitlines() if x.strip()]
