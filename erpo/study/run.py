@@ -320,7 +320,7 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float,
     first_seed = min(plan.seeds) if variant != RA_VARIANT else min(plan.ra_seeds)
     if variant in plan.wandb_keep and seed == first_seed:
         if wandb_file is None:
-            print(f"{name}: no offline W&B run file under {Path(plan.work) / 'wandb'} (see the multirun log)", flush=True)
+            print(f"{name}: no offline W&B run file under {Path(plan.work) / 'wandb'}", flush=True)
         else:
             shutil.copy(wandb_file, dst / f"{name}.wandb")
     metrics_path = Path(plan.work) / "logs" / PROJECT / f"{name}.jsonl"
