@@ -150,7 +150,7 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
     load = load_per_core()
     with StepWatch(log) as watch, open(console, "w") as out:
         launch = time.time()
-        proc = subprocess.run([sys.executable, "-m", "recipe.erpo.main_erpo", *overrides], cwd=ROOT, env=env,
+        proc = subprocess.run([sys.executable, "-m", "recipe.driver.train", *overrides], cwd=ROOT, env=env,
                               stdout=out, stderr=subprocess.STDOUT)
         end = time.time()
     if proc.returncode != 0:

@@ -114,14 +114,14 @@ def test_cli_refuses_bad_config_before_ray(tmp_path):
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-m", "recipe.erpo.main_erpo", "erpo.temperature.t_max=0.5"],
+    out = subprocess.run([sys.executable, "-m", "recipe.driver.train", "erpo.temperature.t_max=0.5"],
                          cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "erpo.temperature.t_max=0.5" in out.stderr and "ray" not in out.stdout.lower()
 
 
 def test_wandb_identity_groups_by_variant_and_resumes_by_name():
-    from recipe.erpo.startup import wandb_settings
+    from recipe.driver.startup import wandb_settings
 
     a = wandb_settings(_compose("algorithm=erpo_dapo", "logger=offline", "seed=1"))
     b = wandb_settings(_compose("algorithm=erpo_dapo", "logger=offline", "seed=1"))
@@ -132,7 +132,7 @@ def test_wandb_identity_groups_by_variant_and_resumes_by_name():
 
 
 def test_sweep_dirname_keeps_only_the_swept_keys():
-    from recipe.erpo.sweep_dir import sweep_dirname
+    from recipe.driver.sweep_dir import sweep_dirname
 
     task = ["experiment=smoke", "trainer.save_freq=-1", "erpo.temperature.t_max=1.4", "seed=2", "algorithm=erpo"]
     argv = ["-m", "experiment=smoke", "trainer.save_freq=-1", "erpo.temperature.t_max=0.5,1.4", "seed=1,2"]
@@ -407,7 +407,7 @@ def test_paper_rows_validate_with_their_papers_preset(paper):
 def test_wandb_identity_follows_each_job_of_a_multirun(monkeypatch):
     """Jobs of one Hydra multirun share the driver process: the second job must not keep the first's W&B run
     id and group, while a variable the user set stays."""
-    from recipe.erpo import startup
+    from recipe.driver import startup
 
     for key in ("WANDB_RUN_ID", "WANDB_RUN_GROUP", "WANDB_TAGS", "WANDB_JOB_TYPE", "WANDB_RESUME", "WANDB_DIR"):
         monkeypatch.delenv(key, raising=False)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _train(tmp: Path, name: str, *overrides: str, timeout=900) -> subprocess.CompletedProcess:
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp / "logs"))
-    cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "experiment=smoke", f"trainer.experiment_name={name}",
+    cmd = [sys.executable, "-m", "recipe.driver.train", "experiment=smoke", f"trainer.experiment_name={name}",
            f"trainer.default_local_dir={tmp / name}", *overrides]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -83,7 +83,7 @@ def test_kill_and_resume_restores_the_tracker(tmp_path):
 
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp_path / "logs"))
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "experiment=smoke", "trainer.experiment_name=run",
+    cmd = [sys.executable, "-m", "recipe.driver.train", "experiment=smoke", "trainer.experiment_name=run",
            f"trainer.default_local_dir={run_dir}", "trainer.save_freq=2", "trainer.total_training_steps=6", *schedule]
     env["ERPO_TEST_KILL_MARK"] = marker_id = f"kill-{os.getpid()}-{time.time_ns()}"
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -132,7 +132,7 @@ def test_resume_without_tracker_state_is_refused(tmp_path):
 def test_two_job_multirun_of_the_smoke(tmp_path):
     """Basic launcher: jobs run one after another, each with its own Ray session; a bad job does not stop the sweep."""
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp_path / "logs"))
-    cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "-m", "experiment=smoke", "trainer.total_training_steps=2",
+    cmd = [sys.executable, "-m", "recipe.driver.train", "-m", "experiment=smoke", "trainer.total_training_steps=2",
            "trainer.save_freq=-1", f"hydra.sweep.dir={tmp_path / 'sweep'}",
            "erpo.temperature.t_max=0.5,1.4"]  # the first job is refused (t_max < base), the second trains
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)

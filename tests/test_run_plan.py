@@ -1,4 +1,5 @@
-"""Run plan (erpo/plan.py), its refusals and CLI (recipe/erpo/plan.py); rollout counter; one definition of correct."""
+"""Run plan (erpo/plan.py), its refusals and CLI (recipe/driver/plan_of_config.py, show_plan.py); rollout counter;
+one definition of correct."""
 
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from erpo.correctness import all_correct_groups, dapo_filter_under_ra, is_correc
 from erpo.errors import InputError, StateFileError
 from erpo.plan import PlanInputs, format_plan, make_plan, visits_refusal
 from erpo.rollouts import RolloutCounter, refill_ceiling_error
-from recipe.erpo.plan import parquet_counts, plan_inputs
+from recipe.driver.plan_of_config import parquet_counts, plan_inputs
 from recipe.erpo.refusals import ConfigRefused, plan_refusals
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +150,7 @@ def test_cli_prints_the_plan_of_a_tiny_parquet(tmp_path):
     path = tmp_path / "train.parquet"
     _parquet(path, [("What is 1+1?", "2"), ("What is  1+1?", "2"), ("What is 2+2?", "4"), ("3+3?", "6")] * 2)
     assert parquet_counts([str(path)]) == (8, 5)  # whitespace-only variants are the same problem
-    cmd = [sys.executable, "-m", "recipe.erpo.plan", "algorithm=dapo", f"data.train_files={path}",
+    cmd = [sys.executable, "-m", "recipe.driver.show_plan", "algorithm=dapo", f"data.train_files={path}",
            "data.train_batch_size=2", "actor_rollout_ref.rollout.n=4", "trainer.total_training_steps=6"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -108,7 +108,7 @@ def run_plan_visits(cfg: DictConfig) -> tuple[float | None, str]:
     )
     if done.returncode != 0:
         raise InputError(
-            f"schedule.train_overrides={overrides}: the run plan failed (python -m recipe.erpo.plan "
+            f"schedule.train_overrides={overrides}: the run plan failed (python -m recipe.driver.show_plan "
             f"{' '.join(overrides)} shows why): {done.stderr.strip().splitlines()[-1:]}"
         )
     return float(done.stdout.strip().splitlines()[-1]), f"run plan of {overrides}"
@@ -116,7 +116,8 @@ def run_plan_visits(cfg: DictConfig) -> tuple[float | None, str]:
 
 _PLAN_VISITS = (
     "import json, sys\n"
-    "from recipe.erpo.plan import compose, plan_of\n"
+    "from recipe.driver.compose import compose\n"
+    "from recipe.driver.plan_of_config import plan_of\n"
     "print(plan_of(compose(json.loads(sys.argv[1])))[0].expected_visits)\n"
 )
 

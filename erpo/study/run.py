@@ -1,4 +1,4 @@
-"""Run the CPU study: Hydra multiruns of ``recipe.erpo.main_erpo`` over variants x seeds, resumable.
+"""Run the CPU study: Hydra multiruns of ``recipe.driver.train`` over variants x seeds, resumable.
 
 Two folders: ``results`` (small files, committed: metrics JSONL + resolved config per run, assignments
 log, tracker state, held-out result JSONs, W&B offline run files, tables, figures) and ``work``
@@ -122,7 +122,7 @@ INHERITED_WANDB_IDENTITY = ("WANDB_RUN_ID", "WANDB_RUN_GROUP", "WANDB_JOB_TYPE",
 def environment(plan: Plan) -> dict[str, str]:
     """Environment of the multirun: where verl's JSONL and W&B's offline runs go; W&B keeps no console
     copy and no system stats (the history is what the study reads)."""
-    # Each job's W&B identity derives from its run name (recipe/erpo/startup.py); an inherited one (a shell's
+    # Each job's W&B identity derives from its run name (recipe/driver/startup.py); an inherited one (a shell's
     # WANDB_RUN_ID) would win there, as a user's choice for a single run, and log every job of the study into it.
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_WANDB_IDENTITY}
     env.update({
@@ -142,7 +142,7 @@ def command(plan: Plan, variants: list[str], seeds: list[int], sweep_dir: Path,
     experiments = ",".join(f"cpu_study/{v}" for v in variants)
     # seed before experiment: Hydra's first sweep key is the outer loop, so every variant of seed 1 finishes
     # before seed 2 starts (a study cut short still has whole seeds)
-    return [sys.executable, "-m", "recipe.erpo.main_erpo", "-m", f"seed={','.join(map(str, seeds))}",
+    return [sys.executable, "-m", "recipe.driver.train", "-m", f"seed={','.join(map(str, seeds))}",
             f"experiment={experiments}", f"trainer.total_training_steps={plan.steps}",
             f"trainer.test_freq={plan.test_freq if plan.test_freq > 0 else -1}",
             f"trainer.default_local_dir={Path(plan.work).resolve()}/runs/${{trainer.experiment_name}}",

@@ -1,4 +1,4 @@
-"""Entry point: ``python -m recipe.erpo.main_erpo [experiment=...] [algorithm=...] ...``.
+"""Launch a run: ``python -m recipe.driver.train [experiment=...] [algorithm=...] ...`` (installed as ``erpo-train``).
 
 Composes ``conf/train.yaml`` (verl's ``ppo_trainer`` + this project's groups), checks the
 config and the training data *before* Ray starts, then runs verl's own V1 driver with a task
@@ -16,14 +16,13 @@ import ray
 from omegaconf import DictConfig
 from verl.trainer.main_ppo import TaskRunnerV1
 
-from recipe.erpo import sweep_dir
+from recipe.driver import sweep_dir
+from recipe.driver.compose import CONF_DIR
+from recipe.driver.startup import preflight
 from recipe.erpo.refusals import ConfigRefused
-from recipe.erpo.startup import preflight
 
 # hydra.sweep.subdir names multirun jobs through this resolver; it must exist before Hydra composes.
 sweep_dir.register()
-
-CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
 
 
 @ray.remote
