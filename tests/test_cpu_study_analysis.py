@@ -3,7 +3,6 @@ grpo_hot's temperature, the code record, the offline evaluation's result files, 
 
 import json
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from erpo.study.run import HOT_VARIANT, Plan, _groups, hot_temperature, run_name
 from erpo.study.stats import fisher_exact, ratio_bootstrap, ratio_diff_bootstrap, wilson
 from erpo.study.task import make_split
 from erpo.tracker import PromptTracker
+from recipe.driver.compose import CONF_DIR
 
 SOURCE = "cpu_study"
 
@@ -142,7 +142,7 @@ def test_grpo_hot_config_requires_its_temperature_and_uses_it_everywhere():
     from omegaconf import OmegaConf
     from omegaconf.errors import InterpolationToMissingValueError
 
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    conf = CONF_DIR
     with initialize_config_dir(config_dir=conf, version_base=None):
         missing = compose("train", overrides=["experiment=cpu_study/grpo_hot"])
         hot = compose("train", overrides=["experiment=cpu_study/grpo_hot", "study_hot_temperature=1.137"])
@@ -159,7 +159,7 @@ def _git(root, *args):
 def test_code_version_moves_with_code_not_with_results(tmp_path):
     root = tmp_path / "repo"
     (root / "erpo").mkdir(parents=True)
-    for d in ("recipe", "conf"):
+    for d in ("recipe", "recipe/conf"):
         (root / d).mkdir()
         (root / d / "x.txt").write_text(d)
     (root / "pyproject.toml").write_text("[project]\n")

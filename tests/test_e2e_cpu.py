@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
+from recipe.driver.compose import CONF_DIR
 from recipe.erpo.trainer import ASSIGNMENTS_FILE, STATE_FILE, state_digest
 
 pytestmark = pytest.mark.slow
@@ -111,7 +112,7 @@ def test_kill_and_resume_restores_the_tracker(tmp_path):
     assert (resumed_step3["data_source"], resumed_step3["index"]) == (
         straight_step3["data_source"], straight_step3["index"])
     # ... at exactly the temperatures the saved tracker gives them.
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         cfg = compose(config_name="train", overrides=["experiment=smoke", *schedule])
     controller = ERPOController(ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
     controller.load_state_dict(saved)

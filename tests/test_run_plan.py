@@ -13,11 +13,12 @@ from erpo.correctness import all_correct_groups, dapo_filter_under_ra, is_correc
 from erpo.errors import InputError, StateFileError
 from erpo.plan import PlanInputs, format_plan, make_plan, visits_refusal
 from erpo.rollouts import RolloutCounter, refill_ceiling_error
+from recipe.driver.compose import CONF_DIR
 from recipe.driver.plan_of_config import parquet_counts, plan_inputs
 from recipe.erpo.refusals import ConfigRefused, plan_refusals
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = str(ROOT / "conf")
+CONF = CONF_DIR
 
 
 def _compose(*overrides):
@@ -89,8 +90,8 @@ def test_plan_refusals_on_composed_configs():
 
 
 def _experiments():
-    return sorted(str(p.relative_to(ROOT / "conf" / "experiment").with_suffix(""))
-                  for p in (ROOT / "conf" / "experiment").rglob("*.yaml") if not p.name.startswith("_"))
+    return sorted(str(p.relative_to(Path(CONF_DIR) / "experiment").with_suffix(""))
+                  for p in (Path(CONF_DIR) / "experiment").rglob("*.yaml") if not p.name.startswith("_"))
 
 
 @pytest.mark.parametrize("experiment", _experiments())
@@ -117,7 +118,7 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
 
 
 def test_erpo_paper_rows_are_175_steps_sourced_to_the_reviews():
-    text = (ROOT / "conf/experiment/erpo_paper/_base.yaml").read_text()
+    text = (ROOT / "recipe/conf/experiment/erpo_paper/_base.yaml").read_text()
     assert "total_training_steps: 175" in text and "reviewer 4" in text and "unverified" in text
     for name in ("erpo_qwen2.5-3b", "erpo_qwen2.5-7b", "dapo_qwen2.5-3b", "dapo_qwen2.5-7b", "ra_qwen2.5-3b",
                  "ra_qwen2.5-7b"):

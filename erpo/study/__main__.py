@@ -19,7 +19,7 @@ from erpo.study.run import MAIN_VARIANTS, Plan
 
 RESULTS = "benchmarks/results/cpu_study_v2"  # the first version (issue 12) stays in cpu_study/
 WORK = "outputs/cpu_study"
-ASSETS = "outputs/assets/cpu_study"  # conf/model/cpu_study.yaml: assets.study_dir
+ASSETS = "outputs/assets/cpu_study"  # recipe/conf/model/cpu_study.yaml: assets.study_dir
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -114,8 +114,8 @@ def main(argv=None) -> int:
                            help="analyse runs whose recorded code differs (refused otherwise)")
         if name == "run":
             p.add_argument("--work", default=WORK, help="checkpoints, validation dumps, Hydra folders")
-            p.add_argument("--steps", type=int, default=20, help="steps per run (conf/experiment/cpu_study/_base.yaml "
-                                                                 "says why 20)")
+            p.add_argument("--steps", type=int, default=20, help="steps per run ("
+                           "recipe/conf/experiment/cpu_study/_base.yaml says why 20)")
             p.add_argument("--test-freq", type=int, default=0,
                            help="verl's held-out validation every N steps and at the end (0 = none)")
             p.add_argument("--seeds", default="1,2,3", help="seeds of the main variants")

@@ -24,7 +24,7 @@ def hf_checkpoint(checkpoint_dir: str | Path) -> Path:
         raise FileNotFoundError(
             f"{path}: no HF weights in this checkpoint; the run must save them "
             "(actor_rollout_ref.actor.checkpoint.save_contents with hf_model, as "
-            "conf/experiment/cpu_study/_base.yaml sets)"
+            "recipe/conf/experiment/cpu_study/_base.yaml sets)"
         )
     return path
 

@@ -16,8 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-# What decides a run's behaviour: the core, the verl recipe, the configs, the packaging.
-CODE_PATHS = ("erpo", "recipe", "conf", "pyproject.toml")
+# What decides a run's behaviour: the core, the verl recipe with its configs (recipe/conf), the packaging.
+CODE_PATHS = ("erpo", "recipe", "pyproject.toml")
 
 
 def _git(root: Path, *args: str, env: dict | None = None) -> str:

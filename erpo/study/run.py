@@ -40,7 +40,7 @@ HOT_SOURCE = "erpo"
 RA_VARIANT = "erpo_ra"
 BASE = "base"
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ASSETS = "outputs/assets/cpu_study"  # conf/model/cpu_study.yaml: assets.study_dir
+DEFAULT_ASSETS = "outputs/assets/cpu_study"  # recipe/conf/model/cpu_study.yaml: assets.study_dir
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Plan:
 
 
 def run_name(variant: str, seed: int) -> str:
-    """The run's trainer.experiment_name (conf/experiment/cpu_study/_base.yaml)."""
+    """The run's trainer.experiment_name (recipe/conf/experiment/cpu_study/_base.yaml)."""
     return f"cpu_study-{variant}-s{seed}"
 
 

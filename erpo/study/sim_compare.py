@@ -3,7 +3,7 @@
 Matching settings: the study's pool size, prompts per step, group size, steps and ERPO temperature
 settings (from a run's resolved config). The simulator's initial logit distribution is fitted (grid
 search) so that its first-step shares of all-correct / mixed / all-wrong groups match the measured start
-shares of the base model; its slope, learning rate and transfer keep their defaults (conf/sim/sim.yaml),
+shares of the base model; its slope, learning rate and transfer keep their defaults (recipe/conf/sim/sim.yaml),
 which is what a user would run before a GPU job. Everything else is the simulator's own model.
 """
 

@@ -27,8 +27,9 @@ def parquet_counts(paths: list[str]) -> tuple[int, int]:
     rows, seen, duplicates = 0, set(), 0
     for path in paths:
         table = pq.read_table(path, columns=["prompt", "reward_model"])
-        for prompt, reward_model in zip(table.column("prompt").to_pylist(), table.column("reward_model").to_pylist(),
-                                        strict=True):
+        for prompt, reward_model in zip(
+            table.column("prompt").to_pylist(), table.column("reward_model").to_pylist(), strict=True
+        ):
             rows += 1
             gold = (reward_model or {}).get("ground_truth", "")
             key = problem_key(_last_user_text(prompt), gold if gold is not None else "")
@@ -49,8 +50,9 @@ def plan_inputs(config: DictConfig, rows: int, duplicate_rows: int) -> PlanInput
         train_batch_size=int(config.data.train_batch_size),
         n=int(config.actor_rollout_ref.rollout.n),
         total_epochs=int(config.trainer.total_epochs),
-        total_training_steps=(None if config.trainer.get("total_training_steps") is None
-                              else int(config.trainer.total_training_steps)),
+        total_training_steps=(
+            None if config.trainer.get("total_training_steps") is None else int(config.trainer.total_training_steps)
+        ),
         dapo=bool(filter_groups.get("enable", False)),
         max_num_gen_batches=int(filter_groups.get("max_num_gen_batches", 0) or 0),
         prepo=bool(prepo.get("enabled", False)),

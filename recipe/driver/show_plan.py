@@ -1,6 +1,6 @@
 """The run plan of a composed config, without Ray: ``python -m recipe.driver.show_plan <same overrides as training>``.
 
-Composes ``conf/train.yaml`` with the given overrides exactly as ``python -m recipe.driver.train`` does, counts
+Composes ``recipe/conf/train.yaml`` with the given overrides exactly as ``python -m recipe.driver.train`` does, counts
 the training parquet (:mod:`recipe.driver.plan_of_config`), prints :func:`erpo.plan.format_plan`, and refuses
 what the start-up plan refusals (:func:`recipe.erpo.refusals.plan_refusals`) refuse, without starting Ray.
 """
@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
             config.data.train_files = path
     missing = [p for p in train_files(config) if not os.path.exists(p)]
     if missing:
-        print(f"show_plan: data.train_files {missing} not found; prepare them with `python -m erpo.data` first.",
-              file=sys.stderr)
+        print(
+            f"show_plan: data.train_files {missing} not found; prepare them with `python -m erpo.data` first.",
+            file=sys.stderr,
+        )
         return 2
     from erpo.errors import InputError
     from recipe.erpo.refusals import ConfigRefused, plan_refusals

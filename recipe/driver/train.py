@@ -1,6 +1,6 @@
 """Launch a run: ``python -m recipe.driver.train [experiment=...] [algorithm=...] ...`` (installed as ``erpo-train``).
 
-Composes ``conf/train.yaml`` (verl's ``ppo_trainer`` + this project's groups), checks the
+Composes ``recipe/conf/train.yaml`` (verl's ``ppo_trainer`` + this project's groups), checks the
 config and the training data *before* Ray starts, then runs verl's own V1 driver with a task
 runner whose trainer is :class:`recipe.erpo.trainer.ERPOTrainer`.
 """
