@@ -33,7 +33,7 @@ def _compose(*overrides):
 
 
 def _options(group):
-    return sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml"))
+    return sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml") if not p.name.startswith("_"))
 
 
 @pytest.mark.parametrize("algorithm", _options("algorithm"))
