@@ -33,17 +33,20 @@ def preflight(config: DictConfig) -> ERPOConfig:
 
 
 def build_local_assets(config: DictConfig) -> None:
-    """Build the tiny model / toy data / CPU-study assets the CPU configs point at, if they are not there yet."""
+    """Build the tiny model / toy data / the assets of ``assets.builder`` the CPU configs point at, if they are not
+    there yet."""
     assets = config.get("assets") or {}
     if assets.get("tiny_model_dir"):
         from erpo.tiny import build_tiny_model
 
         build_tiny_model(assets.tiny_model_dir, seed=int(assets.get("seed", 0)),
                          warm_start_steps=int(assets.get("warm_start_steps", 0)))
-    if assets.get("study_dir"):
-        from erpo.study.model import build_assets
+    if assets.get("builder"):
+        # A study's own asset builder, named by the config (recipe/conf/model/cpu_study.yaml): the driver does
+        # not import the study.
+        from hydra.utils import call
 
-        build_assets(assets.study_dir)
+        call(assets.builder)
     if config.data.get("name") == "toy":
         from erpo.tiny import write_toy_parquet
 
