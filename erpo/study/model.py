@@ -47,7 +47,7 @@ MARKER = "erpo_study.json"
 
 
 # Step-0 shares of the RL pool (n = 8, T = 1) a build must reach: residual (all-correct) prompts for ERPO to
-# act on, and mixed ones for every variant to learn from. Our choice (issue 19's design).
+# act on, and mixed ones for every variant to learn from. Our choice (the powered study's design, BENCHMARKS.md 6b).
 REGIME = {"n": 8, "temperature": 1.0, "all_correct": 0.30, "mixed": 0.30}
 
 

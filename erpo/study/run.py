@@ -61,8 +61,8 @@ class Plan:
     eval_temperature: float = 1.0
     eval_max_new_tokens: int = 12
     # Unix time after which no job is started when it would not finish in time (None: no deadline), and the
-    # wall time per job assumed before one has finished (issue 19's pilot: ~2 min fixed + ~8-10 s per step of
-    # 32 prompts on 2 shared cores, so ~5.5 min at 20 steps).
+    # wall time per job assumed before one has finished (the powered study's pilot, BENCHMARKS.md 6b: ~2 min
+    # fixed + ~8-10 s per step of 32 prompts on 2 shared cores, so ~5.5 min at 20 steps).
     deadline: float | None = None
     job_estimate_s: float = 330.0
     # Variants whose first-seed W&B offline run file is copied into results (each is ~15 KB per step: the
