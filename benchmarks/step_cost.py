@@ -129,8 +129,8 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
     if unknown:
         raise SystemExit(f"--ablate/arm names unknown cut(s) {unknown}; known: {sorted(CUTS)}")
     name = f"stepcost-{arm}-p{prompts}"
-    # 64 prompts in the study's RL pool (train_rl, erpo/study/model.py); more per step needs all 144 train prompts
-    # (the epoch cap is high).
+    # 64 prompts in the study's RL pool (train_rl, benchmarks/cpu_study/model.py); more per step needs all 144 train
+    # prompts (the epoch cap is high).
     train = "train_rl.parquet" if prompts <= 64 else "train.parquet"
     settings = dict(o.split("=", 1) for o in [
         "experiment=cpu_study/grpo", f"seed={seed}", "logger=jsonl", f"assets.study_dir={assets}",
@@ -181,7 +181,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=1, help="runs per (arm, prompts); medians over all")
     p.add_argument("--ablate", action="store_true", help="also run every cut but one (arm after-<cut>)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--assets", default="outputs/assets/cpu_study", help="built by python -m erpo.study build")
+    p.add_argument("--assets", default="outputs/assets/cpu_study", help="built by python -m benchmarks.cpu_study build")
     p.add_argument("--max-load", type=float, default=0.5, help="refuse above this 1-min load average per core")
     p.add_argument("--allow-busy", action="store_true", help="time anyway on a busy machine (the load is recorded)")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/step_cost.json)")
@@ -190,7 +190,7 @@ def main(argv=None) -> dict:
         raise SystemExit("--steps must be >= 2: step 1 carries the engine's warm-up, the medians use steps 2..N")
     assets = str(Path(args.assets).resolve())
     if not Path(assets, "model", "config.json").exists():
-        raise SystemExit(f"--assets {assets}: no built model; run `python -m erpo.study build` first")
+        raise SystemExit(f"--assets {assets}: no built model; run `python -m benchmarks.cpu_study build` first")
     load = load_per_core()
     if load > args.max_load and not args.allow_busy:
         raise SystemExit(f"load average {load:.2f} per core > --max-load {args.max_load}: the cores are busy, "

@@ -22,7 +22,7 @@ CONF = CONF_DIR
 
 
 # Values an experiment requires on the command line (??? in its file), as its launcher passes them:
-# cpu_study/grpo_hot's temperature comes from the ERPO arm it follows (erpo.study run).
+# cpu_study/grpo_hot's temperature comes from the ERPO arm it follows (benchmarks.cpu_study run).
 REQUIRED = {"experiment=cpu_study/grpo_hot": ["study_hot_temperature=1.1"]}
 
 

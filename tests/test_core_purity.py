@@ -4,8 +4,8 @@ directly or through another module, and every module under erpo/ is classified a
 The core is the algorithm itself, what the verl glue (recipe/) and the simulator call: the tracker and its state,
 the temperature schedules, the controller, the one definition of correct, GRESO's and PREPO's pure parts, the
 rollout accounting, the configs and their builder, the run plan, the rewards, the error types, the metrics and
-the checkpoint-file helpers. The tools beside it (data preparation, evaluation, the probe, the simulator, the CPU
-study, the paper tables, the analysis and the tiny test model) may load heavy libraries when they run.
+the checkpoint-file helpers. The tools beside it (data preparation, evaluation, the probe, the simulator, the paper
+tables, the analysis and the tiny test model) may load heavy libraries when they run.
 """
 
 import json
@@ -38,7 +38,7 @@ CORE_MODULES = frozenset(
 # Core packages: every module inside them is core, so a new GRESO, PREPO or reward module is checked too.
 CORE_PACKAGES = ("erpo.greso", "erpo.prepo", "erpo.rewards")
 # Not core: each runs around the algorithm, not inside a training step.
-TOOLS = ("erpo.analysis", "erpo.data", "erpo.eval", "erpo.probe", "erpo.sim", "erpo.study", "erpo.tables", "erpo.tiny")
+TOOLS = ("erpo.analysis", "erpo.data", "erpo.eval", "erpo.probe", "erpo.sim", "erpo.tables", "erpo.tiny")
 HEAVY = ("torch", "ray", "verl", "vllm", "transformers")
 
 # Imports each module in turn in a fresh interpreter and reports what each one newly loaded.

@@ -15,7 +15,7 @@ from recipe.driver.startup import build_local_assets
 def test_the_driver_and_the_plan_load_without_the_study():
     code = (
         "import sys, recipe.driver.startup, recipe.driver.show_plan, recipe.driver.plan_of_config; "
-        "print(sorted(m for m in sys.modules if m.startswith('erpo.study')))"
+        "print(sorted(m for m in sys.modules if m.startswith('benchmarks.cpu_study')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
@@ -47,6 +47,6 @@ def test_the_cpu_study_model_names_the_study_builder():
     cfg = compose(["model=cpu_study"])
     builder = cfg.assets.builder
     module, name = builder._target_.rsplit(".", 1)
-    assert (module, name) == ("erpo.study.model", "build_assets")
+    assert (module, name) == ("benchmarks.cpu_study.model", "build_assets")
     assert builder.out_dir == cfg.assets.study_dir
     assert "out_dir" in inspect.signature(getattr(importlib.import_module(module), name)).parameters

@@ -100,8 +100,8 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
     steps = cfg.trainer.total_training_steps
     assert steps is not None, f"{experiment}: trainer.total_training_steps must be set"
     # Training-set sizes: DAPO-Math-17k ~17.4k after dedup, MATH train 7.5k, GSM8K train 7,473, toy: config,
-    # the CPU study: its RL pool (erpo/study/model.py SPEC: rl_levels x train_per_level).
-    from erpo.study.model import rl_pool_size
+    # the CPU study: its RL pool (benchmarks/cpu_study/model.py SPEC: rl_levels x train_per_level).
+    from benchmarks.cpu_study.model import rl_pool_size
 
     rows = {"dapo_math": 17_400, "math": 7_500, "gsm8k": 7_473, "toy": int(cfg.assets.toy_train_rows),
             "cpu_study": rl_pool_size(), "dapo_math_math": 17_400 + 7_500}[cfg.data.name]

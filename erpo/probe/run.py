@@ -71,7 +71,8 @@ def prompt_files(cfg: DictConfig) -> list[str]:
     missing = [f for f in files if not os.path.exists(f)]
     if missing:
         raise InputError(
-            f"prompt files {missing} not found; write them with `python -m erpo.data` (or erpo.study build) first."
+            f"prompt files {missing} not found; write them with `python -m erpo.data` "
+            "(or `python -m benchmarks.cpu_study build`) first."
         )
     return files
 

@@ -16,8 +16,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-# What decides a run's behaviour: the core, the verl recipe with its configs (recipe/conf), the packaging.
-CODE_PATHS = ("erpo", "recipe", "pyproject.toml")
+# What decides a run's behaviour: the core, the verl recipe with its configs (recipe/conf), the study's own code
+# (its runs' commands and assets), the packaging.
+CODE_PATHS = ("erpo", "recipe", "benchmarks/cpu_study", "pyproject.toml")
 
 
 def _git(root: Path, *args: str, env: dict | None = None) -> str:

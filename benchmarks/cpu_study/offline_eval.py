@@ -2,10 +2,10 @@
 
 The models are HF directories: the base model (``<assets>/model``) and each run's final checkpoint as verl
 saves it with ``actor.checkpoint.save_contents`` holding ``hf_model`` (``<ckpt>/actor/huggingface``; its
-tokenizer is the base model's). Sampling: the study's own batched HF sampler (erpo.study.model
+tokenizer is the base model's). Sampling: the study's own batched HF sampler (benchmarks.cpu_study.model
 ``sample_with_lengths``: the full distribution at the given temperature, as verl's rollout samples; vLLM
 is not needed for a 1M-parameter model). Graded by the project's reward; written by
-erpo.study.heldout.write_eval_results, so every field of a result is measured (the response length too).
+benchmarks.cpu_study.heldout.write_eval_results, so every field of a result is measured (the response length too).
 torch / transformers are imported inside functions.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from erpo.study.heldout import write_eval_results
-from erpo.study.task import make_split
+from benchmarks.cpu_study.heldout import write_eval_results
+from benchmarks.cpu_study.task import make_split
 
 
 def hf_checkpoint(checkpoint_dir: str | Path) -> Path:
@@ -42,7 +42,7 @@ def evaluate(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from erpo.study.model import _correct, sample_with_lengths
+    from benchmarks.cpu_study.model import _correct, sample_with_lengths
 
     if k < 1:
         raise ValueError(f"k={k}: the offline evaluation needs at least one sample per problem")
@@ -75,7 +75,7 @@ def evaluate_and_write(
     """``evaluate`` then ``write_eval_results``; the sampling settings go into each result JSON."""
     samples = evaluate(model_dir, tokenizer_dir, spec, k, temperature, seed, max_new_tokens)
     settings = {
-        "source": "offline HF sampling (erpo.study.offline_eval)",
+        "source": "offline HF sampling (benchmarks.cpu_study.offline_eval)",
         "model_dir": str(model_dir),
         "temperature": temperature,
         "top_p": 1.0,

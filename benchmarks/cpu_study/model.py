@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from erpo.study.task import LEVELS, SOURCE, Problem, make_split, verl_rows
+from benchmarks.cpu_study.task import LEVELS, SOURCE, Problem, make_split, verl_rows
 from erpo.tiny import CHAT_TEMPLATE, SPECIAL
 
 # Bump "version" when the build changes, so built copies are rebuilt. Sizes are our choice: the smallest
@@ -86,7 +86,7 @@ def regime(shares: dict, thresholds: dict | None = None) -> dict:
         got = shares["train_rl"][key]
         if got < thresholds[key]:
             failures.append(f"{key} share {got:.3f} < {thresholds[key]:.2f}: change SPEC's rl_levels or warm start "
-                            "(erpo/study/model.py)")
+                            "(benchmarks/cpu_study/model.py)")
     return {"ok": not failures, "thresholds": thresholds, "failures": failures}
 
 
@@ -265,7 +265,7 @@ def greedy_accuracy(model, tokenizer, problems: list[Problem]) -> dict[str, floa
 def group_shares(counts: list[int], n: int) -> dict:
     """Shares of all-correct / mixed / all-wrong groups among per-prompt correct counts (of ``n``), each with
     its 95 % Wilson interval over prompts, and the mean accuracy."""
-    from erpo.study.stats import wilson
+    from benchmarks.cpu_study.stats import wilson
 
     m = len(counts)
     out: dict = {"prompts": m}

@@ -1,8 +1,8 @@
-"""CPU study: ``python -m erpo.study build | run | analyse``.
+"""CPU study: ``python -m benchmarks.cpu_study build | run | analyse``.
 
-    python -m erpo.study build                      # model + data, the measured start shares, the regime check
-    python -m erpo.study run [--steps 20 ...]       # the whole study: base evaluation, multiruns, then analyse
-    python -m erpo.study analyse [--probe P.json]   # tables and analysis.json from the run logs
+    python -m benchmarks.cpu_study build                     # model + data, the measured start shares, the regime check
+    python -m benchmarks.cpu_study run [--steps 20 ...]      # the whole study: base evaluation, multiruns, then analyse
+    python -m benchmarks.cpu_study analyse [--probe P.json]  # tables and analysis.json from the run logs
 
 Run ``run`` under ``flock /tmp/erpo-verl.lock`` on a shared machine (it runs verl, Ray and vLLM).
 """
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from erpo.study.run import MAIN_VARIANTS, Plan
+from benchmarks.cpu_study.run import MAIN_VARIANTS, Plan
 
 RESULTS = "benchmarks/results/cpu_study_v2"  # the first version (issue 12) stays in cpu_study/
 WORK = "outputs/cpu_study"
@@ -27,7 +27,7 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def build(args) -> dict:
-    from erpo.study.model import build_assets, start_shares
+    from benchmarks.cpu_study.model import build_assets, start_shares
 
     start = time.time()
     marker = build_assets(args.assets)
@@ -58,12 +58,12 @@ def _check_regime(results: str, allow_miss: bool) -> None:
         why = "; ".join(reg["failures"]) if reg else "start_shares.json has no regime check (built by older code)"
         if not allow_miss:
             raise SystemExit(f"refusing to run: the RL pool's step-0 shares miss the study's regime ({why}); rebuild "
-                             "(python -m erpo.study build) after changing SPEC, or pass --allow-regime-miss")
+                             "(python -m benchmarks.cpu_study build) after changing SPEC, or pass --allow-regime-miss")
         print(f"warning: regime not met ({why}); running anyway (--allow-regime-miss)")
 
 
 def run(args) -> None:
-    from erpo.study import run as runner
+    from benchmarks.cpu_study import run as runner
 
     deadline = None
     if args.deadline:
@@ -76,7 +76,7 @@ def run(args) -> None:
                 assets=args.assets, eval_k=args.eval_k)
     plan.check()
     if args.probe:  # read (and refused) now, not after the whole study
-        from erpo.study.probe import read_probe
+        from benchmarks.cpu_study.probe import read_probe
 
         read_probe(args.probe)
     if not (Path(args.results) / "start_shares.json").exists():
@@ -89,7 +89,7 @@ def run(args) -> None:
 
 
 def analyse(args) -> None:
-    from erpo.study.analyse import analyse_study
+    from benchmarks.cpu_study.analyse import analyse_study
 
     out = analyse_study(args.results, figures=not args.no_figures, probe=args.probe,
                         allow_mixed_commits=args.allow_mixed_commits)
@@ -97,7 +97,7 @@ def analyse(args) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m erpo.study", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu_study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name in ("build", "run", "analyse"):
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         p.add_argument("--no-figures", action="store_true", help="skip executing notebooks/cpu_study.ipynb")
         if name in ("run", "analyse"):
             p.add_argument("--probe", help="JSON of python -m erpo.probe (its T = base entry is the revival control; "
-                                           "format: erpo/study/probe.py)")
+                                           "format: benchmarks/cpu_study/probe.py)")
             p.add_argument("--allow-mixed-commits", action="store_true",
                            help="analyse runs whose recorded code differs (refused otherwise)")
         if name == "run":

@@ -37,12 +37,16 @@ def read_probe(path: str | Path) -> list[dict]:
         data = {"temperatures": _from_probe_result(data, path)}
     entries = data.get("temperatures") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
-        raise ValueError(f"--probe {path}: needs a non-empty list 'temperatures' (format: erpo/study/probe.py)")
+        raise ValueError(
+            f"--probe {path}: needs a non-empty list 'temperatures' (format: benchmarks/cpu_study/probe.py)"
+        )
     out = []
     for i, entry in enumerate(entries):
         missing = [f for f in FIELDS if not isinstance(entry, dict) or f not in entry]
         if missing:
-            raise ValueError(f"--probe {path}: temperatures[{i}] lacks {missing} (format: erpo/study/probe.py)")
+            raise ValueError(
+                f"--probe {path}: temperatures[{i}] lacks {missing} (format: benchmarks/cpu_study/probe.py)"
+            )
         counts = {f: entry[f] for f in FIELDS[1:]}
         bad = [f for f, v in counts.items() if not isinstance(v, int) or isinstance(v, bool) or v < 0]
         if bad:
@@ -70,7 +74,7 @@ def _from_probe_result(data: dict, path: Path) -> list[dict]:
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(
             f"--probe {path}: a probe result needs grid, selection.n and probed[].groups ({err!r}); "
-            "or give the simple format (erpo/study/probe.py)"
+            "or give the simple format (benchmarks/cpu_study/probe.py)"
         ) from err
     out = []
     for t, temperature in enumerate(grid):

@@ -9,8 +9,8 @@ rest are cleaned and launched, one multirun per seed, with one progress line per
 Per seed: the base model's offline held-out evaluation (``runs/base-s<seed>``), then the seed's variants in
 plan order, then ``grpo_hot``: GRPO at one global temperature, the mean temperature the finished ERPO arm of
 the same seed sampled at (read from its assignments log; refused without that arm). Each run's result.json
-records the code that ran it (erpo.study.provenance: commit, dirty flag, code fingerprint), the extra
-overrides and the offline held-out evaluation of its final checkpoint (erpo.study.offline_eval).
+records the code that ran it (benchmarks.cpu_study.provenance: commit, dirty flag, code fingerprint), the extra
+overrides and the offline held-out evaluation of its final checkpoint (benchmarks.cpu_study.offline_eval).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from erpo.study.heldout import write_heldout_curve
-from erpo.study.provenance import code_version
-from erpo.study.task import SOURCE
+from benchmarks.cpu_study.heldout import write_heldout_curve
+from benchmarks.cpu_study.provenance import code_version
+from benchmarks.cpu_study.task import SOURCE
 
 PROJECT = "erpo"  # trainer.project_name: verl's file logger writes <root>/<project>/<run>.jsonl
 # Plan order = launch order within a seed: the GRPO / ERPO pair first; grpo_hot runs after the seed's others
@@ -199,13 +199,15 @@ def _job_of(overrides: str) -> tuple[str, int]:
 def _spec(plan: Plan) -> dict:
     marker = Path(plan.assets) / "erpo_study.json"
     if not marker.exists():
-        raise FileNotFoundError(f"{marker}: the study's assets are not built; run `python -m erpo.study build`")
+        raise FileNotFoundError(
+            f"{marker}: the study's assets are not built; run `python -m benchmarks.cpu_study build`"
+        )
     return json.loads(marker.read_text())["spec"]
 
 
 def evaluate_base(plan: Plan, seed: int, log=print) -> dict:
     """The base model's offline held-out evaluation for ``seed`` (its sampling seed), once: ``runs/base-s<seed>``."""
-    from erpo.study.offline_eval import evaluate_and_write
+    from benchmarks.cpu_study.offline_eval import evaluate_and_write
 
     dst = run_dir(plan, BASE, seed)
     path = dst / "result.json"
@@ -350,7 +352,7 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float,
 
 def _evaluate_final(plan: Plan, variant: str, seed: int, src: Path, dst: Path) -> dict:
     """Offline held-out evaluation of the run's last checkpoint (its HF copy); a failure marks the run failed."""
-    from erpo.study.offline_eval import evaluate_and_write, hf_checkpoint
+    from benchmarks.cpu_study.offline_eval import evaluate_and_write, hf_checkpoint
 
     start = time.time()
     try:

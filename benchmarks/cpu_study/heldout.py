@@ -1,5 +1,5 @@
 """Held-out accuracy of a study run: the curve from verl's validation dumps during training, and the eval
-result JSONs of an offline evaluation (erpo.study.offline_eval).
+result JSONs of an offline evaluation (benchmarks.cpu_study.offline_eval).
 
 verl writes every validation sample of step s to ``<dir>/<s>.jsonl`` (prompt text, response, score and
 the reward's extra info, ``acc`` included): grouped by prompt, each step's accuracy per tier (the curve).
@@ -14,8 +14,8 @@ import json
 import re
 from pathlib import Path
 
+from benchmarks.cpu_study.task import make_split
 from erpo.eval.metrics import benchmark_metrics
-from erpo.study.task import make_split
 
 TIERS = {"heldout": range(1, 10), "heldout_easy": range(1, 4), "heldout_medium": range(4, 7),
          "heldout_hard": range(7, 10)}
@@ -23,7 +23,7 @@ EXPR = re.compile(r"Compute (.+?)\. Put the answer")
 
 
 def _levels() -> dict[str, int]:
-    from erpo.study.model import SPEC
+    from benchmarks.cpu_study.model import SPEC
 
     split = make_split(SPEC["task_seed"], SPEC["train_per_level"], SPEC["heldout_per_level"])
     return {p.expr: p.level for p in split.heldout}
