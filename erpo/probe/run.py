@@ -39,7 +39,7 @@ def seed_of(seed: int, stage: int, t_index: int, repeat: int, prompt: int) -> in
 
 
 def commit() -> dict:
-    """The git commit of the code that ran, and whether its code (erpo/, recipe/ with its recipe/conf/; untracked files
+    """The git commit of the code that ran, and whether its code (erpo/, recipe/ with its conf/; untracked files
     included) had uncommitted changes; result files elsewhere do not count."""
     root = CODE_ROOT
     try:
