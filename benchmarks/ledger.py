@@ -1,4 +1,4 @@
-"""Sample-efficiency ledger: rollouts per effective prompt, and revival of all-correct prompts (issues 6.4, 13).
+"""Sample-efficiency ledger: rollouts per effective prompt, and revival of all-correct prompts.
 
 From the simulator (same ERPOController, and GRESO selector, as training): GRPO, DAPO (dynamic
 sampling), ERPO, ERPO on DAPO, PREPO, GRESO and ERPO on GRESO's kept prompts, at one rollout budget

@@ -1,4 +1,4 @@
-"""ERPO data-side overhead per training step (issue 6.1).
+"""ERPO data-side overhead per training step.
 
 Times exactly what the trainer calls each step (recipe/erpo/trainer.py): ``controller.assign``
 before dispatch and ``controller.update`` (tracker record + temperature policy + metrics) after

@@ -1,4 +1,4 @@
-"""The reward's time bound on a fuzz of pathological answers, and the common case's cost (issue #11 item 8).
+"""The reward's time bound on a fuzz of pathological answers, and the common case's cost.
 
 Each class below is generated with a seeded RNG and scored through ``compute_score`` (every call
 from ``--threads`` threads at once, as verl's reward workers call it from an executor). Per class:

@@ -1,4 +1,4 @@
-"""Rollout throughput with mixed per-request temperatures vs one uniform temperature (issue 6.3).
+"""Rollout throughput with mixed per-request temperatures vs one uniform temperature.
 
 Same prompts, same number of generated tokens (``ignore_eos`` and a fixed ``max_tokens``), one
 vLLM engine, runs alternating A B A B ...; reports median generated tokens/s of each and the

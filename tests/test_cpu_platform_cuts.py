@@ -2,13 +2,14 @@
 what is computed nowhere (the agent loop is reused only where it keeps no per-request state; the reference model
 exists only where a KL term reads it)."""
 
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+from recipe.driver.compose import CONF_DIR
+
+CONF = CONF_DIR
 MANAGER = "recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ"
 
 

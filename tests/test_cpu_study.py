@@ -1,4 +1,4 @@
-"""CPU study (erpo/study): task, held-out results, deltas with intervals, runner bookkeeping, revival."""
+"""CPU study (benchmarks/cpu_study): task, held-out results, deltas with intervals, runner bookkeeping, revival."""
 
 import json
 from pathlib import Path
@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.cpu_study.run import Plan, _groups, _job_of, environment, is_done, run_name
+from benchmarks.cpu_study.task import LEVELS, SOURCE, all_problems, make_split, verl_rows
 from erpo.analysis.revival import revival
 from erpo.errors import InputError
 from erpo.rewards import compute_score
-from erpo.study.run import Plan, _groups, _job_of, environment, is_done, run_name
-from erpo.study.task import LEVELS, SOURCE, all_problems, make_split, verl_rows
 from erpo.tables.deltas import by_variant, delta_rows, paired_delta, render_markdown
 from erpo.tracker import PromptTracker
 
@@ -84,8 +84,8 @@ def test_deltas_refuse_what_cannot_be_paired():
 
 
 def test_heldout_curve_from_validation_dumps(tmp_path):
-    from erpo.study.heldout import write_heldout_curve
-    from erpo.study.model import SPEC
+    from benchmarks.cpu_study.heldout import write_heldout_curve
+    from benchmarks.cpu_study.model import SPEC
 
     held = make_split(SPEC["task_seed"], SPEC["train_per_level"], SPEC["heldout_per_level"]).heldout
     dump = tmp_path / "validation"
@@ -201,8 +201,8 @@ def test_reduced_study_through_verl(tmp_path):
     from metric_docs import undocumented
 
     results, work = tmp_path / "results", tmp_path / "work"
-    cmd = [sys.executable, "-m", "erpo.study", "run", "--results", str(results), "--work", str(work), "--steps", "4",
-           "--seeds", "1", "--variants", "grpo,erpo,grpo_hot", "--eval-k", "4"]
+    cmd = [sys.executable, "-m", "benchmarks.cpu_study", "run", "--results", str(results), "--work", str(work),
+           "--steps", "4", "--seeds", "1", "--variants", "grpo,erpo,grpo_hot", "--eval-k", "4"]
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=2400)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

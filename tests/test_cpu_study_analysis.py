@@ -3,20 +3,20 @@ grpo_hot's temperature, the code record, the offline evaluation's result files, 
 
 import json
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmarks.cpu_study.heldout import write_eval_results
+from benchmarks.cpu_study.model import REGIME, SPEC, regime
+from benchmarks.cpu_study.probe import control, read_probe
+from benchmarks.cpu_study.provenance import code_version
+from benchmarks.cpu_study.run import HOT_VARIANT, Plan, _groups, hot_temperature, run_name
+from benchmarks.cpu_study.stats import fisher_exact, ratio_bootstrap, ratio_diff_bootstrap, wilson
+from benchmarks.cpu_study.task import make_split
 from erpo.errors import InputError
-from erpo.study.heldout import write_eval_results
-from erpo.study.model import REGIME, SPEC, regime
-from erpo.study.probe import control, read_probe
-from erpo.study.provenance import code_version
-from erpo.study.run import HOT_VARIANT, Plan, _groups, hot_temperature, run_name
-from erpo.study.stats import fisher_exact, ratio_bootstrap, ratio_diff_bootstrap, wilson
-from erpo.study.task import make_split
 from erpo.tracker import PromptTracker
+from recipe.driver.compose import CONF_DIR
 
 SOURCE = "cpu_study"
 
@@ -142,7 +142,7 @@ def test_grpo_hot_config_requires_its_temperature_and_uses_it_everywhere():
     from omegaconf import OmegaConf
     from omegaconf.errors import InterpolationToMissingValueError
 
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    conf = CONF_DIR
     with initialize_config_dir(config_dir=conf, version_base=None):
         missing = compose("train", overrides=["experiment=cpu_study/grpo_hot"])
         hot = compose("train", overrides=["experiment=cpu_study/grpo_hot", "study_hot_temperature=1.137"])
@@ -159,7 +159,7 @@ def _git(root, *args):
 def test_code_version_moves_with_code_not_with_results(tmp_path):
     root = tmp_path / "repo"
     (root / "erpo").mkdir(parents=True)
-    for d in ("recipe", "conf"):
+    for d in ("recipe", "recipe/conf", "benchmarks", "benchmarks/cpu_study"):
         (root / d).mkdir()
         (root / d / "x.txt").write_text(d)
     (root / "pyproject.toml").write_text("[project]\n")
@@ -312,7 +312,7 @@ def study(tmp_path):
 
 
 def test_analysis_counts_intervals_and_comparisons_on_constructed_runs(study, tmp_path):
-    from erpo.study.analyse import analyse_study
+    from benchmarks.cpu_study.analyse import analyse_study
 
     probe = tmp_path / "probe.json"
     probe.write_text(
@@ -346,7 +346,7 @@ def test_analysis_counts_intervals_and_comparisons_on_constructed_runs(study, tm
 
 
 def test_analysis_refuses_runs_of_different_code(study):
-    from erpo.study.analyse import analyse_study
+    from benchmarks.cpu_study.analyse import analyse_study
 
     path = study / "runs" / run_name("erpo", 2) / "result.json"
     result = json.loads(path.read_text())
@@ -359,7 +359,7 @@ def test_analysis_refuses_runs_of_different_code(study):
 
 
 def test_notebook_renders_every_figure_from_constructed_runs(study, tmp_path):
-    from erpo.study.analyse import analyse_study
+    from benchmarks.cpu_study.analyse import analyse_study
 
     probe = tmp_path / "probe.json"
     entries = [

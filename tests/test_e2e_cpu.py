@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
+from recipe.driver.compose import CONF_DIR
 from recipe.erpo.trainer import ASSIGNMENTS_FILE, STATE_FILE, state_digest
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _train(tmp: Path, name: str, *overrides: str, timeout=900) -> subprocess.CompletedProcess:
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp / "logs"))
-    cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "experiment=smoke", f"trainer.experiment_name={name}",
+    cmd = [sys.executable, "-m", "recipe.driver.train", "experiment=smoke", f"trainer.experiment_name={name}",
            f"trainer.default_local_dir={tmp / name}", *overrides]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -83,7 +84,7 @@ def test_kill_and_resume_restores_the_tracker(tmp_path):
 
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp_path / "logs"))
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "experiment=smoke", "trainer.experiment_name=run",
+    cmd = [sys.executable, "-m", "recipe.driver.train", "experiment=smoke", "trainer.experiment_name=run",
            f"trainer.default_local_dir={run_dir}", "trainer.save_freq=2", "trainer.total_training_steps=6", *schedule]
     env["ERPO_TEST_KILL_MARK"] = marker_id = f"kill-{os.getpid()}-{time.time_ns()}"
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -111,7 +112,7 @@ def test_kill_and_resume_restores_the_tracker(tmp_path):
     assert (resumed_step3["data_source"], resumed_step3["index"]) == (
         straight_step3["data_source"], straight_step3["index"])
     # ... at exactly the temperatures the saved tracker gives them.
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         cfg = compose(config_name="train", overrides=["experiment=smoke", *schedule])
     controller = ERPOController(ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
     controller.load_state_dict(saved)
@@ -132,7 +133,7 @@ def test_resume_without_tracker_state_is_refused(tmp_path):
 def test_two_job_multirun_of_the_smoke(tmp_path):
     """Basic launcher: jobs run one after another, each with its own Ray session; a bad job does not stop the sweep."""
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp_path / "logs"))
-    cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "-m", "experiment=smoke", "trainer.total_training_steps=2",
+    cmd = [sys.executable, "-m", "recipe.driver.train", "-m", "experiment=smoke", "trainer.total_training_steps=2",
            "trainer.save_freq=-1", f"hydra.sweep.dir={tmp_path / 'sweep'}",
            "erpo.temperature.t_max=0.5,1.4"]  # the first job is refused (t_max < base), the second trains
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)

@@ -1,4 +1,4 @@
-"""Fault tests (issue 6.5): malformed model outputs through the reward, bad tracker files, bad config."""
+"""Fault tests: malformed model outputs through the reward, bad tracker files, bad config."""
 
 import json
 import time

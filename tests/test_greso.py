@@ -14,6 +14,7 @@ from erpo.errors import ConfigError, InputError
 from erpo.greso import GRESOConfig, GRESOSelector
 from erpo.greso.skip import adapted, keep_probability, skipped
 from erpo.tracker import Outcome
+from recipe.driver.compose import CONF_DIR
 
 EASY, HARD, MIXED, UNSEEN = Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.MIXED, Outcome.UNSEEN
 
@@ -193,12 +194,11 @@ def test_rollout_batch_is_the_scripts_384_for_256():
 
 
 def test_the_greso_node_of_train_yaml_builds_and_equals_the_dataclass_defaults():
-    from pathlib import Path
 
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    conf = CONF_DIR
     with initialize_config_dir(config_dir=conf, version_base=None):
         cfg = compose("train")
     assert GRESOConfig.from_dict(OmegaConf.to_container(cfg.greso, resolve=True)) == GRESOConfig()

@@ -14,6 +14,7 @@ from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
 from erpo.greso import GRESOConfig
 from recipe.common.non_tensor import unwrap_non_tensor
+from recipe.driver.compose import CONF_DIR
 from recipe.greso.schedule import GRESOCannotFill, GRESOSchedule, candidate_limit
 
 SOURCE = "toy"
@@ -192,12 +193,11 @@ def test_end_step_once_per_step_adapts_from_the_second_data_epoch():
 # ---- refusals (recipe/erpo/refusals.py), before Ray -------------------------------------------------
 @pytest.fixture
 def compose():
-    from pathlib import Path
 
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    conf = CONF_DIR
 
     def run(*overrides):
         with initialize_config_dir(config_dir=conf, version_base=None):

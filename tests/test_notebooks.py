@@ -59,14 +59,14 @@ def test_missing_logs_say_how_to_get_them(tmp_path):
         load_runs(tmp_path)
 
 
-# The redesigned study's folder (erpo.study's default); the first version's (cpu_study/) predates rollouts/* and the
-# code record, which the current notebook reads.
+# The redesigned study's folder (benchmarks.cpu_study's default); the first version's (cpu_study/) predates
+# rollouts/* and the code record, which the current notebook reads.
 CPU_STUDY = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_study_v2"
 
 
 @pytest.mark.skipif(not (CPU_STUDY / "analysis.json").exists(), reason="no committed CPU study yet")
 def test_cpu_study_notebook_renders_every_figure_from_the_committed_runs(tmp_path):
-    from erpo.study.analyse import render_figures
+    from benchmarks.cpu_study.analyse import render_figures
 
     figures = render_figures(CPU_STUDY, tmp_path / "figures")
     names = {p.name for p in figures.glob("*.png")}

@@ -13,6 +13,7 @@ from erpo.errors import InputError
 from erpo.probe import stats
 from erpo.temperature import TemperatureConfig, TemperaturePolicy
 from erpo.tracker import Outcome
+from recipe.driver.compose import CONF_DIR
 
 
 def _draws(correct, n=4, control=0, temps=(1.0, 1.5), tokens_per_response=3, entropy_per_token=0.5):
@@ -137,7 +138,7 @@ def test_schedule_refuses_too_few_visits():
 
 
 def _probe_cfg(tmp_path, model, prompts, **over):
-    cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "probe" / "probe.yaml")
+    cfg = OmegaConf.load(Path(CONF_DIR) / "probe" / "probe.yaml")
     cfg.pop("hydra")
     cfg.merge_with(
         {

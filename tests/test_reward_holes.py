@@ -1,4 +1,4 @@
-"""The reward holes an outside check found (issue #11 item 8), each tested as a class, not one example."""
+"""The reward holes an outside check found, each tested as a class, not one example."""
 
 import threading
 import time
@@ -231,7 +231,7 @@ def test_part_reading():
     assert read_number("7.5 \\times 10^{7}") == (75_000_000, False)
 
 
-# --- issue 20: three more holes, each closed as a class ---------------------------------------------
+# --- three holes found later (docs/reward.md), each closed as a class ----------------------------
 from decimal import Decimal  # noqa: E402
 
 from hypothesis import given, settings  # noqa: E402

@@ -1,4 +1,5 @@
-"""Run plan (erpo/plan.py), its refusals and CLI (recipe/erpo/plan.py); rollout counter; one definition of correct."""
+"""Run plan (erpo/plan.py), its refusals and CLI (recipe/driver/plan_of_config.py, show_plan.py); rollout counter;
+one definition of correct."""
 
 import subprocess
 import sys
@@ -12,11 +13,12 @@ from erpo.correctness import all_correct_groups, dapo_filter_under_ra, is_correc
 from erpo.errors import InputError, StateFileError
 from erpo.plan import PlanInputs, format_plan, make_plan, visits_refusal
 from erpo.rollouts import RolloutCounter, refill_ceiling_error
-from recipe.erpo.plan import parquet_counts, plan_inputs
+from recipe.driver.compose import CONF_DIR
+from recipe.driver.plan_of_config import parquet_counts, plan_inputs
 from recipe.erpo.refusals import ConfigRefused, plan_refusals
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = str(ROOT / "conf")
+CONF = CONF_DIR
 
 
 def _compose(*overrides):
@@ -88,8 +90,8 @@ def test_plan_refusals_on_composed_configs():
 
 
 def _experiments():
-    return sorted(str(p.relative_to(ROOT / "conf" / "experiment").with_suffix(""))
-                  for p in (ROOT / "conf" / "experiment").rglob("*.yaml") if not p.name.startswith("_"))
+    return sorted(str(p.relative_to(Path(CONF_DIR) / "experiment").with_suffix(""))
+                  for p in (Path(CONF_DIR) / "experiment").rglob("*.yaml") if not p.name.startswith("_"))
 
 
 @pytest.mark.parametrize("experiment", _experiments())
@@ -98,8 +100,8 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
     steps = cfg.trainer.total_training_steps
     assert steps is not None, f"{experiment}: trainer.total_training_steps must be set"
     # Training-set sizes: DAPO-Math-17k ~17.4k after dedup, MATH train 7.5k, GSM8K train 7,473, toy: config,
-    # the CPU study: its RL pool (erpo/study/model.py SPEC: rl_levels x train_per_level).
-    from erpo.study.model import rl_pool_size
+    # the CPU study: its RL pool (benchmarks/cpu_study/model.py SPEC: rl_levels x train_per_level).
+    from benchmarks.cpu_study.model import rl_pool_size
 
     rows = {"dapo_math": 17_400, "math": 7_500, "gsm8k": 7_473, "toy": int(cfg.assets.toy_train_rows),
             "cpu_study": rl_pool_size(), "dapo_math_math": 17_400 + 7_500}[cfg.data.name]
@@ -116,7 +118,7 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
 
 
 def test_erpo_paper_rows_are_175_steps_sourced_to_the_reviews():
-    text = (ROOT / "conf/experiment/erpo_paper/_base.yaml").read_text()
+    text = (ROOT / "recipe/conf/experiment/erpo_paper/_base.yaml").read_text()
     assert "total_training_steps: 175" in text and "reviewer 4" in text and "unverified" in text
     for name in ("erpo_qwen2.5-3b", "erpo_qwen2.5-7b", "dapo_qwen2.5-3b", "dapo_qwen2.5-7b", "ra_qwen2.5-3b",
                  "ra_qwen2.5-7b"):
@@ -149,7 +151,7 @@ def test_cli_prints_the_plan_of_a_tiny_parquet(tmp_path):
     path = tmp_path / "train.parquet"
     _parquet(path, [("What is 1+1?", "2"), ("What is  1+1?", "2"), ("What is 2+2?", "4"), ("3+3?", "6")] * 2)
     assert parquet_counts([str(path)]) == (8, 5)  # whitespace-only variants are the same problem
-    cmd = [sys.executable, "-m", "recipe.erpo.plan", "algorithm=dapo", f"data.train_files={path}",
+    cmd = [sys.executable, "-m", "recipe.driver.show_plan", "algorithm=dapo", f"data.train_files={path}",
            "data.train_batch_size=2", "actor_rollout_ref.rollout.n=4", "trainer.total_training_steps=6"]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -7,6 +7,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from erpo.sim import SimConfig, run_variants, simulate
+from recipe.driver.compose import CONF_DIR
 
 SMALL = dict(num_prompts=2000, steps=40, batch_size=128, n=8, init_logit_mean=2.5, seed=3)
 
@@ -34,7 +35,7 @@ def test_unknown_variant_and_bad_erpo_field():
 
 
 def test_hydra_config_composes_into_simconfig():
-    conf = str(Path(__file__).resolve().parents[1] / "conf" / "sim")
+    conf = str(Path(CONF_DIR) / "sim")
     with initialize_config_dir(config_dir=conf, version_base=None):
         cfg = compose("sim", overrides=["steps=3", "num_prompts=300", "batch_size=32",
                                         "erpo.temperature.schedule=table", "+erpo.temperature.table=[1.1,1.3]",

@@ -2,7 +2,7 @@
 enough to hold every visit): among visits where a prompt's group was all correct, the share whose next
 visit was mixed (revived within 1 revisit), and whose next or second-next visit was (within 2).
 
-Used by the simulator's ledger (benchmarks/ledger.py) and by the CPU study's analysis (erpo.study), on
+Used by the simulator's ledger (benchmarks/ledger.py) and by the CPU study's analysis (benchmarks.cpu_study), on
 the same tracker class, so simulated and measured revival mean the same thing.
 """
 

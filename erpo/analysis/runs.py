@@ -2,7 +2,7 @@
 
 Local runs: verl's file logger writes ``<root>/<project>/<experiment>.jsonl`` (one
 ``{"step": n, "data": {...}}`` per line) and the recipe writes the resolved config beside it as
-``<experiment>.config.json`` (recipe/erpo/startup.py), which gives each run its variant, seed,
+``<experiment>.config.json`` (recipe/driver/startup.py), which gives each run its variant, seed,
 model, data and schedule. W&B runs: the same fields from ``run.config`` and ``run.history()``.
 """
 

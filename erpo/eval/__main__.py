@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import hydra
 from omegaconf import DictConfig
 
 from erpo.eval.generate import make_generator
 from erpo.eval.runner import evaluate
-
-# The project's conf root: eval/eval.yaml takes its sampling preset from the shared conf/sampling group.
-CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
+from recipe.driver.compose import CONF_DIR
 
 
 def run(cfg: DictConfig) -> list[dict]:
@@ -32,6 +28,7 @@ def run(cfg: DictConfig) -> list[dict]:
     return results
 
 
+# The project's conf root: eval/eval.yaml takes its sampling preset from the shared recipe/conf/sampling group.
 @hydra.main(config_path=CONF_DIR, config_name="eval/eval", version_base=None)
 def main(cfg: DictConfig) -> None:
     run(cfg)

@@ -25,8 +25,10 @@ from erpo.errors import InputError
 from erpo.probe import stats
 from erpo.probe.report import write_figure, write_table
 from erpo.rewards import compute_score
+from recipe.driver.compose import CONF_DIR
 
-CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
+# The checkout the code runs from (git provenance; the run-plan child process starts there).
+CODE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def seed_of(seed: int, stage: int, t_index: int, repeat: int, prompt: int) -> int:
@@ -37,13 +39,13 @@ def seed_of(seed: int, stage: int, t_index: int, repeat: int, prompt: int) -> in
 
 
 def commit() -> dict:
-    """The git commit of the code that ran, and whether its code (erpo/, recipe/, conf/; untracked files
+    """The git commit of the code that ran, and whether its code (erpo/, recipe/ with its conf/; untracked files
     included) had uncommitted changes; result files elsewhere do not count."""
-    root = os.path.dirname(CONF_DIR)
+    root = CODE_ROOT
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "erpo", "recipe", "conf"],
+            ["git", "status", "--porcelain", "--", "erpo", "recipe"],
             cwd=root,
             capture_output=True,
             text=True,
@@ -57,19 +59,20 @@ def commit() -> dict:
 def prompt_files(cfg: DictConfig) -> list[str]:
     """The parquet files of ``prompts`` or of the data group ``data_group`` (its train_files)."""
     if (cfg.prompts is None) == (cfg.data_group is None):
-        raise InputError("give exactly one of prompts=<verl parquet or list> and data_group=<conf/data name>.")
+        raise InputError("give exactly one of prompts=<verl parquet or list> and data_group=<recipe/conf/data name>.")
     if cfg.prompts is not None:
         files = cfg.prompts
     else:
         path = os.path.join(CONF_DIR, "data", f"{cfg.data_group}.yaml")
         if not os.path.exists(path):
-            raise InputError(f"data_group={cfg.data_group!r}: no {path}; use a name from conf/data/.")
+            raise InputError(f"data_group={cfg.data_group!r}: no {path}; use a name from recipe/conf/data/.")
         files = OmegaConf.load(path).get("train_files")
     files = [files] if isinstance(files, str) else [str(f) for f in files]
     missing = [f for f in files if not os.path.exists(f)]
     if missing:
         raise InputError(
-            f"prompt files {missing} not found; write them with `python -m erpo.data` (or erpo.study build) first."
+            f"prompt files {missing} not found; write them with `python -m erpo.data` "
+            "(or `python -m benchmarks.cpu_study build`) first."
         )
     return files
 
@@ -102,13 +105,13 @@ def run_plan_visits(cfg: DictConfig) -> tuple[float | None, str]:
     # probe's own is in use.
     done = subprocess.run(
         [sys.executable, "-c", _PLAN_VISITS, json.dumps(overrides)],
-        cwd=os.path.dirname(CONF_DIR),
+        cwd=CODE_ROOT,
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
         raise InputError(
-            f"schedule.train_overrides={overrides}: the run plan failed (python -m recipe.erpo.plan "
+            f"schedule.train_overrides={overrides}: the run plan failed (python -m recipe.driver.show_plan "
             f"{' '.join(overrides)} shows why): {done.stderr.strip().splitlines()[-1:]}"
         )
     return float(done.stdout.strip().splitlines()[-1]), f"run plan of {overrides}"
@@ -116,7 +119,8 @@ def run_plan_visits(cfg: DictConfig) -> tuple[float | None, str]:
 
 _PLAN_VISITS = (
     "import json, sys\n"
-    "from recipe.erpo.plan import compose, plan_of\n"
+    "from recipe.driver.compose import compose\n"
+    "from recipe.driver.plan_of_config import plan_of\n"
     "print(plan_of(compose(json.loads(sys.argv[1])))[0].expected_visits)\n"
 )
 

@@ -10,8 +10,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from erpo.sim.model import SimConfig, run_variants
+from recipe.driver.compose import CONF_DIR
 
-CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf", "sim")
+SIM_CONF_DIR = os.path.join(CONF_DIR, "sim")
 
 
 def markdown_table(result: dict) -> str:
@@ -46,7 +47,7 @@ def plot(result: dict, path: str) -> None:
     plt.close(fig)
 
 
-@hydra.main(config_path=CONF_DIR, config_name="sim", version_base=None)
+@hydra.main(config_path=SIM_CONF_DIR, config_name="sim", version_base=None)
 def main(config: DictConfig) -> None:
     raw = OmegaConf.to_container(config, resolve=True)
     variants, out_dir = raw.pop("variants"), raw.pop("out_dir")

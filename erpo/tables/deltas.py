@@ -1,6 +1,6 @@
 """Deltas between variants with confidence intervals: a paired bootstrap over seeds and problems.
 
-Input: eval result JSONs (``python -m erpo.eval`` or erpo.study's held-out results) that carry
+Input: eval result JSONs (``python -m erpo.eval`` or benchmarks.cpu_study's held-out results) that carry
 ``variant``, ``seed`` and per-problem samples (``problems[i].correct`` or ``.samples[j].correct``). Two
 variants are paired on the seeds both have (the same seed gives the same data order and initial
 sampling) and on the problems both were scored on. One bootstrap draw resamples the paired seeds and,
@@ -32,7 +32,7 @@ def per_problem(result: dict) -> dict[str, float]:
         out[str(problem["index"])] = float(np.mean(flags))
     if not out:
         raise InputError(f"{result.get('run_name')}/{result.get('benchmark')}: no per-problem samples; deltas with "
-                         "intervals need them (erpo.eval and erpo.study write them)")
+                         "intervals need them (erpo.eval and benchmarks.cpu_study write them)")
     return out
 
 

@@ -123,7 +123,7 @@ def compute_erpo_grpo_advantage(
         raise RuntimeError(
             "erpo.ra.enabled=true but no all-correct groups were set for this batch: RA decides correctness from the "
             "reward's acc, which the ERPO trainer reads before the advantage (recipe.erpo.reactivation."
-            "set_all_correct_groups); run RA through recipe.erpo.main_erpo."
+            "set_all_correct_groups); run RA through recipe.driver.train."
         )
     scores = token_level_rewards.sum(dim=-1)
     ra_advantages = []

@@ -88,7 +88,7 @@ def refuse_bad_plan(config: DictConfig) -> None:
     """Print the run plan and refuse what :func:`plan_refusals` refuses (after the data refusals)."""
     from erpo.errors import InputError
     from erpo.plan import format_plan
-    from recipe.erpo.plan import plan_of
+    from recipe.driver.plan_of_config import plan_of
 
     try:
         plan, inputs = plan_of(config)

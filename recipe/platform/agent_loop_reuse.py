@@ -8,7 +8,7 @@ arguments and locals only), so one object per worker serves every rollout; every
 per rollout by verl's own code.
 
 Selected through verl's extension point ``actor_rollout_ref.rollout.agent.agent_loop_manager_class``
-(conf/platform/cpu.yaml); the rollouts, their sampling parameters and what reaches the trainer are unchanged.
+(recipe/conf/platform/cpu.yaml); the rollouts, their sampling parameters and what reaches the trainer are unchanged.
 """
 
 from __future__ import annotations

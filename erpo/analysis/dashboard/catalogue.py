@@ -1,7 +1,7 @@
 """What the comparison shows: sections of line plots, each with the question it answers and the logged keys it
 plots. Keys are the ones docs/metrics.md documents (checked when a spec is built: erpo.analysis.metric_list).
 
-Every plot groups runs by their W&B group (= the variant, recipe/erpo/startup.py) and draws the mean over the
+Every plot groups runs by their W&B group (= the variant, recipe/driver/startup.py) and draws the mean over the
 group's runs (seeds) with a min-max band, unsmoothed (our choice: with 2-5 seeds a min-max band shows every
 seed, where a standard-deviation band would rest on too few runs to mean much).
 """

@@ -17,7 +17,7 @@ from erpo.errors import InputError
 class RunRecord:
     run_id: str
     name: str
-    # W&B group: the variant (recipe/erpo/startup.py sets it)
+    # W&B group: the variant (recipe/driver/startup.py sets it)
     group: str
     # config: model_name, seed, actor_rollout_ref.rollout.n (None when the run's config lacks them)
     model: str | None
