@@ -17,7 +17,8 @@ from omegaconf import OmegaConf
 
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
-from recipe.erpo.trainer import ASSIGNMENTS_FILE, STATE_FILE, state_digest
+from recipe.erpo.component import ASSIGNMENTS_FILE, STATE_FILE, state_digest
+from recipe.greso.component import STATE_FILE as GRESO_STATE_FILE
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +147,7 @@ def test_two_job_multirun_of_the_smoke(tmp_path):
 def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
     """ERPO on PREPO through verl's trainer: each step scores 8 candidates with the actor, rolls out the
     4 in the pacing window, weights the loss by relative entropy, and ERPO still tempers the rollouts."""
-    from recipe.prepo.schedule import STATE_FILE as PREPO_STATE_FILE
+    from recipe.prepo.component import STATE_FILE as PREPO_STATE_FILE
 
     out = _train(tmp_path, "prepo", "algorithm=erpo_prepo", "prepo.candidate_multiplier=2",
                  "temperature_schedule=constant", "erpo.temperature.t_max=2.0", "trainer.save_freq=3")
@@ -224,14 +225,14 @@ def test_greso_skips_prompts_fills_the_batch_and_resumes_its_state(tmp_path):
     last = steps[-1]
     assert (last["greso/p_easy"], last["greso/p_hard"]) != (0.5, 0.5)
 
-    saved = json.loads((tmp_path / "greso" / "global_step_6" / STATE_FILE).read_text())["greso"]
+    saved = json.loads((tmp_path / "greso" / "global_step_6" / GRESO_STATE_FILE).read_text())
     assert saved["p_easy"] == pytest.approx(last["greso/p_easy"]) and saved["p_hard"] == pytest.approx(
         last["greso/p_hard"])
     assert saved["counts"]["candidates_total"] == last["greso/candidates_total"]
 
     out = _train(tmp_path, "greso", *greso, "trainer.total_training_steps=7")
     assert out.returncode == 0, out.stderr[-4000:]
-    restored = re.search(r"GRESO state restored: p_easy=([\d.]+), p_hard=([\d.]+), candidates_total=(\d+), "
+    restored = re.search(r"GRESO state restored from .*global_step_6: p_easy=([\d.]+), p_hard=([\d.]+), candidates_total=(\d+), "
                          r"skipped_total=(\d+)", out.stdout + out.stderr)
     assert restored, "resume did not restore GRESO's state"
     assert float(restored.group(1)) == pytest.approx(saved["p_easy"])
