@@ -187,8 +187,10 @@ def build_components(config) -> list[DataComponent]:
     for c in components:
         missing = [n for n in c.needs if n not in published]
         if missing:
-            raise ConfigError(f"{c.name} needs {missing} and no enabled component publishes it; "
-                              f"enable the method that does (the ERPO tracker publishes {PROMPT_HISTORY!r}).")
+            raise ConfigError(
+                f"{c.name} needs {missing} and no enabled component publishes it; "
+                f"enable the method that does (the ERPO tracker publishes {PROMPT_HISTORY!r})."
+            )
     return components
 
 
@@ -203,8 +205,9 @@ def shared_pieces(components: Sequence[DataComponent]) -> dict[str, Any]:
     return pieces
 
 
-def choose_batch(components: Sequence[DataComponent], draw: Callable[[int | None], Any], wanted: int | None,
-                 ctx: StepContext):
+def choose_batch(
+    components: Sequence[DataComponent], draw: Callable[[int | None], Any], wanted: int | None, ctx: StepContext
+):
     """The batch the components choose: each ``choose`` draws from the one before, the first from ``draw``."""
     for component in components:
         draw = _chained(component, draw, ctx)
@@ -225,4 +228,3 @@ def close_step(components: Sequence[DataComponent], groups: Sequence[ScoredGroup
         metrics.update(component.end_step(ctx))
     ctx.costs.clear()
     return metrics
-

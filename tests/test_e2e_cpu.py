@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _train(tmp: Path, name: str, *overrides: str, timeout=900) -> subprocess.CompletedProcess:
-    env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp / "logs"))
+def _train(tmp: Path, name: str, *overrides: str, timeout=900, env_extra=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp / "logs"), **(env_extra or {}))
     cmd = [sys.executable, "-m", "recipe.erpo.main_erpo", "experiment=smoke", f"trainer.experiment_name={name}",
            f"trainer.default_local_dir={tmp / name}", *overrides]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -232,8 +232,8 @@ def test_greso_skips_prompts_fills_the_batch_and_resumes_its_state(tmp_path):
 
     out = _train(tmp_path, "greso", *greso, "trainer.total_training_steps=7")
     assert out.returncode == 0, out.stderr[-4000:]
-    restored = re.search(r"GRESO state restored from .*global_step_6: p_easy=([\d.]+), p_hard=([\d.]+), candidates_total=(\d+), "
-                         r"skipped_total=(\d+)", out.stdout + out.stderr)
+    restored = re.search(r"GRESO state restored from .*global_step_6: p_easy=([\d.]+), p_hard=([\d.]+), "
+                         r"candidates_total=(\d+), skipped_total=(\d+)", out.stdout + out.stderr)
     assert restored, "resume did not restore GRESO's state"
     assert float(restored.group(1)) == pytest.approx(saved["p_easy"])
     assert float(restored.group(2)) == pytest.approx(saved["p_hard"])
@@ -243,3 +243,25 @@ def test_greso_skips_prompts_fills_the_batch_and_resumes_its_state(tmp_path):
     assert step7["step"] == 7
     assert step7["greso/candidates_total"] == saved["counts"]["candidates_total"] + step7["greso/candidates"]
     assert step7["greso/skipped_total"] == saved["counts"]["skipped_total"] + step7["greso/skipped"]
+
+
+def test_a_method_from_its_own_folder_runs_inside_verl(tmp_path):
+    """tests/example_method (random skip) selected by algorithm=random_skip from its own conf/ folder and
+    imported by the trainer's process through method_modules: no edit of the trainer or the refusals. Each
+    step still trains on 4 groups, the skips are logged under the method's own namespace, and its state file
+    travels in the checkpoint."""
+    example = ROOT / "tests" / "example_method"
+    pythonpath = os.pathsep.join([str(ROOT / "tests"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    out = _train(tmp_path, "random_skip", f"hydra.searchpath=[pkg://verl.trainer.config,file://{example / 'conf'}]",
+                 "algorithm=random_skip", "random_skip.p=0.5", "trainer.total_training_steps=4",
+                 env_extra={"PYTHONPATH": pythonpath})
+    assert out.returncode == 0, out.stderr[-4000:]
+    steps = _steps(tmp_path, "random_skip")
+    assert [s["step"] for s in steps] == [1, 2, 3, 4]
+    own = {k for s in steps for k in s if k.startswith("random_skip/")}
+    assert own == {"random_skip/skipped", "random_skip/skipped_total"}  # documented in the example's docstring
+    assert undocumented({k for s in steps for k in s} - {"step"} - own) == []
+    assert all(s["erpo/groups"] == 4 for s in steps)
+    assert steps[-1]["random_skip/skipped_total"] == sum(s["random_skip/skipped"] for s in steps) > 0
+    state = json.loads((tmp_path / "random_skip" / "global_step_4" / "random_skip_state.json").read_text())
+    assert state["skipped_total"] == steps[-1]["random_skip/skipped_total"]

@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
 
 class VerlComponent(DataComponent):
     # Text of the error for a checkpoint without this component's side file (the fix to apply).
-    missing_state_fix: str = "Resume from a checkpoint written with this method on, or start a fresh run " \
-                             "(trainer.resume_mode=disable)."
+    missing_state_fix: str = (
+        "Resume from a checkpoint written with this method on, or start a fresh run (trainer.resume_mode=disable)."
+    )
     # (config field, value) that allows a fresh start when the side file is missing; None: never.
     fresh_flag: tuple[str, bool] | None = None
     # What the restore line calls the state ("<label> restored from <folder>: <summary>").
@@ -56,6 +57,15 @@ class VerlComponent(DataComponent):
         """State from a checkpoint written before this component had its own file (``read(name)`` gives the
         named side file's dict, or None); None: there is none."""
         return None
+
+
+def take_rows(batch, positions):
+    """The rows of a verl prompt batch (a TensorDict from the data loader) at ``positions``, in that order."""
+    import numpy as np
+    import torch
+    from verl.utils import tensordict_utils as tu
+
+    return tu.index_select_tensor_dict(batch, torch.as_tensor(np.asarray(positions), dtype=torch.long))
 
 
 def save_component_states(components, trainer_cfg, global_steps: int) -> None:

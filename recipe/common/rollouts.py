@@ -25,8 +25,10 @@ class RolloutAccounting(VerlComponent):
     name = "rollouts"
     state_file = STATE_FILE
     restore_label = "Rollout counter"
-    missing_state_fix = ("Resume from a checkpoint written by this recipe version (it writes rollouts_state.json), "
-                         "or start a fresh run (trainer.resume_mode=disable).")
+    missing_state_fix = (
+        "Resume from a checkpoint written by this recipe version (it writes rollouts_state.json), "
+        "or start a fresh run (trainer.resume_mode=disable)."
+    )
 
     def __init__(self, dapo_ceiling: int, train_batch_size: int, ra_enabled: bool):
         self.counter = RolloutCounter()
@@ -64,5 +66,8 @@ class RolloutAccounting(VerlComponent):
         return f"{self.counter.total} rollouts, {self.counter.effective} effective"
 
 
-SPEC = register(MethodSpec(name="rollouts", section="rollouts", enabled=lambda section: True,
-                           build=RolloutAccounting.from_config, order=0))
+SPEC = register(
+    MethodSpec(
+        name="rollouts", section="rollouts", enabled=lambda section: True, build=RolloutAccounting.from_config, order=0
+    )
+)

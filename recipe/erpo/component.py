@@ -104,8 +104,10 @@ class ERPOComponent(VerlComponent):
     name = "erpo"
     state_file = STATE_FILE
     restore_label = "ERPO tracker"
-    missing_state_fix = ("Resume from a checkpoint written by the ERPO recipe, or set erpo.allow_fresh_tracker=true "
-                         "to continue with an empty tracker.")
+    missing_state_fix = (
+        "Resume from a checkpoint written by the ERPO recipe, or set erpo.allow_fresh_tracker=true "
+        "to continue with an empty tracker."
+    )
 
     def __init__(self, cfg: ERPOConfig, assignments_dir: str | None = None):
         self.cfg = cfg
@@ -199,8 +201,10 @@ class ERPOComponent(VerlComponent):
         keys = [k for k, tag in zip(batch.keys, batch.tags, strict=True) if not tag.get("is_padding", False)]
         data = tq.kv_batch_get(keys=keys, partition_id=batch.partition_id, select_fields=["uid", "extra_fields"])
         uids = [str(unwrap_non_tensor(u)) for u in data["uid"]]
-        corrects = [is_correct((unwrap_non_tensor(e) or {}).get("reward_extra_info", {}) or {},
-                               self.cfg.correct_threshold) for e in data["extra_fields"]]
+        corrects = [
+            is_correct((unwrap_non_tensor(e) or {}).get("reward_extra_info", {}) or {}, self.cfg.correct_threshold)
+            for e in data["extra_fields"]
+        ]
         groups = all_correct_groups(uids, corrects)
         metrics["erpo/ra_groups"] = float(len(groups))
         reactivation.set_all_correct_groups(groups)
@@ -222,5 +226,6 @@ class ERPOComponent(VerlComponent):
 
 
 # The tracker always runs (GRESO's streaks come from it); erpo.enabled=false keeps every temperature at base.
-SPEC = register(MethodSpec(name="erpo", section="erpo", enabled=lambda section: True,
-                           build=ERPOComponent.from_config, order=100))
+SPEC = register(
+    MethodSpec(name="erpo", section="erpo", enabled=lambda section: True, build=ERPOComponent.from_config, order=100)
+)

@@ -55,8 +55,12 @@ class ERPOTrainer(PPOTrainerSync):
         super().__init__(config)
 
     def _context(self) -> StepContext:
-        return StepContext(step=int(self.global_steps), seed=int(self.config.get("seed", 0) or 0),
-                           shared=self._shared, costs=self._costs)
+        return StepContext(
+            step=int(self.global_steps),
+            seed=int(self.config.get("seed", 0) or 0),
+            shared=self._shared,
+            costs=self._costs,
+        )
 
     def on_init_end(self):
         for component in self.components:
@@ -135,13 +139,19 @@ class ERPOTrainer(PPOTrainerSync):
         data = tq.kv_batch_get(keys=keys, partition_id=partition_id, select_fields=_OBSERVED_FIELDS)
         groups: dict[str, dict] = defaultdict(lambda: {"scores": [], "correct": []})
         for uid, source, index, temp, scores, extra in zip(
-            data["uid"], data["data_source"], data["index"], data[TEMPERATURE_FIELD],
-            data["rm_scores"], data["extra_fields"], strict=True,
+            data["uid"],
+            data["data_source"],
+            data["index"],
+            data[TEMPERATURE_FIELD],
+            data["rm_scores"],
+            data["extra_fields"],
+            strict=True,
         ):
             reward_info = (unwrap_non_tensor(extra) or {}).get("reward_extra_info", {}) or {}
             group = groups[str(unwrap_non_tensor(uid))]
-            group.update(source=str(unwrap_non_tensor(source)), index=int(unwrap_non_tensor(index)),
-                         temperature=float(temp))
+            group.update(
+                source=str(unwrap_non_tensor(source)), index=int(unwrap_non_tensor(index)), temperature=float(temp)
+            )
             group["scores"].append(float(scores.sum().item()))
             group["correct"].append(is_correct(reward_info, self._correct_threshold))
         self._pending_groups.extend(
@@ -165,4 +175,3 @@ class ERPOTrainer(PPOTrainerSync):
         super()._load_checkpoint()
         if self.global_steps != 0:
             load_component_states(self.components, self.config.trainer, self.global_steps)
-

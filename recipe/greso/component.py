@@ -25,14 +25,13 @@ import logging
 import math
 
 import numpy as np
-import torch
 from omegaconf import OmegaConf
 from verl.utils import tensordict_utils as tu
 
 from erpo.components import OUTCOME_RULE, PROMPT_HISTORY, MethodSpec, register
 from erpo.greso import GRESOConfig, GRESOSelector
 from erpo.tracker import classify
-from recipe.common.components import VerlComponent
+from recipe.common.components import VerlComponent, take_rows
 from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.greso.refusals import check_greso_fields
 
@@ -61,18 +60,14 @@ def candidate_limit(wanted: int, keep_floor: float) -> int:
     return math.ceil(_BOUND_MARGIN * wanted / max(keep_floor, _FLOOR_FOR_BOUND))
 
 
-def rows(batch, positions) -> object:
-    """The rows of a verl prompt batch at ``positions`` (a numpy integer array)."""
-    return tu.index_select_tensor_dict(batch, torch.as_tensor(np.asarray(positions), dtype=torch.long))
-
-
 class GRESOComponent(VerlComponent):
     name = "greso"
     state_file = STATE_FILE
     restore_label = "GRESO state"
     needs = (PROMPT_HISTORY,)
-    missing_state_fix = ("Resume from a checkpoint written with greso.enabled=true, or start a fresh run "
-                         "(trainer.resume_mode=disable).")
+    missing_state_fix = (
+        "Resume from a checkpoint written with greso.enabled=true, or start a fresh run (trainer.resume_mode=disable)."
+    )
 
     def __init__(self, cfg: GRESOConfig, train_batch_size: int, gen_batch_size: int | None, dynamic_sampling: bool):
         self.cfg = cfg
@@ -91,8 +86,12 @@ class GRESOComponent(VerlComponent):
     def from_config(cls, config) -> GRESOComponent:
         cfg = GRESOConfig.from_dict(OmegaConf.to_container(config.greso, resolve=True))
         filter_groups = config.algorithm.get("filter_groups") or {}
-        return cls(cfg, int(config.data.train_batch_size), config.data.get("gen_batch_size", None),
-                   bool(filter_groups.get("enable", False)))
+        return cls(
+            cfg,
+            int(config.data.train_batch_size),
+            config.data.get("gen_batch_size", None),
+            bool(filter_groups.get("enable", False)),
+        )
 
     def publishes(self) -> dict:
         return {OUTCOME_RULE: self.cfg.outcomes_by_mean} if self.cfg.group_rule == "mean_score" else {}
@@ -120,10 +119,10 @@ class GRESOComponent(VerlComponent):
             selection = self.selector.select(streak, kind, need, self._rng(ctx))
             examined += len(sources)
             if len(selection.kept):
-                parts.append(rows(candidates, selection.kept))
+                parts.append(take_rows(candidates, selection.kept))
                 have += len(selection.kept)
             if len(selection.unused):
-                self.carry.append(rows(candidates, selection.unused))
+                self.carry.append(take_rows(candidates, selection.unused))
         batch = parts[0] if len(parts) == 1 else tu.concat_tensordict(parts)
         tu.assign_non_tensor_data(batch, "global_steps", ctx.step)
         return batch
@@ -141,8 +140,8 @@ class GRESOComponent(VerlComponent):
             head = self.carry.pop(0)
             take = min(len(head), wanted - have)
             if take < len(head):
-                self.carry.insert(0, rows(head, np.arange(take, len(head))))
-                head = rows(head, np.arange(take))
+                self.carry.insert(0, take_rows(head, np.arange(take, len(head))))
+                head = take_rows(head, np.arange(take))
             parts.append(head)
             have += take
         return parts
@@ -184,8 +183,10 @@ class GRESOComponent(VerlComponent):
     def load_state_dict(self, state: dict) -> str:
         self.selector.load_state_dict(state)
         s = self.selector
-        return (f"p_easy={s.p_easy}, p_hard={s.p_hard}, candidates_total={s.counts['candidates_total']}, "
-                f"skipped_total={s.counts['skipped_total']}")
+        return (
+            f"p_easy={s.p_easy}, p_hard={s.p_hard}, candidates_total={s.counts['candidates_total']}, "
+            f"skipped_total={s.counts['skipped_total']}"
+        )
 
     def legacy_state(self, read) -> dict | None:
         """A checkpoint of the layout where GRESO's state was the ``greso`` entry of erpo_state.json; one
@@ -194,11 +195,22 @@ class GRESOComponent(VerlComponent):
         if old is None or "greso" not in old:
             return None
         if old["greso"] is None:
-            logger.warning("The checkpoint holds no GRESO state; GRESO starts from greso.p_easy=%s, p_hard=%s.",
-                           self.cfg.p_easy, self.cfg.p_hard)
+            logger.warning(
+                "The checkpoint holds no GRESO state; GRESO starts from greso.p_easy=%s, p_hard=%s.",
+                self.cfg.p_easy,
+                self.cfg.p_hard,
+            )
             return GRESOSelector(self.cfg).state_dict()
         return old["greso"]
 
 
-SPEC = register(MethodSpec(name="greso", section="greso", enabled=lambda section: bool(section.get("enabled")),
-                           build=GRESOComponent.from_config, order=50, refuse=check_greso_fields))
+SPEC = register(
+    MethodSpec(
+        name="greso",
+        section="greso",
+        enabled=lambda section: bool(section.get("enabled")),
+        build=GRESOComponent.from_config,
+        order=50,
+        refuse=check_greso_fields,
+    )
+)

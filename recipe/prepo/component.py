@@ -59,8 +59,9 @@ class PREPOComponent(VerlComponent):
     name = "prepo"
     state_file = STATE_FILE
     restore_label = "PREPO schedule"
-    missing_state_fix = ("Resume from a checkpoint written with prepo.enabled=true, or start a fresh run "
-                         "(trainer.resume_mode=disable).")
+    missing_state_fix = (
+        "Resume from a checkpoint written with prepo.enabled=true, or start a fresh run (trainer.resume_mode=disable)."
+    )
 
     def __init__(self, cfg: PREPOConfig):
         self.cfg = cfg
@@ -112,15 +113,20 @@ class PREPOComponent(VerlComponent):
         token_ids = prompt_token_ids(tokenizer, prompts, self.cfg.perplexity_on, chat_kwargs)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         rollout = config.actor_rollout_ref.rollout
-        multiple = rows_multiple(trainer.actor_rollout_wg.world_size, rollout.get("log_prob_micro_batch_size_per_gpu"),
-                                 bool(rollout.get("log_prob_use_dynamic_bsz", False)))
+        multiple = rows_multiple(
+            trainer.actor_rollout_wg.world_size,
+            rollout.get("log_prob_micro_batch_size_per_gpu"),
+            bool(rollout.get("log_prob_use_dynamic_bsz", False)),
+        )
         ppl = compute_prompt_perplexities(trainer.actor_rollout_wg, token_ids, pad_id, multiple)
         progress = schedule_progress(ctx.step, self.cfg.total_steps or trainer.total_training_steps)
         selected, start_position = select_window(ppl, k, progress, self.cfg.pacing)
         batch = tu.index_select_tensor_dict(candidates, selected.tolist())
         tu.assign_non_tensor_data(batch, "global_steps", ctx.step)
-        keys = [(str(unwrap_non_tensor(s)), int(unwrap_non_tensor(i)))
-                for s, i in zip(batch["data_source"], batch["index"], strict=True)]
+        keys = [
+            (str(unwrap_non_tensor(s)), int(unwrap_non_tensor(i)))
+            for s, i in zip(batch["data_source"], batch["index"], strict=True)
+        ]
         self.state.record_step(len(ppl), keys, int(rollout.n))
         ctx.costs[SCORING_FORWARD_PASSES] = ctx.costs.get(SCORING_FORWARD_PASSES, 0) + len(ppl)
         self._rounds.append((ppl, selected, start_position, progress))
@@ -155,5 +161,13 @@ def _prepo_on(section) -> bool:
     return bool(section.get("enabled")) or bool((section.get("weighting") or {}).get("enabled"))
 
 
-SPEC = register(MethodSpec(name="prepo", section="prepo", enabled=_prepo_on, build=PREPOComponent.from_config,
-                           order=50, refuse=check_prepo_fields))
+SPEC = register(
+    MethodSpec(
+        name="prepo",
+        section="prepo",
+        enabled=_prepo_on,
+        build=PREPOComponent.from_config,
+        order=50,
+        refuse=check_prepo_fields,
+    )
+)
