@@ -39,8 +39,10 @@ def _with_example(*overrides):
 
 
 def test_the_protocol_module_imports_without_torch_ray_or_verl():
-    code = "import sys, erpo.components; bad = [m for m in ('torch', 'verl', 'ray') if m in sys.modules]; " \
-           "assert not bad, bad"
+    code = (
+        "import sys, erpo.components; bad = [m for m in ('torch', 'verl', 'ray') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
@@ -75,8 +77,9 @@ def test_an_old_checkpoint_loads_prepo_and_a_missing_file_names_the_fix(tmp_path
     assert components[1].state.rollouts_used == 8
     (tmp_path / "global_step_2" / "prepo_state.json").unlink()
     with pytest.raises(RuntimeError, match=r"prepo_state\.json.*prepo\.enabled=true"):
-        load_component_states(build_components(_compose("algorithm=prepo", "experiment=smoke")),
-                              _trainer_cfg(tmp_path), 2)
+        load_component_states(
+            build_components(_compose("algorithm=prepo", "experiment=smoke")), _trainer_cfg(tmp_path), 2
+        )
 
 
 def test_greso_without_its_file_nor_an_entry_in_the_tracker_file_is_refused(tmp_path):
@@ -86,8 +89,9 @@ def test_greso_without_its_file_nor_an_entry_in_the_tracker_file_is_refused(tmp_
     del state["greso"]
     tracker_file.write_text(json.dumps(state))
     with pytest.raises(RuntimeError, match=r"greso_state\.json.*greso\.enabled=true"):
-        load_component_states(build_components(_compose("algorithm=greso", "experiment=smoke")),
-                              _trainer_cfg(tmp_path), 2)
+        load_component_states(
+            build_components(_compose("algorithm=greso", "experiment=smoke")), _trainer_cfg(tmp_path), 2
+        )
 
 
 # ---- a method added as one folder: tests/example_method --------------------------------------
@@ -100,9 +104,13 @@ def _loader(num_prompts: int, chunk: int):
         position["requests"].append(num)
         index = list(range(position["next"], position["next"] + num))
         position["next"] += num
-        return tu.get_tensordict({"input_ids": torch.tensor(index).unsqueeze(1),
-                                  "data_source": np.array(["toy"] * num, dtype=object),
-                                  "index": np.array(index, dtype=object)})
+        return tu.get_tensordict(
+            {
+                "input_ids": torch.tensor(index).unsqueeze(1),
+                "data_source": np.array(["toy"] * num, dtype=object),
+                "index": np.array(index, dtype=object),
+            }
+        )
 
     return draw, position
 
@@ -140,7 +148,9 @@ def test_random_skip_drops_at_rate_p_seeded_fills_the_batch_and_keeps_its_state(
     rate = skip.skipped_total / drawn
     assert abs(rate - 0.25) < 4 * np.sqrt(0.25 * 0.75 / drawn)  # within 4 standard errors of p
     assert metrics["random_skip/skipped_total"] == skip.skipped_total and set(metrics) == {
-        "random_skip/skipped", "random_skip/skipped_total"}
+        "random_skip/skipped",
+        "random_skip/skipped_total",
+    }
     assert run(seed=3)[1] == kept and run(seed=4)[1] != kept
     restored = RandomSkip(p=0.25, train_batch_size=8, chunk=4)
     assert restored.load_state_dict(json.loads(json.dumps(skip.state_dict()))) == f"skipped_total={skip.skipped_total}"
