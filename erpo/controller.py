@@ -29,6 +29,19 @@ from erpo.tracker import PromptTracker
 logger = logging.getLogger(__name__)
 
 
+class TrackerHistory:
+    """Read-only view of a controller's tracker (follows a tracker replaced by ``load_state_dict``)."""
+
+    def __init__(self, controller: ERPOController):
+        self._controller = controller
+
+    def zero_variance_streaks(self, sources: Sequence[str], indices) -> tuple[np.ndarray, np.ndarray]:
+        return self._controller.tracker.zero_variance_streaks(sources, indices)
+
+    def temperatures(self, sources: Sequence[str], indices) -> np.ndarray:
+        return self._controller.tracker.temperatures(sources, indices)
+
+
 class ERPOController:
     def __init__(self, cfg: ERPOConfig, greso: GRESOConfig | None = None):
         self.cfg = cfg.validate()
@@ -57,15 +70,20 @@ class ERPOController:
         streak, kind = self.tracker.zero_variance_streaks(sources, indices)
         return self.greso.select(streak, kind, k, rng)
 
+    def history(self) -> TrackerHistory:
+        """The tracker's read-only per-prompt view (``prompt_history`` in erpo/components.py)."""
+        return TrackerHistory(self)
+
     def update(self, step: int, sources: Sequence[str], indices, n, n_correct, mean_reward,
-               temperature_used) -> dict[str, float]:
+               temperature_used, outcome=None) -> dict[str, float]:
         """Record one visit per group and move each prompt's temperature from its stored one.
 
         A prompt that occurs twice is two visits in order: the second starts from the state the first
         left (its temperature, streak and previous outcome), whatever ``temperature_used`` says.
+        ``outcome``: each group's Outcome code when another rule than acc decides it (GRESO's mean-score
+        rule run as a component of its own); None: from n_correct / n, or this controller's GRESO rule.
         """
         move = self.policy.next_temperature if self.cfg.enabled else None
-        outcome = None
         if self.greso is not None and self.greso.cfg.group_rule == "mean_score":
             outcome = self.greso.cfg.outcomes_by_mean(mean_reward)
         result = self.tracker.record(step, sources, indices, n, n_correct, mean_reward, temperature_used,

@@ -18,14 +18,15 @@ from omegaconf import OmegaConf
 from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
 from recipe.driver.compose import CONF_DIR
-from recipe.erpo.trainer import ASSIGNMENTS_FILE, STATE_FILE, state_digest
+from recipe.erpo.component import ASSIGNMENTS_FILE, STATE_FILE, state_digest
+from recipe.greso.component import STATE_FILE as GRESO_STATE_FILE
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _train(tmp: Path, name: str, *overrides: str, timeout=900) -> subprocess.CompletedProcess:
-    env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp / "logs"))
+def _train(tmp: Path, name: str, *overrides: str, timeout=900, env_extra=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp / "logs"), **(env_extra or {}))
     cmd = [sys.executable, "-m", "recipe.driver.train", "experiment=smoke", f"trainer.experiment_name={name}",
            f"trainer.default_local_dir={tmp / name}", *overrides]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -147,7 +148,7 @@ def test_two_job_multirun_of_the_smoke(tmp_path):
 def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
     """ERPO on PREPO through verl's trainer: each step scores 8 candidates with the actor, rolls out the
     4 in the pacing window, weights the loss by relative entropy, and ERPO still tempers the rollouts."""
-    from recipe.prepo.schedule import STATE_FILE as PREPO_STATE_FILE
+    from recipe.prepo.component import STATE_FILE as PREPO_STATE_FILE
 
     out = _train(tmp_path, "prepo", "algorithm=erpo_prepo", "prepo.candidate_multiplier=2",
                  "temperature_schedule=constant", "erpo.temperature.t_max=2.0", "trainer.save_freq=3")
@@ -225,15 +226,15 @@ def test_greso_skips_prompts_fills_the_batch_and_resumes_its_state(tmp_path):
     last = steps[-1]
     assert (last["greso/p_easy"], last["greso/p_hard"]) != (0.5, 0.5)
 
-    saved = json.loads((tmp_path / "greso" / "global_step_6" / STATE_FILE).read_text())["greso"]
+    saved = json.loads((tmp_path / "greso" / "global_step_6" / GRESO_STATE_FILE).read_text())
     assert saved["p_easy"] == pytest.approx(last["greso/p_easy"]) and saved["p_hard"] == pytest.approx(
         last["greso/p_hard"])
     assert saved["counts"]["candidates_total"] == last["greso/candidates_total"]
 
     out = _train(tmp_path, "greso", *greso, "trainer.total_training_steps=7")
     assert out.returncode == 0, out.stderr[-4000:]
-    restored = re.search(r"GRESO state restored: p_easy=([\d.]+), p_hard=([\d.]+), candidates_total=(\d+), "
-                         r"skipped_total=(\d+)", out.stdout + out.stderr)
+    restored = re.search(r"GRESO state restored from .*global_step_6: p_easy=([\d.]+), p_hard=([\d.]+), "
+                         r"candidates_total=(\d+), skipped_total=(\d+)", out.stdout + out.stderr)
     assert restored, "resume did not restore GRESO's state"
     assert float(restored.group(1)) == pytest.approx(saved["p_easy"])
     assert float(restored.group(2)) == pytest.approx(saved["p_hard"])
@@ -243,3 +244,25 @@ def test_greso_skips_prompts_fills_the_batch_and_resumes_its_state(tmp_path):
     assert step7["step"] == 7
     assert step7["greso/candidates_total"] == saved["counts"]["candidates_total"] + step7["greso/candidates"]
     assert step7["greso/skipped_total"] == saved["counts"]["skipped_total"] + step7["greso/skipped"]
+
+
+def test_a_method_from_its_own_folder_runs_inside_verl(tmp_path):
+    """tests/example_method (random skip) selected by algorithm=random_skip from its own conf/ folder and
+    imported by the trainer's process through method_modules: no edit of the trainer or the refusals. Each
+    step still trains on 4 groups, the skips are logged under the method's own namespace, and its state file
+    travels in the checkpoint."""
+    example = ROOT / "tests" / "example_method"
+    pythonpath = os.pathsep.join([str(ROOT / "tests"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    out = _train(tmp_path, "random_skip", f"hydra.searchpath=[pkg://verl.trainer.config,file://{example / 'conf'}]",
+                 "algorithm=random_skip", "random_skip.p=0.5", "trainer.total_training_steps=4",
+                 env_extra={"PYTHONPATH": pythonpath})
+    assert out.returncode == 0, out.stderr[-4000:]
+    steps = _steps(tmp_path, "random_skip")
+    assert [s["step"] for s in steps] == [1, 2, 3, 4]
+    own = {k for s in steps for k in s if k.startswith("random_skip/")}
+    assert own == {"random_skip/skipped", "random_skip/skipped_total"}  # documented in the example's docstring
+    assert undocumented({k for s in steps for k in s} - {"step"} - own) == []
+    assert all(s["erpo/groups"] == 4 for s in steps)
+    assert steps[-1]["random_skip/skipped_total"] == sum(s["random_skip/skipped"] for s in steps) > 0
+    state = json.loads((tmp_path / "random_skip" / "global_step_4" / "random_skip_state.json").read_text())
+    assert state["skipped_total"] == steps[-1]["random_skip/skipped_total"]

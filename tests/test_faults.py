@@ -11,7 +11,8 @@ from erpo.config import ERPOConfig
 from erpo.controller import ERPOController
 from erpo.errors import ConfigError, StateFileError
 from erpo.rewards import math_reward
-from recipe.erpo.trainer import STATE_FILE, load_erpo_state
+from recipe.common.components import load_component_states
+from recipe.erpo.component import STATE_FILE, ERPOComponent
 
 MALFORMED_KINDS = ("counted", "no_answer", "unparsable", "refused_symbolic", "timeouts", "errors")
 
@@ -70,15 +71,21 @@ def test_thousand_malformed_outputs_score_zero_are_counted_and_stay_in_bound(mon
 def test_corrupt_or_missing_tracker_file_is_an_error_unless_fresh_start_is_asked(tmp_path, caplog):
     trainer_cfg = OmegaConf.create({"default_local_dir": str(tmp_path), "resume_mode": "auto"})
     folder = tmp_path / "global_step_2"
+
+    def load(allow_fresh: bool) -> ERPOComponent:
+        component = ERPOComponent(ERPOConfig(allow_fresh_tracker=allow_fresh))
+        load_component_states([component], trainer_cfg, 2)
+        return component
+
     with pytest.raises(StateFileError, match=r"global_step_2/erpo_state\.json.*erpo\.allow_fresh_tracker"):
-        load_erpo_state(trainer_cfg, 2, allow_fresh=False)  # missing
+        load(allow_fresh=False)  # missing
     folder.mkdir()
     for corrupt in ('{"format": "erpo-controller", "trunc', "[1, 2]"):
         (folder / STATE_FILE).write_text(corrupt)
         with pytest.raises(StateFileError, match="missing or unreadable"):
-            load_erpo_state(trainer_cfg, 2, allow_fresh=False)
+            load(allow_fresh=False)
     with caplog.at_level("WARNING"):
-        assert load_erpo_state(trainer_cfg, 2, allow_fresh=True)[1] is None
+        assert len(load(allow_fresh=True).controller.tracker) == 0
     assert "Starting a fresh ERPO tracker state" in caplog.text  # a fresh start is logged, never silent
 
 

@@ -6,7 +6,7 @@ import torch
 
 from recipe.erpo import reactivation
 from recipe.erpo.agent_loop import AGENT_NAME, per_request_sampling_params
-from recipe.erpo.trainer import PerSampleTemperatureInfo, logprob_metadata
+from recipe.erpo.component import PerSampleTemperatureInfo, logprob_metadata
 
 
 def test_agent_loop_is_registered_and_sets_per_request_temperature():
@@ -168,12 +168,11 @@ def test_ra_decides_all_correct_from_acc_not_from_the_score():
 
 
 def test_dapo_filter_keeps_all_correct_groups_when_ra_is_on():
-    """The wrapper ERPOTrainer puts on verl's buffer: of the zero-variance groups (shared acc cached per uid),
+    """The wrapper the ERPO component puts on verl's buffer: of the zero-variance groups (shared acc cached per uid),
     only the all-wrong ones are evicted; the refill and verl's diagnostic follow the evicted ones."""
     from collections import Counter
-    from types import SimpleNamespace
 
-    from recipe.erpo.trainer import ERPOTrainer
+    from recipe.erpo.component import keep_all_correct_groups
 
     class Buffer:
         _dapo_classification_cache = {"train": {"ok": 1.0, "bad": 0.0, "mixed": None}}
@@ -182,5 +181,5 @@ def test_dapo_filter_keeps_all_correct_groups_when_ra_is_on():
             return {"ok", "bad"}, Counter({1.0: 1, 0.0: 1})
 
     buffer = Buffer()
-    ERPOTrainer._keep_all_correct_groups(SimpleNamespace(erpo_config=SimpleNamespace(correct_threshold=0.5)), buffer)
+    keep_all_correct_groups(buffer, threshold=0.5)
     assert buffer._dapo_filtered_keys("train") == ({"bad"}, Counter({0.0: 1}))

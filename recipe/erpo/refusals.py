@@ -12,11 +12,11 @@ import os
 import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
+from erpo.components import refuse_methods
 from erpo.config import ERPOConfig
 from erpo.errors import ConfigError
-from erpo.greso import GRESOConfig
-from erpo.prepo.config import PREPO_LOSS_MODE, PREPOConfig
 from erpo.rewards.math_reward import REWARD_SCALES
+from recipe.common import methods  # noqa: F401  (registers the built-in methods and their refusals)
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
 
@@ -24,7 +24,7 @@ from recipe.erpo.reactivation import ESTIMATOR_NAME
 TEMPLATE_OF_FORMAT = {"answer_line": "dapo", "boxed": "qwen_math_cot", "any": "plain"}
 
 
-class ConfigRefused(ValueError):
+class ConfigRefused(ConfigError):
     """A config or data problem found before Ray starts."""
 
 
@@ -35,8 +35,11 @@ def refuse_bad_fields(config: DictConfig) -> ERPOConfig:
     except ConfigError as err:
         raise ConfigRefused(str(err)) from None
     check_recipe_fields(config, erpo_cfg)
-    prepo_cfg = check_prepo_fields(config)
-    check_greso_fields(config, prepo_cfg)
+    try:
+        # Each data-side method's own refusals live in its folder (recipe/<method>/refusals.py).
+        refuse_methods(config)
+    except ConfigError as err:
+        raise ConfigRefused(str(err)) from None
     return erpo_cfg
 
 
@@ -153,89 +156,6 @@ def refuse_idle_ra_magnitude(ra, norm_by_std: bool) -> None:
             "erpo.ra.pseudo_reward=null with algorithm.norm_adv_by_std_in_grpo=false: without std normalisation the "
             "pseudo reward sets RA's advantage, (r - p) / (G + 1); choose it explicitly (e.g. 0.0, a wrong answer)."
         )
-
-
-def check_prepo_fields(config: DictConfig) -> PREPOConfig:
-    """PREPO's fields, and the verl fields its loss needs, agree (docs/prepo.md)."""
-    try:
-        prepo_cfg = PREPOConfig.from_dict(OmegaConf.to_container(config.get("prepo") or {}, resolve=True))
-    except ConfigError as err:
-        raise ConfigRefused(str(err)) from None
-    actor = config.actor_rollout_ref.actor
-    loss_mode = actor.policy_loss.get("loss_mode", "vanilla")
-    weighting = prepo_cfg.weighting
-    if weighting.enabled and loss_mode != PREPO_LOSS_MODE:
-        raise ConfigRefused(
-            f"prepo.weighting.enabled=true needs actor_rollout_ref.actor.policy_loss.loss_mode={PREPO_LOSS_MODE} "
-            f"(got {loss_mode!r}); use algorithm=prepo or set prepo.weighting.enabled=false."
-        )
-    if loss_mode == PREPO_LOSS_MODE and not weighting.enabled:
-        raise ConfigRefused(
-            f"actor_rollout_ref.actor.policy_loss.loss_mode={PREPO_LOSS_MODE} needs prepo.weighting.enabled=true "
-            "(the weights come from it); set the loss_mode back to vanilla or enable the weighting."
-        )
-    if weighting.enabled and weighting.entropy_source == "current" and not actor.get("calculate_entropy", False):
-        raise ConfigRefused(
-            "prepo.weighting.entropy_source=current needs actor_rollout_ref.actor.calculate_entropy=true "
-            "(the loss forward pass must compute token entropies)."
-        )
-    if weighting.enabled and weighting.normaliser_scope == "mini_batch":
-        refuse_split_mini_batch(config)
-    return prepo_cfg
-
-
-def refuse_split_mini_batch(config: DictConfig) -> None:
-    """normaliser_scope=mini_batch sums entropies across ranks inside one loss call, so each GPU's micro-batch
-    must be its whole share of the PPO mini-batch (no gradient accumulation, fixed micro-batch sizes)."""
-    actor, trainer = config.actor_rollout_ref.actor, config.trainer
-    if actor.get("use_dynamic_bsz", False):
-        raise ConfigRefused(
-            "prepo.weighting.normaliser_scope=mini_batch with actor_rollout_ref.actor.use_dynamic_bsz=true: "
-            "micro-batches then vary in rows; set use_dynamic_bsz=false or normaliser_scope=batch."
-        )
-    ranks = int(trainer.get("n_gpus_per_node", 1)) * int(trainer.get("nnodes", 1))
-    dp = max(ranks // int(actor.get("ulysses_sequence_parallel_size", 1) or 1), 1)
-    share = int(actor.ppo_mini_batch_size) * int(config.actor_rollout_ref.rollout.n) // dp
-    micro = actor.get("ppo_micro_batch_size_per_gpu")
-    if micro is None or int(micro) != share:
-        raise ConfigRefused(
-            f"prepo.weighting.normaliser_scope=mini_batch needs actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu="
-            f"{share} (ppo_mini_batch_size {actor.ppo_mini_batch_size} x rollout.n "
-            f"{config.actor_rollout_ref.rollout.n} / {dp} data-parallel ranks), got {micro}: H_bar is summed over "
-            "the ranks' micro-batches of one optimiser step. Or use normaliser_scope=batch."
-        )
-
-
-def check_greso_fields(config: DictConfig, prepo_cfg: PREPOConfig) -> GRESOConfig:
-    """GRESO's fields are valid and GRESO is combined only with what composes with it (docs/greso.md)."""
-    try:
-        greso_cfg = GRESOConfig.from_dict(OmegaConf.to_container(config.get("greso") or {}, resolve=True))
-    except ConfigError as err:
-        raise ConfigRefused(str(err)) from None
-    if not greso_cfg.enabled:
-        return greso_cfg
-    if prepo_cfg.enabled:
-        raise ConfigRefused(
-            "greso.enabled=true with prepo.enabled=true: both choose which prompts are rolled out (GRESO skips "
-            "predicted zero-variance prompts, PREPO keeps a perplexity window), and combining them is not defined; "
-            "set one of them to false (algorithm=greso or algorithm=prepo)."
-        )
-    v1 = config.trainer.get("v1") or {}
-    mode = v1.get("trainer_mode", "sync")
-    sync_step = (v1.get(mode) or {}).get("parameter_sync_step", 1)
-    if sync_step != 1:
-        raise ConfigRefused(
-            f"trainer.v1.{mode}.parameter_sync_step={sync_step} with greso.enabled=true: GRESO adapts its keep "
-            "probabilities once per training step from that step's groups, and this recipe closes a step once per "
-            "sampled batch; set parameter_sync_step=1."
-        )
-    if greso_cfg.group_rule == "mean_score" and (config.get("erpo") or {}).get("enabled", False):
-        raise ConfigRefused(
-            "greso.group_rule=mean_score with erpo.enabled=true: GRESO's mean-score rule would decide the tracker's "
-            "outcomes, but ERPO's residual prompts are all-correct by acc; set greso.group_rule=acc (and the two "
-            "thresholds to null) with ERPO, or erpo.enabled=false."
-        )
-    return greso_cfg
 
 
 def check_rl_parquet(path: str, field: str) -> None:

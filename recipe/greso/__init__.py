@@ -1,1 +1,1 @@
-"""verl glue for GRESO (recipe/greso/schedule.py): skip predicted zero-variance prompts before rollout."""
+"""verl glue for GRESO (recipe/greso/component.py): skip predicted zero-variance prompts before rollout."""

@@ -29,7 +29,7 @@ from erpo.prepo.config import PREPO_LOSS_MODE, WeightingConfig
 from recipe.prepo.weights import mini_batch_normaliser, relative_entropy_weights
 
 # Non-tensor batch field with H_bar over the step's whole batch (scope "batch"); the trainer
-# (recipe/prepo/schedule.py) sets it in the update's metadata.
+# (recipe/prepo/component.py) sets it in the update's metadata.
 NORMALISER_FIELD = "prepo_entropy_normaliser"
 
 # Marker in place of H_bar: the policy loss computes it over the PPO mini-batch (scope "mini_batch").
@@ -130,7 +130,7 @@ def _batch_normaliser(data, weighting: WeightingConfig) -> float | None:
     if value is None:
         raise ValueError(
             f"prepo.weighting.normaliser_scope=batch but the update batch has no {NORMALISER_FIELD!r}: it is set by "
-            "the recipe's trainer (recipe.prepo.schedule); outside it use normaliser_scope=micro_batch"
+            "the recipe's trainer (recipe.prepo.component); outside it use normaliser_scope=micro_batch"
         )
     return float(value)
 

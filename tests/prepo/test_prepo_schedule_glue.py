@@ -93,7 +93,7 @@ def test_progress_runs_from_first_to_last_step():
 
 
 class _FakeVerlTrainer:
-    """The slice of verl's PPOTrainer the mixin calls into: a cycling dataloader and no-op hooks."""
+    """The slice of verl's PPOTrainer the component calls into: a cycling dataloader and no-op hooks."""
 
     def __init__(self, config):
         self.config, self.global_steps, self._cursor = config, 0, 0
@@ -121,13 +121,47 @@ class _FakeVerlTrainer:
         self.global_steps = self.resume_step
 
 
+class _Trainer(_FakeVerlTrainer):
+    """The trainer's component calls (recipe/erpo/trainer.py) over PREPO and the rollout accounting."""
+
+    def __init__(self, config):
+        from erpo.components import StepContext
+        from recipe.common.rollouts import RolloutAccounting
+        from recipe.prepo.component import PREPOComponent
+
+        super().__init__(config)
+        self.prepo = PREPOComponent.from_config(config)
+        self.rollouts = RolloutAccounting(0, int(config.data.train_batch_size), False)
+        self.components = [self.rollouts, self.prepo]
+        for component in self.components:
+            component.bind(self)
+        self.ctx = StepContext(step=0)
+
+    def next_batch(self, num_prompts=None):
+        from erpo.components import choose_batch
+
+        self.ctx.step = self.global_steps
+        return choose_batch(self.components, self._next_train_batch, num_prompts, self.ctx)
+
+    def end_step(self) -> dict:
+        from erpo.components import close_step
+
+        return close_step(self.components, [], self.ctx)
+
+    def save(self):
+        from recipe.common.components import save_component_states
+
+        save_component_states(self.components, self.config.trainer, self.global_steps)
+
+    def load(self):
+        from recipe.common.components import load_component_states
+
+        self._load_checkpoint()
+        load_component_states(self.components, self.config.trainer, self.global_steps)
+
+
 def _trainer(tiny, tmp_path, **prepo):
     from omegaconf import OmegaConf
-
-    from recipe.prepo.schedule import PREPOSchedule
-
-    class Trainer(PREPOSchedule, _FakeVerlTrainer):
-        pass
 
     config = OmegaConf.create({
         "prepo": {"enabled": True, "candidate_multiplier": 5, **prepo},
@@ -135,55 +169,56 @@ def _trainer(tiny, tmp_path, **prepo):
         "actor_rollout_ref": {"rollout": {"n": 4, "log_prob_micro_batch_size_per_gpu": 4}},
         "trainer": {"default_local_dir": str(tmp_path), "resume_mode": "auto"},
     })
-    trainer = Trainer(config)
+    trainer = _Trainer(config)
     trainer.actor_rollout_wg, trainer.tokenizer, trainer.total_training_steps = (
         TinyModelWorkerGroup(tiny[0]), tiny[1], 3)
     return trainer
 
 
-def test_mixin_rolls_out_the_pacing_window_of_the_candidates(tiny, tmp_path):
+def test_component_rolls_out_the_pacing_window_of_the_candidates(tiny, tmp_path):
     from erpo.prepo.window import select_window
 
     trainer = _trainer(tiny, tmp_path)
     for step in (1, 2, 3):
         trainer.global_steps = step
         expected_pool = [(trainer._cursor + i) % 10 for i in range(10)]
-        batch = trainer._next_train_batch()
+        batch = trainer.next_batch()
         ids = prompt_token_ids(tiny[1], [[{"role": "user", "content": f"What is {r} + {r * 7 % 10}? " + "Think. " * r}]
                                          for r in expected_pool], "templated")
         ppl = np.array([_direct_ppl(tiny[0], i) for i in ids])
         chosen, _ = select_window(ppl, 2, (step - 1) / 2, "linear")
         assert [int(i) for i in batch["index"]] == [expected_pool[c] for c in chosen]
-        metrics = {}
-        trainer._compute_old_log_prob(batch, metrics)
+        metrics = trainer.end_step()
+        assert metrics["rollouts/scoring_forward_passes"] == 10 * step  # PREPO's cost, counted by the accounting
         assert metrics["prepo/rollouts_used"] == 2 * 4 * step and metrics["prepo/progress"] == (step - 1) / 2
         assert metrics["prepo/selected_ppl_min"] == pytest.approx(ppl[chosen].min(), rel=1e-4)
     # low-perplexity prompts first, high-perplexity last
     assert metrics["prepo/window_start"] == 8
 
 
-def test_mixin_state_round_trips_through_a_checkpoint_and_refuses_a_missing_file(tiny, tmp_path):
-    from recipe.prepo.schedule import STATE_FILE
+def test_component_state_round_trips_through_a_checkpoint_and_refuses_a_missing_file(tiny, tmp_path):
+    from recipe.prepo.component import STATE_FILE
 
     trainer = _trainer(tiny, tmp_path)
     for step in (1, 2):
         trainer.global_steps = step
-        trainer._next_train_batch()
-    trainer._save_checkpoint()
+        trainer.next_batch()
+    trainer.save()
     saved = json.loads((tmp_path / "global_step_2" / STATE_FILE).read_text())
     resumed = _trainer(tiny, tmp_path)
     resumed.resume_step = 2
-    resumed._load_checkpoint()
-    assert resumed.prepo_state.state_dict() == saved and saved["rollouts_used"] == 16
+    resumed.load()
+    assert resumed.prepo.state.state_dict() == saved and saved["rollouts_used"] == 16
     (tmp_path / "global_step_2" / STATE_FILE).unlink()
     with pytest.raises(RuntimeError, match="prepo_state.json"):
-        resumed._load_checkpoint()
+        resumed.load()
 
 
-def test_disabled_mixin_passes_the_batch_through(tiny, tmp_path):
+def test_weighting_without_the_schedule_passes_the_batch_through_and_saves_nothing(tiny, tmp_path):
     trainer = _trainer(tiny, tmp_path, enabled=False)
     trainer.global_steps = 1
-    assert len(trainer._next_train_batch(2)) == 2 and trainer.actor_rollout_wg.calls == []
+    assert not trainer.prepo.saves_state
+    assert len(trainer.next_batch(2)) == 2 and trainer.actor_rollout_wg.calls == []
 
 
 def test_batch_normaliser_is_the_token_weighted_mean_entropy_without_padding(monkeypatch):
@@ -192,7 +227,7 @@ def test_batch_normaliser_is_the_token_weighted_mean_entropy_without_padding(mon
 
     from tensordict import TensorDict
 
-    from recipe.prepo.schedule import batch_entropy_normaliser
+    from recipe.prepo.component import batch_entropy_normaliser
 
     entropy = torch.nested.as_nested_tensor([torch.tensor([1.0, 1.0, 1.0]), torch.tensor([4.0])], layout=torch.jagged)
     mask = torch.nested.as_nested_tensor([torch.ones(3), torch.ones(1)], layout=torch.jagged)

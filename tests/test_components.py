@@ -1,0 +1,158 @@
+"""The data-side component protocol (erpo/components.py): the registry, the pure core's imports, a checkpoint
+of the layout before components, and a method added as one folder (tests/example_method)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from verl.utils import tensordict_utils as tu
+
+from erpo.components import StepContext, build_components, choose_batch, close_step, registered
+from erpo.errors import ConfigError, InputError
+from recipe.common.components import load_component_states, save_component_states
+from recipe.erpo.refusals import ConfigRefused, refuse_bad_fields
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = str(ROOT / "conf")
+EXAMPLE = Path(__file__).resolve().parent / "example_method"
+OLD_CHECKPOINT = Path(__file__).resolve().parent / "fixtures" / "checkpoint_before_components"
+
+
+def _compose(*overrides):
+    with initialize_config_dir(config_dir=CONF, version_base=None):
+        return compose("train", overrides=list(overrides))
+
+
+# verl's config tree (conf/train.yaml's own search path) and the example's conf/ folder.
+SEARCHPATH = f"hydra.searchpath=[pkg://verl.trainer.config,file://{EXAMPLE / 'conf'}]"
+
+
+def _with_example(*overrides):
+    return _compose(SEARCHPATH, "algorithm=random_skip", *overrides)
+
+
+def test_the_protocol_module_imports_without_torch_ray_or_verl():
+    code = (
+        "import sys, erpo.components; bad = [m for m in ('torch', 'verl', 'ray') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+# ---- a checkpoint written before the components -------------------------------------------
+def _trainer_cfg(folder: Path):
+    return OmegaConf.create({"default_local_dir": str(folder), "resume_mode": "auto"})
+
+
+def test_a_checkpoint_of_the_layout_before_components_loads_greso_from_the_tracker_file(tmp_path, capsys):
+    shutil.copytree(OLD_CHECKPOINT, tmp_path, dirs_exist_ok=True)
+    old = json.loads((tmp_path / "global_step_2" / "erpo_state.json").read_text())
+    components = build_components(_compose("algorithm=greso", "experiment=smoke"))
+    assert [c.name for c in components] == ["rollouts", "greso", "erpo"]
+    load_component_states(components, _trainer_cfg(tmp_path), 2)
+    rollouts, greso, erpo = components
+    assert greso.selector.state_dict() == old["greso"]  # GRESO's state came out of erpo_state.json
+    assert erpo.controller.tracker.state_dict() == old["tracker"]
+    assert rollouts.counter.state_dict() == json.loads((tmp_path / "global_step_2" / "rollouts_state.json").read_text())
+    printed = capsys.readouterr().out
+    assert "GRESO state restored from" in printed and "candidates_total=16, skipped_total=1" in printed
+    # saved again, each component has a file of its own and the tracker file no longer carries GRESO
+    save_component_states(components, _trainer_cfg(tmp_path), 3)
+    step3 = tmp_path / "global_step_3"
+    assert json.loads((step3 / "greso_state.json").read_text()) == old["greso"]
+    assert json.loads((step3 / "erpo_state.json").read_text())["greso"] is None
+
+
+def test_an_old_checkpoint_loads_prepo_and_a_missing_file_names_the_fix(tmp_path):
+    shutil.copytree(OLD_CHECKPOINT, tmp_path, dirs_exist_ok=True)
+    components = build_components(_compose("algorithm=prepo", "experiment=smoke"))
+    load_component_states(components, _trainer_cfg(tmp_path), 2)
+    assert components[1].state.rollouts_used == 8
+    (tmp_path / "global_step_2" / "prepo_state.json").unlink()
+    with pytest.raises(RuntimeError, match=r"prepo_state\.json.*prepo\.enabled=true"):
+        load_component_states(
+            build_components(_compose("algorithm=prepo", "experiment=smoke")), _trainer_cfg(tmp_path), 2
+        )
+
+
+def test_greso_without_its_file_nor_an_entry_in_the_tracker_file_is_refused(tmp_path):
+    shutil.copytree(OLD_CHECKPOINT, tmp_path, dirs_exist_ok=True)
+    tracker_file = tmp_path / "global_step_2" / "erpo_state.json"
+    state = json.loads(tracker_file.read_text())
+    del state["greso"]
+    tracker_file.write_text(json.dumps(state))
+    with pytest.raises(RuntimeError, match=r"greso_state\.json.*greso\.enabled=true"):
+        load_component_states(
+            build_components(_compose("algorithm=greso", "experiment=smoke")), _trainer_cfg(tmp_path), 2
+        )
+
+
+# ---- a method added as one folder: tests/example_method --------------------------------------
+def _loader(num_prompts: int, chunk: int):
+    position = {"next": 0, "requests": []}
+
+    def draw(num=None):
+        num = num or chunk
+        assert num % chunk == 0
+        position["requests"].append(num)
+        index = list(range(position["next"], position["next"] + num))
+        position["next"] += num
+        return tu.get_tensordict(
+            {
+                "input_ids": torch.tensor(index).unsqueeze(1),
+                "data_source": np.array(["toy"] * num, dtype=object),
+                "index": np.array(index, dtype=object),
+            }
+        )
+
+    return draw, position
+
+
+def test_the_example_composes_from_its_own_folder_and_builds_through_the_registry():
+    cfg = _with_example("experiment=smoke")
+    assert cfg.variant == "random_skip" and cfg.random_skip.p == 0.25
+    refuse_bad_fields(cfg)
+    assert [c.name for c in build_components(cfg)] == ["rollouts", "random_skip", "erpo"]
+    assert "random_skip" in registered()
+    with pytest.raises(ConfigRefused, match=r"random_skip\.p=1\.0"):
+        refuse_bad_fields(_with_example("experiment=smoke", "random_skip.p=1.0"))
+    with pytest.raises(ConfigError, match=r"method_modules: cannot import 'no_such_method'"):
+        build_components(_with_example("experiment=smoke", "method_modules=[no_such_method]"))
+
+
+def test_random_skip_drops_at_rate_p_seeded_fills_the_batch_and_keeps_its_state(tmp_path):
+    from example_method.random_skip import RandomSkip
+
+    def run(seed: int):
+        skip = RandomSkip(p=0.25, train_batch_size=8, chunk=4)
+        draw, position = _loader(10_000, 4)
+        kept, ctx = [], StepContext(step=1, seed=seed)
+        for step in range(1, 201):
+            ctx.step = step
+            batch = choose_batch([skip], draw, None, ctx)
+            assert len(batch) == 8
+            kept += [int(i) for i in batch["index"]]
+            metrics = close_step([skip], [], ctx)
+        return skip, kept, position, metrics
+
+    skip, kept, position, metrics = run(seed=3)
+    assert len(set(kept)) == len(kept)  # no prompt twice; carried prompts are not lost
+    drawn = position["next"]
+    rate = skip.skipped_total / drawn
+    assert abs(rate - 0.25) < 4 * np.sqrt(0.25 * 0.75 / drawn)  # within 4 standard errors of p
+    assert metrics["random_skip/skipped_total"] == skip.skipped_total and set(metrics) == {
+        "random_skip/skipped",
+        "random_skip/skipped_total",
+    }
+    assert run(seed=3)[1] == kept and run(seed=4)[1] != kept
+    restored = RandomSkip(p=0.25, train_batch_size=8, chunk=4)
+    assert restored.load_state_dict(json.loads(json.dumps(skip.state_dict()))) == f"skipped_total={skip.skipped_total}"
+    with pytest.raises(InputError, match="random-skip state"):
+        restored.load_state_dict({"format": "random_skip", "version": 1, "skipped_total": -1})
