@@ -1,6 +1,6 @@
 """ERPO's configuration (the Hydra node ``erpo``), built with :func:`erpo.config_builder.build_config`.
 
-Each field is documented by its comment in ``conf/train.yaml``; ``ERPOConfig.from_dict`` refuses
+Each field is documented by its comment in ``recipe/conf/train.yaml``; ``ERPOConfig.from_dict`` refuses
 unknown keys, wrong types and values that cannot work, naming the field.
 """
 

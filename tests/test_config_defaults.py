@@ -41,14 +41,7 @@ def _disagreements(yaml_node: dict, section: str) -> dict:
     "section",
     [
         "erpo",
-        pytest.param(
-            "prepo",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="prepo.weighting.enabled: train.yaml false (every run), WeightingConfig default True; "
-                "the fix belongs in erpo/prepo/config.py (enabled: bool = False)",
-            ),
-        ),
+        "prepo",
         "greso",
     ],
 )

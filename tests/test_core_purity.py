@@ -19,6 +19,7 @@ import erpo
 CORE_MODULES = frozenset(
     {
         "erpo",
+        "erpo.components",
         "erpo.config",
         "erpo.config_builder",
         "erpo.controller",

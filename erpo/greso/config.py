@@ -2,7 +2,7 @@
 
 GRESO (Zheng et al., arXiv 2506.02177) skips, before rollout, prompts whose recent groups had zero
 reward variance. Each default below comes from the authors' public code, Infini-AI-Lab/GRESO at commit
-b277843 (a verl fork), and is cited by file and line in its comment in ``conf/train.yaml``; values the
+b277843 (a verl fork), and is cited by file and line in its comment in ``recipe/conf/train.yaml``; values the
 code does not fix are marked there as our choice. Off by default.
 """
 

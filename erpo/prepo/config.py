@@ -1,6 +1,6 @@
 """PREPO's configuration (the Hydra node ``prepo``), built with :func:`erpo.config_builder.build_config`.
 
-Each field is documented by its comment in ``conf/train.yaml``. Fields marked there as paper silent are
+Each field is documented by its comment in ``recipe/conf/train.yaml``. Fields marked there as paper silent are
 details arXiv 2511.00794's available text does not give; the default is our choice (docs/prepo.md).
 """
 
@@ -28,7 +28,8 @@ NORMALISER_SCOPES = ("batch", "mini_batch", "micro_batch")
 
 @dataclass(frozen=True)
 class WeightingConfig:
-    enabled: bool = True
+    # Off unless asked for, as in recipe/conf/train.yaml (the loss mode prepo_entropy_weighted means it on).
+    enabled: bool = False
     detach: bool = True
     entropy_source: str = "current"
     normaliser_scope: str = "batch"

@@ -2,7 +2,7 @@
 
 Pure checks (no environment, no files written): each raises :class:`ConfigRefused` with one line
 that names the field (or file and row) and the fix, so no Ray cluster or model is started for a
-run that cannot work. :func:`recipe.erpo.startup.preflight` runs them.
+run that cannot work. :func:`recipe.driver.startup.preflight` runs them.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def check_answer_format(path: str, expected: str) -> None:
 
 
 def plan_refusals(config: DictConfig, plan, inputs) -> None:
-    """Refusals that need the run plan (recipe/erpo/plan.py): a run verl would stop before
+    """Refusals that need the run plan (recipe/driver/plan_of_config.py): a run verl would stop before
     trainer.total_training_steps, and an ERPO run whose prompts would not come back."""
     from erpo.plan import visits_refusal
 

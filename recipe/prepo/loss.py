@@ -69,7 +69,8 @@ def compute_policy_loss_prepo_entropy_weighted(
         entropy, weighting, normaliser = active
     if isinstance(normaliser, tuple) and normaliser[0] == MINI_BATCH:
         normaliser = mini_batch_normaliser(entropy, response_mask, normaliser[1])
-    weighting = weighting or WeightingConfig()
+    # The loss mode itself asks for the weighting: a call without a config gets it on, with the defaults.
+    weighting = weighting or WeightingConfig(enabled=True)
     if not weighting.enabled:
         return get_policy_loss_fn("vanilla")(
             old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config, rollout_is_weights

@@ -18,6 +18,11 @@ from recipe.prepo.loss import (
 from recipe.prepo.weights import relative_entropy_weights
 
 
+def _on(**fields) -> WeightingConfig:
+    """The weighting on (its default is off, as in recipe/conf/train.yaml), with these fields."""
+    return WeightingConfig(enabled=True, **fields)
+
+
 def actor_config(loss_mode="vanilla", loss_agg_mode="token-mean"):
     return FSDPActorConfig(
         rollout_n=8, ppo_micro_batch_size_per_gpu=2, clip_ratio_low=0.2, clip_ratio_high=0.28,
@@ -74,7 +79,7 @@ def test_equal_entropies_give_exactly_verls_vanilla_loss(agg):
     cfg = actor_config(PREPO_LOSS_MODE, agg)
     entropy = torch.full(old.shape, 0.5)  # exact in binary, so every w_i is exactly 1
     loss, metrics = compute_policy_loss_prepo_entropy_weighted(
-        old, new, adv, mask, agg, cfg, entropy=entropy, weighting=WeightingConfig()
+        old, new, adv, mask, agg, cfg, entropy=entropy, weighting=_on()
     )
     ref_loss, ref_metrics = compute_policy_loss_vanilla(old, new, adv, mask, agg, cfg)
     assert torch.equal(loss, ref_loss)
@@ -137,7 +142,7 @@ def engine_micro_batch(seed=0):
 def test_worker_loss_fn_feeds_current_entropies_through_verls_ppo_loss():
     data, log_probs, num_tokens = engine_micro_batch()
     flat = {"log_probs": log_probs, "entropy": torch.full((num_tokens,), 0.5)}
-    prepo_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(normaliser_scope="micro_batch"))
+    prepo_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), _on(normaliser_scope="micro_batch"))
     loss, metrics = prepo_fn(model_output=flat, data=data)
     ref_loss, _ = ppo_loss(actor_config("vanilla"), flat, data)
     assert torch.equal(loss, ref_loss) and "prepo/weight_mean" in metrics
@@ -150,12 +155,12 @@ def test_worker_loss_fn_feeds_current_entropies_through_verls_ppo_loss():
 
 def test_make_prepo_loss_fn_requires_the_registered_loss_mode():
     with pytest.raises(ValueError, match=f"loss_mode={PREPO_LOSS_MODE}"):
-        make_prepo_loss_fn(actor_config("vanilla"), WeightingConfig())
+        make_prepo_loss_fn(actor_config("vanilla"), _on())
 
 
 def test_old_entropy_source_reads_the_batch_field_verls_v1_trainer_writes():
     data, log_probs, _ = engine_micro_batch()
-    weighting = WeightingConfig(entropy_source="old", normaliser_scope="micro_batch")
+    weighting = _on(entropy_source="old", normaliser_scope="micro_batch")
     prepo_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), weighting)
     with pytest.raises(ValueError, match="no 'entropy' field"):
         prepo_fn(model_output={"log_probs": log_probs}, data=data)
@@ -175,10 +180,10 @@ def test_batch_scope_divides_by_the_trainers_whole_batch_normaliser():
     data, log_probs, num_tokens = engine_micro_batch()
     entropy = torch.rand(num_tokens, generator=torch.Generator().manual_seed(3)) + 0.5
     flat = {"log_probs": log_probs, "entropy": entropy}
-    batch_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig())  # default scope: batch
+    batch_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), _on())  # default scope: batch
     with pytest.raises(ValueError, match=NORMALISER_FIELD):
         batch_fn(model_output=flat, data=data)
-    local_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(normaliser_scope="micro_batch"))
+    local_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), _on(normaliser_scope="micro_batch"))
     _, local = local_fn(model_output=flat, data=data)
     h_bar_local = local["prepo/entropy_normaliser"].values[0]
     # A whole-batch H_bar twice the micro-batch's halves every weight.
@@ -206,14 +211,14 @@ def test_mini_batch_scope_sums_the_ranks_of_one_optimiser_step():
 def test_mini_batch_scope_in_verls_loss_needs_the_whole_share_per_call():
     data, log_probs, num_tokens = engine_micro_batch()
     flat = {"log_probs": log_probs, "entropy": torch.rand(num_tokens, generator=torch.Generator().manual_seed(4))}
-    mini_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(normaliser_scope="mini_batch"))
+    mini_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), _on(normaliser_scope="mini_batch"))
     with pytest.raises(ValueError, match="whole share of the PPO mini-batch"):  # verl's global_batch_size unset
         mini_fn(model_output=flat, data=data)
     tu.assign_non_tensor(data, global_batch_size=6)  # 3 rows here, 1 rank: half of the mini-batch
     with pytest.raises(ValueError, match="3 rows x 1 data-parallel ranks, the mini-batch 6 rows"):
         mini_fn(model_output=flat, data=data)
     tu.assign_non_tensor(data, global_batch_size=3)  # the whole mini-batch on one rank: as the micro-batch scope
-    micro_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), WeightingConfig(normaliser_scope="micro_batch"))
+    micro_fn = make_prepo_loss_fn(actor_config(PREPO_LOSS_MODE), _on(normaliser_scope="micro_batch"))
     loss, metrics = mini_fn(model_output=flat, data=data)
     ref_loss, ref = micro_fn(model_output=flat, data=data)
     assert torch.equal(loss, ref_loss)
