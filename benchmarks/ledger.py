@@ -65,9 +65,14 @@ def greso_sweep(cfg: SimConfig, targets=GRESO_TARGETS, pools=SWEEP_POOL_LOGIT_ME
     for mean in pools:
         pool = cfg if mean is None else replace(cfg, init_logit_mean=mean)
         rows = {"dapo (no skip)": ledger_row("dapo", pool)}
-        rows.update({f"greso {target:g}": ledger_row("greso", replace(pool, greso={**cfg.greso,
-                                                                                  "target_zero_variance": target}))
-                     for target in targets})
+        rows.update(
+            {
+                f"greso {target:g}": ledger_row(
+                    "greso", replace(pool, greso={**cfg.greso, "target_zero_variance": target})
+                )
+                for target in targets
+            }
+        )
         out[f"init_logit_mean={pool.init_logit_mean:g}"] = rows
     return out
 
@@ -82,7 +87,9 @@ def from_logs(paths: list[str], n: int) -> dict:
         candidates = np.asarray([r.get("erpo/revival_candidates", 0.0) for r in rows])
         revived = candidates * np.asarray([r.get("erpo/revived_frac", 0.0) for r in rows])
         out[os.path.basename(path)] = {
-            "steps": len(rows), "rollouts": float(groups.sum() * n), "effective_prompts": float(mixed.sum()),
+            "steps": len(rows),
+            "rollouts": float(groups.sum() * n),
+            "effective_prompts": float(mixed.sum()),
             "rollouts_per_effective_prompt": float(groups.sum() * n / max(mixed.sum(), 1)),
             "revived_within_1": float(revived.sum() / candidates.sum()) if candidates.sum() else None,
             "revived_within_2": None,
@@ -103,33 +110,102 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     prompts, steps, batch = (300, 12, 32) if args.quick else (args.prompts, args.steps, args.batch)
     budget = steps * batch * args.n
-    cfg = SimConfig(num_prompts=prompts, batch_size=batch, n=args.n, rollout_budget=budget,
-                    erpo={"history_length": FIRST_HISTORY})
+    cfg = SimConfig(
+        num_prompts=prompts, batch_size=batch, n=args.n, rollout_budget=budget, erpo={"history_length": FIRST_HISTORY}
+    )
     sim = simulated(cfg)
-    print(f"simulator: {prompts} prompts, batch {batch}, n={args.n}, one budget of {budget} rollouts "
-          f"(GRPO's {steps} steps), same seed for every variant")
-    print(table(["variant", "steps", "rollouts", "effective prompts", "effective prompts/step",
-                 "rollouts per effective prompt", "candidates", "skipped", "revived within 1", "within 2"],
-                [[v, s["steps"], s["total_rollouts"], s["effective_prompts"], s["effective_prompts_per_step"],
-                  s["rollouts_per_effective_prompt"], s["total_candidates"], s.get("skipped_share_of_candidates", "-"),
-                  s["revived_within_1"], s["revived_within_2"]]
-                 for v, s in sim.items()]))
+    print(
+        f"simulator: {prompts} prompts, batch {batch}, n={args.n}, one budget of {budget} rollouts "
+        f"(GRPO's {steps} steps), same seed for every variant"
+    )
+    print(
+        table(
+            [
+                "variant",
+                "steps",
+                "rollouts",
+                "effective prompts",
+                "effective prompts/step",
+                "rollouts per effective prompt",
+                "candidates",
+                "skipped",
+                "revived within 1",
+                "within 2",
+            ],
+            [
+                [
+                    v,
+                    s["steps"],
+                    s["total_rollouts"],
+                    s["effective_prompts"],
+                    s["effective_prompts_per_step"],
+                    s["rollouts_per_effective_prompt"],
+                    s["total_candidates"],
+                    s.get("skipped_share_of_candidates", "-"),
+                    s["revived_within_1"],
+                    s["revived_within_2"],
+                ]
+                for v, s in sim.items()
+            ],
+        )
+    )
     sweep = greso_sweep(cfg)
     for pool, rows in sweep.items():
         print(f"\nGRESO's target zero-variance share (greso.target_zero_variance), same budget, pool {pool}:")
-        print(table(["run", "steps", "mean zero-variance share", "skipped", "final p_easy", "final p_hard",
-                     "effective prompts/step", "rollouts per effective prompt", "revived within 1"],
-                    [[t, s["steps"], s.get("mean_zero_variance_share", "-"), s.get("skipped_share_of_candidates", "-"),
-                      s.get("final_p_easy", "-"), s.get("final_p_hard", "-"), s["effective_prompts_per_step"],
-                      s["rollouts_per_effective_prompt"], s["revived_within_1"]] for t, s in rows.items()]))
-    payload = {"simulator": {"config": {"prompts": prompts, "rollout_budget": budget, "budget_steps": steps,
-                                        "batch": batch, "n": args.n}, "variants": sim, "greso_target_sweep": sweep}}
+        print(
+            table(
+                [
+                    "run",
+                    "steps",
+                    "mean zero-variance share",
+                    "skipped",
+                    "final p_easy",
+                    "final p_hard",
+                    "effective prompts/step",
+                    "rollouts per effective prompt",
+                    "revived within 1",
+                ],
+                [
+                    [
+                        t,
+                        s["steps"],
+                        s.get("mean_zero_variance_share", "-"),
+                        s.get("skipped_share_of_candidates", "-"),
+                        s.get("final_p_easy", "-"),
+                        s.get("final_p_hard", "-"),
+                        s["effective_prompts_per_step"],
+                        s["rollouts_per_effective_prompt"],
+                        s["revived_within_1"],
+                    ]
+                    for t, s in rows.items()
+                ],
+            )
+        )
+    payload = {
+        "simulator": {
+            "config": {
+                "prompts": prompts,
+                "rollout_budget": budget,
+                "budget_steps": steps,
+                "batch": batch,
+                "n": args.n,
+            },
+            "variants": sim,
+            "greso_target_sweep": sweep,
+        }
+    }
     if args.logs:
         logs = from_logs(args.logs, args.log_n)
         print(f"\nfrom training logs (n={args.log_n}):")
-        print(table(["run", "steps", "rollouts", "rollouts per effective prompt", "revived within 1"],
-                    [[k, v["steps"], v["rollouts"], v["rollouts_per_effective_prompt"], v["revived_within_1"]]
-                     for k, v in logs.items()]))
+        print(
+            table(
+                ["run", "steps", "rollouts", "rollouts per effective prompt", "revived within 1"],
+                [
+                    [k, v["steps"], v["rollouts"], v["rollouts_per_effective_prompt"], v["revived_within_1"]]
+                    for k, v in logs.items()
+                ],
+            )
+        )
         payload["logs"] = logs
     write("ledger", payload, args.out)
     return payload

@@ -43,8 +43,13 @@ def time_shape(prompts: int, samples: int, dataset: int, warm: int, repeats: int
     for step in range(warm):
         one_step(step)
     times = np.asarray([one_step(warm + r) for r in range(repeats)])
-    return {"prompts": prompts, "samples": samples, "tracked_prompts": len(controller.tracker),
-            "median_ms": float(np.median(times) * 1e3), "p90_ms": float(np.percentile(times, 90) * 1e3)}
+    return {
+        "prompts": prompts,
+        "samples": samples,
+        "tracked_prompts": len(controller.tracker),
+        "median_ms": float(np.median(times) * 1e3),
+        "p90_ms": float(np.percentile(times, 90) * 1e3),
+    }
 
 
 def from_log(path: str) -> dict:
@@ -55,8 +60,13 @@ def from_log(path: str) -> dict:
     steady = rows[1:]  # step 1 includes vLLM start-up and the first weight sync
     erpo_s = float(np.median([r["erpo/timing_s"] for r in steady]))
     step_s = float(np.median([r["timing_s/step"] for r in steady]))
-    run = {"log": path, "steps": len(steady), "median_erpo_s": erpo_s, "median_step_s": step_s,
-           "ratio": erpo_s / step_s}
+    run = {
+        "log": path,
+        "steps": len(steady),
+        "median_erpo_s": erpo_s,
+        "median_step_s": step_s,
+        "ratio": erpo_s / step_s,
+    }
     if all("prepo/timing_s" in r for r in steady):  # PREPO runs: candidate scoring + selection, same steps
         prepo_s = float(np.median([r["prepo/timing_s"] for r in steady]))
         run.update(median_prepo_s=prepo_s, prepo_ratio=prepo_s / step_s)
@@ -72,18 +82,25 @@ def main(argv=None) -> dict:
     dataset, warm, repeats = (2_000, 5, 5) if args.quick else (100_000, 100, 200)
     shapes = SHAPES[:1] if args.quick else SHAPES
     results = [time_shape(p, s, dataset, warm, repeats) for p, s in shapes]
-    print(table(["prompts x samples", "tracked prompts", "median ms", "p90 ms"],
-                [[f"{r['prompts']}x{r['samples']}", r["tracked_prompts"], r["median_ms"], r["p90_ms"]]
-                 for r in results]))
+    print(
+        table(
+            ["prompts x samples", "tracked prompts", "median ms", "p90 ms"],
+            [[f"{r['prompts']}x{r['samples']}", r["tracked_prompts"], r["median_ms"], r["p90_ms"]] for r in results],
+        )
+    )
     payload = {"target": {"1024x16_ms": 5.0, "share_of_step": 0.005}, "controller": results}
     if args.log:
         run = from_log(args.log)
         payload["run"] = run
-        print(f"\nrun {run['log']}: median erpo/timing_s {run['median_erpo_s'] * 1e3:.2f} ms vs median "
-              f"timing_s/step {run['median_step_s']:.2f} s over {run['steps']} steps -> {run['ratio']:.3%} of a step")
+        print(
+            f"\nrun {run['log']}: median erpo/timing_s {run['median_erpo_s'] * 1e3:.2f} ms vs median "
+            f"timing_s/step {run['median_step_s']:.2f} s over {run['steps']} steps -> {run['ratio']:.3%} of a step"
+        )
         if "median_prepo_s" in run:
-            print(f"PREPO selection: median prepo/timing_s {run['median_prepo_s'] * 1e3:.1f} ms -> "
-                  f"{run['prepo_ratio']:.2%} of a step")
+            print(
+                f"PREPO selection: median prepo/timing_s {run['median_prepo_s'] * 1e3:.1f} ms -> "
+                f"{run['prepo_ratio']:.2%} of a step"
+            )
     write("overhead", payload, args.out)
     return payload
 

@@ -30,15 +30,21 @@ def _engine(model: str, seed: int):
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; the offline engine takes no engine_kwargs here
     from vllm import LLM
 
-    return LLM(model=model, seed=seed, dtype="bfloat16" if torch.cuda.is_available() else "float32",
-               enforce_eager=not torch.cuda.is_available())
+    return LLM(
+        model=model,
+        seed=seed,
+        dtype="bfloat16" if torch.cuda.is_available() else "float32",
+        enforce_eager=not torch.cuda.is_available(),
+    )
 
 
 def run_once(llm, prompts: list[str], temperatures: list[float], tokens: int) -> tuple[float, int]:
     from vllm import SamplingParams
 
-    params = [SamplingParams(temperature=t, max_tokens=tokens, min_tokens=tokens, ignore_eos=True, seed=i)
-              for i, t in enumerate(temperatures)]
+    params = [
+        SamplingParams(temperature=t, max_tokens=tokens, min_tokens=tokens, ignore_eos=True, seed=i)
+        for i, t in enumerate(temperatures)
+    ]
     start = time.perf_counter()
     outputs = llm.generate(prompts, params, use_tqdm=False)
     elapsed = time.perf_counter() - start
@@ -78,13 +84,26 @@ def main(argv=None) -> dict:
             runs[name].append(generated / elapsed)
     med = {k: float(np.median(v)) for k, v in runs.items()}
     ratio = med["mixed"] / med["uniform"]
-    print(table(["temperatures", "median tokens/s", "runs (tokens/s)"],
-                [[f"uniform T={args.uniform}", med["uniform"], " ".join(f"{x:.0f}" for x in runs["uniform"])],
-                 [f"mixed U{tuple(args.mixed_range)}", med["mixed"], " ".join(f"{x:.0f}" for x in runs["mixed"])]]))
+    print(
+        table(
+            ["temperatures", "median tokens/s", "runs (tokens/s)"],
+            [
+                [f"uniform T={args.uniform}", med["uniform"], " ".join(f"{x:.0f}" for x in runs["uniform"])],
+                [f"mixed U{tuple(args.mixed_range)}", med["mixed"], " ".join(f"{x:.0f}" for x in runs["mixed"])],
+            ],
+        )
+    )
     print(f"\nratio mixed/uniform = {ratio:.4f} (target >= 0.99); {args.prompts} prompts x {args.tokens} tokens")
-    payload = {"model": model, "prompts": args.prompts, "tokens_per_prompt": args.tokens, "pairs": args.pairs,
-               "tokens_per_s": runs, "median_tokens_per_s": med, "ratio_mixed_over_uniform": ratio,
-               "target_ratio": 0.99}
+    payload = {
+        "model": model,
+        "prompts": args.prompts,
+        "tokens_per_prompt": args.tokens,
+        "pairs": args.pairs,
+        "tokens_per_s": runs,
+        "median_tokens_per_s": med,
+        "ratio_mixed_over_uniform": ratio,
+        "target_ratio": 0.99,
+    }
     write("rollout_temperature_throughput", payload, args.out)
     return payload
 

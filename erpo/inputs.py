@@ -24,8 +24,9 @@ _EXACT_FLOAT = 2**53
 def source_names(sources, name: str = "sources") -> list[str]:
     """``sources`` as a list of str (one data_source per prompt)."""
     if isinstance(sources, (str, bytes)) or not isinstance(sources, (Sequence, np.ndarray)):
-        raise InputError(f"{name} must be a sequence of data_source strings, one per prompt; "
-                         f"got {type(sources).__name__}")
+        raise InputError(
+            f"{name} must be a sequence of data_source strings, one per prompt; got {type(sources).__name__}"
+        )
     out = list(sources.tolist() if isinstance(sources, np.ndarray) else sources)
     if set(map(type, out)) <= {str}:
         return out
@@ -54,8 +55,9 @@ def integer_array(values, name: str, size: int, low: int = 0, high: int = INT64_
     return arr.astype(np.int64)
 
 
-def float_array(values, name: str, size: int, low: float, high: float, low_inclusive: bool = True,
-                fix: str = "") -> np.ndarray:
+def float_array(
+    values, name: str, size: int, low: float, high: float, low_inclusive: bool = True, fix: str = ""
+) -> np.ndarray:
     """``values`` as a 1-D float64 array of length ``size``, finite, in [low, high] (or (low, high])."""
     arr = _array(values, name)
     _check_length(arr, name, size)

@@ -24,8 +24,9 @@ from erpo.tracker import Outcome, RecordResult
 DEFAULT_EDGES = (0.0, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 2.0, np.inf)
 
 
-def visit_metrics(result: RecordResult, temperature_used: np.ndarray, num_tracked: int, base: float,
-                  hist_edges=DEFAULT_EDGES) -> dict[str, float]:
+def visit_metrics(
+    result: RecordResult, temperature_used: np.ndarray, num_tracked: int, base: float, hist_edges=DEFAULT_EDGES
+) -> dict[str, float]:
     """The ``erpo/`` metrics of one ``update`` call from what the tracker recorded."""
     outcome = np.asarray(result.outcome)
     temps = np.asarray(temperature_used, dtype=np.float64)

@@ -129,37 +129,59 @@ def _count(x: int) -> str:
 def format_plan(plan: RunPlan, inputs: PlanInputs) -> str:
     """The plan as the lines printed at start-up and by ``python -m recipe.driver.show_plan``."""
     lines = ["Run plan (erpo/plan.py; verl 0.9.1 V1 trainer arithmetic)"]
-    lines.append(f"  training rows        {_count(inputs.rows)} ({_count(plan.distinct_problems)} distinct problems, "
-                 f"{_count(plan.duplicate_rows)} duplicate rows)")
-    lines.append(f"  steps                {_count(plan.steps)} ({_count(plan.steps_per_epoch)} per epoch; "
-                 f"total_training_steps={inputs.total_training_steps}, total_epochs={inputs.total_epochs})")
+    lines.append(
+        f"  training rows        {_count(inputs.rows)} ({_count(plan.distinct_problems)} distinct problems, "
+        f"{_count(plan.duplicate_rows)} duplicate rows)"
+    )
+    lines.append(
+        f"  steps                {_count(plan.steps)} ({_count(plan.steps_per_epoch)} per epoch; "
+        f"total_training_steps={inputs.total_training_steps}, total_epochs={inputs.total_epochs})"
+    )
     if plan.epochs_cut_steps:
-        lines.append(f"  WARNING              total_epochs={inputs.total_epochs} stops verl's loop after "
-                     f"{_count(plan.steps)} steps, before total_training_steps={inputs.total_training_steps}")
+        lines.append(
+            f"  WARNING              total_epochs={inputs.total_epochs} stops verl's loop after "
+            f"{_count(plan.steps)} steps, before total_training_steps={inputs.total_training_steps}"
+        )
     lines.append(f"  prompts per step     {_count(plan.prompts_per_step)} trained")
     lines.append(f"  epochs               {plan.epochs:.2f} (trained prompts / rows)")
-    lines.append(f"  visits per prompt    {plan.expected_visits:.2f} expected per tracker key"
-                 + (" (lower bound: DAPO refills draw more prompts)" if inputs.dapo else ""))
+    lines.append(
+        f"  visits per prompt    {plan.expected_visits:.2f} expected per tracker key"
+        + (" (lower bound: DAPO refills draw more prompts)" if inputs.dapo else "")
+    )
     lines.append(f"  rollouts per step    {_count(plan.rollouts_per_step)} trained (n={inputs.n})")
     if inputs.dapo:
-        ceiling = (f"{_count(plan.max_rollouts_per_step)} generated at the ceiling "
-                   f"(max_num_gen_batches={inputs.max_num_gen_batches} x {inputs.train_batch_size} prompts)"
-                   if inputs.max_num_gen_batches else "no ceiling (max_num_gen_batches=0)")
+        ceiling = (
+            f"{_count(plan.max_rollouts_per_step)} generated at the ceiling "
+            f"(max_num_gen_batches={inputs.max_num_gen_batches} x {inputs.train_batch_size} prompts)"
+            if inputs.max_num_gen_batches
+            else "no ceiling (max_num_gen_batches=0)"
+        )
         lines.append(f"  DAPO refill          {ceiling}")
-    lines.append(f"  rollouts total       {_count(plan.rollouts_total)} minimum"
-                 + (f", {_count(plan.max_rollouts_total)} at the DAPO ceiling" if plan.max_rollouts_total
-                    and inputs.dapo else ""))
+    lines.append(
+        f"  rollouts total       {_count(plan.rollouts_total)} minimum"
+        + (
+            f", {_count(plan.max_rollouts_total)} at the DAPO ceiling"
+            if plan.max_rollouts_total and inputs.dapo
+            else ""
+        )
+    )
     if inputs.prepo:
-        lines.append(f"  PREPO scoring        {_count(plan.scoring_forward_passes_per_step)} prompt forward passes "
-                     f"per selection (x{inputs.candidate_multiplier}), {_count(plan.scoring_forward_passes_total)} "
-                     "over the run (not rollouts)")
+        lines.append(
+            f"  PREPO scoring        {_count(plan.scoring_forward_passes_per_step)} prompt forward passes "
+            f"per selection (x{inputs.candidate_multiplier}), {_count(plan.scoring_forward_passes_total)} "
+            "over the run (not rollouts)"
+        )
     if inputs.max_response_length:
-        lines.append(f"  response tokens      <= {_count(inputs.max_response_length)} per rollout "
-                     f"(data.max_response_length), <= {_count(plan.max_response_tokens_per_step)} per step, "
-                     f"<= {_count(plan.max_response_tokens_total)} over the minimum rollouts")
+        lines.append(
+            f"  response tokens      <= {_count(inputs.max_response_length)} per rollout "
+            f"(data.max_response_length), <= {_count(plan.max_response_tokens_per_step)} per step, "
+            f"<= {_count(plan.max_response_tokens_total)} over the minimum rollouts"
+        )
     if plan.rollout_budget is not None:
-        lines.append(f"  rollout budget       {_count(plan.rollout_budget)} ({plan.rollout_budget_source}); "
-                     f"planned minimum {_count(plan.rollouts_total)}")
+        lines.append(
+            f"  rollout budget       {_count(plan.rollout_budget)} ({plan.rollout_budget_source}); "
+            f"planned minimum {_count(plan.rollouts_total)}"
+        )
     return "\n".join(lines)
 
 

@@ -13,11 +13,21 @@ import numpy as np
 
 # Per-prompt columns. The zero-variance streak counts consecutive visits, ending with the latest, whose
 # group was all correct (or all wrong) like the latest one (0 after a mixed visit); `last_outcome` says which.
-COLUMNS = {"visits": np.int32, "last_step": np.int32, "temperature": np.float32,
-           "zero_variance_streak": np.int32, "last_outcome": np.int8}
+COLUMNS = {
+    "visits": np.int32,
+    "last_step": np.int32,
+    "temperature": np.float32,
+    "zero_variance_streak": np.int32,
+    "last_outcome": np.int8,
+}
 # Ring buffer of the last `history_length` visits (float16: 3 significant digits are enough for a log).
-RING = {"h_step": np.int32, "h_n": np.uint16, "h_correct": np.uint16, "h_reward": np.float16,
-        "h_temperature": np.float16}
+RING = {
+    "h_step": np.int32,
+    "h_n": np.uint16,
+    "h_correct": np.uint16,
+    "h_reward": np.float16,
+    "h_temperature": np.float16,
+}
 GROWTH = 1.25  # capacity grows by 25 %, so a large table wastes at most a fifth of its rows
 
 
@@ -87,12 +97,12 @@ class PromptTable:
         new_capacity = max(needed, int(capacity * GROWTH) + 1, 1024)
         for name, arr in self.arrays.items():
             grown = np.zeros((new_capacity,) + arr.shape[1:], arr.dtype)
-            grown[:self.size] = arr[:self.size]
+            grown[: self.size] = arr[: self.size]
             self.arrays[name] = grown
 
     def used(self, name: str) -> np.ndarray:
         """The rows in use of column ``name`` (a view)."""
-        return self.arrays[name][:self.size]
+        return self.arrays[name][: self.size]
 
     def nbytes(self) -> int:
         return int(self.keys.nbytes + self.key_rows.nbytes + sum(arr.nbytes for arr in self.arrays.values()))

@@ -53,14 +53,20 @@ class RolloutCounter:
         }
 
     def state_dict(self) -> dict:
-        return {"version": STATE_VERSION, "total": self.total, "effective": self.effective,
-                "scoring_forward_passes": self.scoring_forward_passes}
+        return {
+            "version": STATE_VERSION,
+            "total": self.total,
+            "effective": self.effective,
+            "scoring_forward_passes": self.scoring_forward_passes,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         expected = {"version", "total", "effective", "scoring_forward_passes"}
         if not isinstance(state, dict) or set(state) != expected or state["version"] != STATE_VERSION:
-            raise StateFileError(f"rollout counter state {state!r} is not a version-{STATE_VERSION} state with keys "
-                                 f"{sorted(expected)}; resume from a checkpoint written by this recipe.")
+            raise StateFileError(
+                f"rollout counter state {state!r} is not a version-{STATE_VERSION} state with keys "
+                f"{sorted(expected)}; resume from a checkpoint written by this recipe."
+            )
         self.total, self.effective = int(state["total"]), int(state["effective"])
         self.scoring_forward_passes = int(state["scoring_forward_passes"])
 

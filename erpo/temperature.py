@@ -74,8 +74,11 @@ class TemperatureConfig:
         for name in ("base", "t_max", "t_min"):
             check(getattr(self, name) > 0, name, "must be > 0 (a temperature).")
         check(self.t_max >= self.base, "t_max", f"must be >= {prefix}.base={self.base}; raise t_max or lower base.")
-        check(self.schedule in SCHEDULES, "schedule",
-              f"is not a known schedule; choose one of {sorted(SCHEDULES)} or register one.")
+        check(
+            self.schedule in SCHEDULES,
+            "schedule",
+            f"is not a known schedule; choose one of {sorted(SCHEDULES)} or register one.",
+        )
         check(self.on_mixed in ON_MIXED, "on_mixed", f"must be one of {ON_MIXED}.")
         check(self.all_wrong in ALL_WRONG, "all_wrong", f"must be one of {ALL_WRONG}.")
         check(0.0 <= self.decay <= 1.0, "decay", "must be in [0, 1].")

@@ -14,8 +14,16 @@ import os
 import random
 
 # Bump "version" when the build changes, so built copies are rebuilt.
-SPEC = {"version": 3, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
-        "num_key_value_heads": 1, "max_position_embeddings": 256, "vocab_size_target": 448}
+SPEC = {
+    "version": 3,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "max_position_embeddings": 256,
+    "vocab_size_target": 448,
+}
 TOY_SOURCE = "erpo/toy_add"
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
@@ -58,23 +66,33 @@ def build_tiny_model(out_dir: str, seed: int = 0, warm_start_steps: int = 0) -> 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=SPEC["vocab_size_target"], special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=SPEC["vocab_size_target"],
+        special_tokens=SPECIAL,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(corpus, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|end|>",
-                                        bos_token=None, chat_template=CHAT_TEMPLATE)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|end|>", bos_token=None, chat_template=CHAT_TEMPLATE
+    )
     tokenizer.save_pretrained(out_dir)
 
     torch.manual_seed(seed)
     config = Qwen2Config(
         # Rounded up to a multiple of 64 with room to spare: once config.json says qwen2,
         # transformers loads the tokenizer as Qwen2Tokenizer, which adds <|endoftext|>.
-        vocab_size=(len(tokenizer) // 64 + 1) * 64, hidden_size=SPEC["hidden_size"],
+        vocab_size=(len(tokenizer) // 64 + 1) * 64,
+        hidden_size=SPEC["hidden_size"],
         intermediate_size=SPEC["intermediate_size"],
-        num_hidden_layers=SPEC["num_hidden_layers"], num_attention_heads=SPEC["num_attention_heads"],
-        num_key_value_heads=SPEC["num_key_value_heads"], max_position_embeddings=SPEC["max_position_embeddings"],
-        tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.eos_token_id, torch_dtype="float32",
+        num_hidden_layers=SPEC["num_hidden_layers"],
+        num_attention_heads=SPEC["num_attention_heads"],
+        num_key_value_heads=SPEC["num_key_value_heads"],
+        max_position_embeddings=SPEC["max_position_embeddings"],
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+        torch_dtype="float32",
     )
     Qwen2ForCausalLM(config).save_pretrained(out_dir, safe_serialization=True)
     accuracy = warm_start(out_dir, steps=warm_start_steps, seed=seed) if warm_start_steps > 0 else None
@@ -131,9 +149,10 @@ def toy_accuracy(model, tokenizer, pairs) -> float:
         question, answer = toy_problem(a, b)
         prompt = _prompt_ids(tokenizer, question)
         with torch.no_grad():
-            out = model.generate(torch.tensor([prompt]), max_new_tokens=8, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id)
-        correct += f"\\boxed{{{answer}}}" in tokenizer.decode(out[0, len(prompt):])
+            out = model.generate(
+                torch.tensor([prompt]), max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id
+            )
+        correct += f"\\boxed{{{answer}}}" in tokenizer.decode(out[0, len(prompt) :])
     return correct / len(pairs)
 
 
@@ -144,9 +163,15 @@ def write_toy_parquet(path: str, n: int, seed: int = 0) -> str:
     rows = []
     for i, (a, b) in enumerate(_toy_pairs(n, seed)):
         question, answer = toy_problem(a, b)
-        rows.append({"data_source": TOY_SOURCE, "prompt": [{"role": "user", "content": question}],
-                     "ability": "math", "reward_model": {"style": "rule", "ground_truth": answer},
-                     "extra_info": {"index": i, "split": "train", "question": question, "answer": answer}})
+        rows.append(
+            {
+                "data_source": TOY_SOURCE,
+                "prompt": [{"role": "user", "content": question}],
+                "ability": "math",
+                "reward_model": {"style": "rule", "ground_truth": answer},
+                "extra_info": {"index": i, "split": "train", "question": question, "answer": answer},
+            }
+        )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     pd.DataFrame(rows).to_parquet(path)
     return path
@@ -155,8 +180,9 @@ def write_toy_parquet(path: str, n: int, seed: int = 0) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="directory for tokenizer + model")
-    parser.add_argument("--warm-start-steps", type=int, default=1500,
-                        help="supervised steps on the toy task (0 = none)")
+    parser.add_argument(
+        "--warm-start-steps", type=int, default=1500, help="supervised steps on the toy task (0 = none)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for tokenizer corpus, weights and warm start")
     args = parser.parse_args(argv)
     path = build_tiny_model(args.out, seed=args.seed, warm_start_steps=args.warm_start_steps)

@@ -50,8 +50,9 @@ def _classify_checked(n_correct: np.ndarray, n: np.ndarray) -> np.ndarray:
     above = np.flatnonzero(n_correct > n)
     if len(above):
         pos = int(above[0])
-        raise InputError(f"n_correct[{pos}]={n_correct[pos]} exceeds n[{pos}]={n[pos]}: a group has at most n correct "
-                         "responses.")
+        raise InputError(
+            f"n_correct[{pos}]={n_correct[pos]} exceeds n[{pos}]={n[pos]}: a group has at most n correct responses."
+        )
     out = np.full(n.shape, Outcome.MIXED, dtype=np.int8)
     out[n_correct == n] = Outcome.ALL_CORRECT
     out[n_correct == 0] = Outcome.ALL_WRONG
@@ -70,6 +71,7 @@ class Visit:
 @dataclass
 class RecordResult:
     """Per recorded group, in call order (a prompt seen twice shows each visit's own values)."""
+
     outcome: np.ndarray
     previous_outcome: np.ndarray
     all_correct_streak: np.ndarray
@@ -84,8 +86,13 @@ class PromptTracker:
     """History of every prompt seen: visits, outcomes, temperature, a ring of its last visits."""
 
     def __init__(self, history_length: int = 8, base_temperature: float = 1.0):
-        self.history_length = integer_scalar(history_length, "history_length", 1, GROUP_MAX,
-                                             "erpo.history_length is the number of visits kept per prompt.")
+        self.history_length = integer_scalar(
+            history_length,
+            "history_length",
+            1,
+            GROUP_MAX,
+            "erpo.history_length is the number of visits kept per prompt.",
+        )
         (base,) = float_array([base_temperature], "base_temperature", 1, 0.0, FLOAT16_MAX, low_inclusive=False)
         self.base_temperature = float(base)
         self._tables: dict[str, PromptTable] = {}
@@ -98,8 +105,10 @@ class PromptTracker:
     def zero_variance_streaks(self, sources, indices) -> tuple[np.ndarray, np.ndarray]:
         """(streak, kind) of each prompt: consecutive latest visits whose group was all correct
         (kind ALL_CORRECT) or all wrong (ALL_WRONG); streak 0 after a mixed visit or none."""
-        return (self._lookup(sources, indices, "zero_variance_streak", 0).astype(np.int64),
-                self._lookup(sources, indices, "last_outcome", Outcome.UNSEEN).astype(np.int8))
+        return (
+            self._lookup(sources, indices, "zero_variance_streak", 0).astype(np.int64),
+            self._lookup(sources, indices, "last_outcome", Outcome.UNSEEN).astype(np.int8),
+        )
 
     def _lookup(self, sources, indices, column: str, default) -> np.ndarray:
         sources, indices = self._keys(sources, indices)
@@ -117,8 +126,18 @@ class PromptTracker:
         return sources, integer_array(indices, "indices", len(sources), fix=INDEX_FIX)
 
     # ---- update ------------------------------------------------------------------------
-    def record(self, step: int, sources, indices, n, n_correct, mean_reward, temperature_used,
-               move_temperature: MoveTemperature | None = None, outcome=None) -> RecordResult:
+    def record(
+        self,
+        step: int,
+        sources,
+        indices,
+        n,
+        n_correct,
+        mean_reward,
+        temperature_used,
+        move_temperature: MoveTemperature | None = None,
+        outcome=None,
+    ) -> RecordResult:
         """Record one visit per group, in call order.
 
         A prompt that occurs twice is recorded as two visits, the second from the state the first left
@@ -131,8 +150,14 @@ class PromptTracker:
         size = len(indices)
         step = integer_scalar(step, "step", 0, STEP_MAX, "step is the training step (stored as int32).")
         n = integer_array(n, "n", size, 1, GROUP_MAX, "n is each group's size, 1..65535 (stored as uint16).")
-        n_correct = integer_array(n_correct, "n_correct", size, 0, GROUP_MAX,
-                                  "n_correct counts the responses whose acc >= erpo.correct_threshold.")
+        n_correct = integer_array(
+            n_correct,
+            "n_correct",
+            size,
+            0,
+            GROUP_MAX,
+            "n_correct counts the responses whose acc >= erpo.correct_threshold.",
+        )
         if outcome is None:
             outcome = _classify_checked(n_correct, n)
         else:
@@ -140,13 +165,23 @@ class PromptTracker:
             allowed = (Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.MIXED)
             if outcome.shape != (size,) or not np.isin(outcome, allowed).all():
                 raise InputError(f"outcome must hold one of {[int(o) for o in allowed]} per group ({size}).")
-        mean_reward = float_array(mean_reward, "mean_reward", size, -FLOAT16_MAX, FLOAT16_MAX,
-                                  fix="mean_reward is stored as float16.")
-        temperature_used = float_array(temperature_used, "temperature_used", size, 0.0, FLOAT16_MAX,
-                                       low_inclusive=False, fix="a sampling temperature is > 0 (stored as float16).")
+        mean_reward = float_array(
+            mean_reward, "mean_reward", size, -FLOAT16_MAX, FLOAT16_MAX, fix="mean_reward is stored as float16."
+        )
+        temperature_used = float_array(
+            temperature_used,
+            "temperature_used",
+            size,
+            0.0,
+            FLOAT16_MAX,
+            low_inclusive=False,
+            fix="a sampling temperature is > 0 (stored as float16).",
+        )
         by_source = _positions_by_source(sources)
-        found = {s: self._tables[s].find(indices[pos]) if s in self._tables else np.full(len(pos), -1)
-                 for s, pos in by_source.items()}
+        found = {
+            s: self._tables[s].find(indices[pos]) if s in self._tables else np.full(len(pos), -1)
+            for s, pos in by_source.items()
+        }
         for source, pos in by_source.items():
             self._check_visit_room(source, indices[pos], found[source])
 
@@ -174,8 +209,10 @@ class PromptTracker:
         full = np.flatnonzero(self._tables[source].arrays["visits"][seen].astype(np.int64) + counts > VISITS_MAX)
         if len(full):
             index = int(indices[np.flatnonzero(rows == seen[full[0]])[0]])
-            raise InputError(f"prompt ({source!r}, {index}) already has {VISITS_MAX} visits, the most its int32 "
-                             "counter holds; nothing was recorded.")
+            raise InputError(
+                f"prompt ({source!r}, {index}) already has {VISITS_MAX} visits, the most its int32 "
+                "counter holds; nothing was recorded."
+            )
 
     def _rows_adding_new(self, source: str, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
         table = self._tables.setdefault(source, PromptTable(self.history_length, self.base_temperature))
@@ -187,8 +224,15 @@ class PromptTracker:
             rows[new] = added[np.searchsorted(keys, indices[new])]
         return rows
 
-    def _apply(self, table: PromptTable, rows, pos, visit: _VisitBatch, result: RecordResult,
-               move_temperature: MoveTemperature | None) -> None:
+    def _apply(
+        self,
+        table: PromptTable,
+        rows,
+        pos,
+        visit: _VisitBatch,
+        result: RecordResult,
+        move_temperature: MoveTemperature | None,
+    ) -> None:
         """One visit to each of ``rows`` (distinct), from batch positions ``pos``: computed first, then
         written (writes of checked values cannot fail)."""
         a = table.arrays
@@ -206,8 +250,13 @@ class PromptTracker:
             if moved.shape != current.shape or not np.all(np.isfinite(moved) & (moved > 0) & (moved <= FLOAT16_MAX)):
                 raise InputError("move_temperature must return one finite temperature in (0, 65504] per prompt")
         slot = visits % self.history_length
-        for column, values in (("h_step", visit.step), ("h_n", visit.n[pos]), ("h_correct", visit.n_correct[pos]),
-                               ("h_reward", visit.mean_reward[pos]), ("h_temperature", visit.temperature_used[pos])):
+        for column, values in (
+            ("h_step", visit.step),
+            ("h_n", visit.n[pos]),
+            ("h_correct", visit.n_correct[pos]),
+            ("h_reward", visit.mean_reward[pos]),
+            ("h_temperature", visit.temperature_used[pos]),
+        ):
             a[column][rows, slot] = values
         a["visits"][rows] = visits + 1
         a["last_step"][rows] = visit.step
@@ -229,8 +278,16 @@ class PromptTracker:
             return []
         a, total = table.arrays, int(table.arrays["visits"][row])
         slots = [(total - k) % self.history_length for k in range(min(total, self.history_length), 0, -1)]
-        return [Visit(int(a["h_step"][row, s]), int(a["h_n"][row, s]), int(a["h_correct"][row, s]),
-                      float(a["h_reward"][row, s]), float(a["h_temperature"][row, s])) for s in slots]
+        return [
+            Visit(
+                int(a["h_step"][row, s]),
+                int(a["h_n"][row, s]),
+                int(a["h_correct"][row, s]),
+                float(a["h_reward"][row, s]),
+                float(a["h_temperature"][row, s]),
+            )
+            for s in slots
+        ]
 
     def outcome_histories(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per data source, (visits per prompt, outcomes of the kept visits oldest first, UNSEEN-padded)."""
@@ -242,8 +299,9 @@ class PromptTracker:
             slot = (visits[:, None] - kept[:, None] + order) % self.history_length
             n = np.take_along_axis(table.used("h_n"), slot, axis=1)
             correct = np.take_along_axis(table.used("h_correct"), slot, axis=1)
-            outcome = np.where(correct == n, Outcome.ALL_CORRECT,
-                               np.where(correct == 0, Outcome.ALL_WRONG, Outcome.MIXED))
+            outcome = np.where(
+                correct == n, Outcome.ALL_CORRECT, np.where(correct == 0, Outcome.ALL_WRONG, Outcome.MIXED)
+            )
             out[source] = (visits, np.where(order < kept[:, None], outcome, Outcome.UNSEEN).astype(np.int8))
         return out
 
@@ -252,7 +310,7 @@ class PromptTracker:
         out = {}
         for source, table in self._tables.items():
             index = np.empty(table.size, np.int64)
-            index[table.key_rows[:table.size]] = table.keys[:table.size]
+            index[table.key_rows[: table.size]] = table.keys[: table.size]
             out[source] = index
         return out
 

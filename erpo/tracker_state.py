@@ -28,8 +28,13 @@ def tables_to_state(tables: dict[str, PromptTable], history_length: int, base_te
         blobs = {"keys": _encode(table.keys), "rows": _encode(table.key_rows)}
         blobs.update({name: _encode(table.used(name)) for name in table.arrays})
         sources[source] = blobs
-    return {"format": FORMAT, "version": VERSION, "history_length": history_length,
-            "base_temperature": base_temperature, "sources": sources}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "history_length": history_length,
+        "base_temperature": base_temperature,
+        "sources": sources,
+    }
 
 
 def tables_from_state(state, history_length: int, base_temperature: float) -> dict[str, PromptTable]:
@@ -37,8 +42,9 @@ def tables_from_state(state, history_length: int, base_temperature: float) -> di
     _check_header(state, history_length, base_temperature)
     if not isinstance(state.get("sources"), dict):
         raise InputError("tracker state has no 'sources' mapping; it is not an erpo.tracker version 2 state")
-    return {source: _table(source, blobs, history_length, base_temperature)
-            for source, blobs in state["sources"].items()}
+    return {
+        source: _table(source, blobs, history_length, base_temperature) for source, blobs in state["sources"].items()
+    }
 
 
 def _check_header(state, history_length: int, base_temperature: float) -> None:
@@ -103,11 +109,15 @@ def _check_table(table: PromptTable, size: int, history_length: int, where: str)
         "temperature": not np.all(np.isfinite(a["temperature"]) & (a["temperature"] > 0)),
         "last_step": np.any(a["last_step"] < 0),
     }
-    why = {"keys": "must be non-negative dataset indices, sorted and distinct",
-           "rows": "must be a permutation of the rows", "visits": "must be >= 1 for every stored prompt",
-           "last_outcome": "must be 1, 2 or 3 (all correct, all wrong, mixed)",
-           "zero_variance_streak": "must be within [0, visits]", "temperature": "must be finite and > 0",
-           "last_step": "must be >= 0"}
+    why = {
+        "keys": "must be non-negative dataset indices, sorted and distinct",
+        "rows": "must be a permutation of the rows",
+        "visits": "must be >= 1 for every stored prompt",
+        "last_outcome": "must be 1, 2 or 3 (all correct, all wrong, mixed)",
+        "zero_variance_streak": "must be within [0, visits]",
+        "temperature": "must be finite and > 0",
+        "last_step": "must be >= 0",
+    }
     for name, bad in problems.items():
         if bad:
             raise InputError(f"{where}.{name} {why[name]}; the state is corrupt")
@@ -120,8 +130,11 @@ def _is_permutation(rows: np.ndarray, size: int) -> bool:
 
 def _encode(arr: np.ndarray) -> dict:
     little = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("<"), copy=False))
-    return {"dtype": little.dtype.str, "shape": list(arr.shape),
-            "b64": base64.b64encode(memoryview(little).cast("B")).decode("ascii")}
+    return {
+        "dtype": little.dtype.str,
+        "shape": list(arr.shape),
+        "b64": base64.b64encode(memoryview(little).cast("B")).decode("ascii"),
+    }
 
 
 def _decode(blob, dtype, ndim: int, where: str) -> np.ndarray:

@@ -24,17 +24,28 @@ def dapo_hub_rows(problems: list[dict], copies: int = 1) -> list[dict]:
     out = []
     for _ in range(copies):
         for p in problems:
-            out.append({"data_source": "math_dapo",
-                        "prompt": [{"content": f"{DAPO_HEAD}\n\n{p['problem']}\n\n{DAPO_TAIL}", "role": "user"}],
-                        "ability": "MATH",
-                        "reward_model": {"ground_truth": str(p["answer"]), "style": "rule-lighteval/MATH_v2"},
-                        "extra_info": {"index": str(uuid.uuid4())}})
+            out.append(
+                {
+                    "data_source": "math_dapo",
+                    "prompt": [{"content": f"{DAPO_HEAD}\n\n{p['problem']}\n\n{DAPO_TAIL}", "role": "user"}],
+                    "ability": "MATH",
+                    "reward_model": {"ground_truth": str(p["answer"]), "style": "rule-lighteval/MATH_v2"},
+                    "extra_info": {"index": str(uuid.uuid4())},
+                }
+            )
     return out
 
 
 def math_train_hub_rows(problems: list[dict]) -> list[dict]:
-    return [{"problem": p["problem"], "level": "Level 3", "type": "Algebra",
-             "solution": f"Working it out step by step, the answer is $\\boxed{{{p['answer']}}}$."} for p in problems]
+    return [
+        {
+            "problem": p["problem"],
+            "level": "Level 3",
+            "type": "Algebra",
+            "solution": f"Working it out step by step, the answer is $\\boxed{{{p['answer']}}}$.",
+        }
+        for p in problems
+    ]
 
 
 def write_jsonl(rows: list[dict], path) -> str:

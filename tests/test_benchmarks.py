@@ -13,8 +13,9 @@ def _load(path):
 
 def test_overhead_reports_controller_and_run_ratio(tmp_path):
     log = tmp_path / "run.jsonl"
-    log.write_text("\n".join(json.dumps({"step": s, "data": {"erpo/timing_s": 0.001, "timing_s/step": 2.0}})
-                             for s in (1, 2, 3)))
+    log.write_text(
+        "\n".join(json.dumps({"step": s, "data": {"erpo/timing_s": 0.001, "timing_s/step": 2.0}}) for s in (1, 2, 3))
+    )
     overhead.main(["--quick", "--log", str(log), "--out", str(tmp_path / "o.json")])
     out = _load(tmp_path / "o.json")
     assert out["controller"][0]["prompts"] == 64 and out["controller"][0]["median_ms"] > 0
@@ -24,8 +25,12 @@ def test_overhead_reports_controller_and_run_ratio(tmp_path):
 
 def test_overhead_reports_prepo_selection_of_a_prepo_run(tmp_path):
     log = tmp_path / "run.jsonl"
-    log.write_text("\n".join(json.dumps({"step": s, "data": {"erpo/timing_s": 0.001, "prepo/timing_s": 0.05,
-                                                             "timing_s/step": 2.0}}) for s in (1, 2, 3)))
+    log.write_text(
+        "\n".join(
+            json.dumps({"step": s, "data": {"erpo/timing_s": 0.001, "prepo/timing_s": 0.05, "timing_s/step": 2.0}})
+            for s in (1, 2, 3)
+        )
+    )
     overhead.main(["--quick", "--log", str(log), "--out", str(tmp_path / "o.json")])
     assert _load(tmp_path / "o.json")["run"]["prepo_ratio"] == pytest.approx(0.025)
 

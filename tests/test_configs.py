@@ -88,17 +88,27 @@ def test_bad_recipe_fields_are_refused(override, field):
 
 
 def _rows(indices):
-    return pd.DataFrame([{"data_source": "s", "prompt": [{"role": "user", "content": "q"}],
-                          "extra_info": {"index": i, "split": "train"}} for i in indices])
+    return pd.DataFrame(
+        [
+            {
+                "data_source": "s",
+                "prompt": [{"role": "user", "content": "q"}],
+                "extra_info": {"index": i, "split": "train"},
+            }
+            for i in indices
+        ]
+    )
 
 
 def test_rows_without_a_dataset_index_are_refused(tmp_path):
     good = tmp_path / "good.parquet"
     _rows([0, 1, 2]).to_parquet(good)
     check_rl_parquet(str(good), "data.train_files")
-    for name, rows, match in [("none", [0, None], "row 1 has extra_info.index=None"),
-                              ("dup", [0, 0], "rows 0 and 1 share"),
-                              ("neg", [-3], "row 0 has extra_info.index=-3")]:
+    for name, rows, match in [
+        ("none", [0, None], "row 1 has extra_info.index=None"),
+        ("dup", [0, 0], "rows 0 and 1 share"),
+        ("neg", [-3], "row 0 has extra_info.index=-3"),
+    ]:
         path = tmp_path / f"{name}.parquet"
         _rows(rows).to_parquet(path)
         with pytest.raises(ConfigRefused, match=match):
@@ -112,8 +122,13 @@ def test_cli_refuses_bad_config_before_ray(tmp_path):
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-m", "recipe.driver.train", "erpo.temperature.t_max=0.5"],
-                         cwd=root, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "recipe.driver.train", "erpo.temperature.t_max=0.5"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert "erpo.temperature.t_max=0.5" in out.stderr and "ray" not in out.stdout.lower()
 
@@ -188,9 +203,14 @@ def test_greso_paper_rows_turn_on_gresos_reward_and_thresholds(size):
         assert "Table 1" in cfg.rollout_budget.source and not cfg.erpo.enabled
     assert (ds.variant, ds.greso.enabled, greso.variant, greso.greso.enabled) == ("ds", False, "greso", True)
     assert (greso.greso.group_rule, greso.greso.easy_mean_at_least, greso.greso.hard_mean_at_most) == (
-        "mean_score", 0.98, 0.11)
+        "mean_score",
+        0.98,
+        0.11,
+    )
     assert (ds.rollout_budget.rollouts, greso.rollout_budget.rollouts) == {
-        "1.5b": (7_600_000, 3_300_000), "7b": (13_100_000, 6_300_000)}[size]
+        "1.5b": (7_600_000, 3_300_000),
+        "7b": (13_100_000, 6_300_000),
+    }[size]
     check_prepo_fields(greso)
     check_greso_fields(greso)
     with pytest.raises(ConfigError, match="greso.group_rule=mean_score with erpo.enabled=true"):
@@ -198,25 +218,40 @@ def test_greso_paper_rows_turn_on_gresos_reward_and_thresholds(size):
 
 
 def test_prepo_mini_batch_scope_needs_one_micro_batch_per_rank_share():
-    base = ("experiment=prepo_paper/prepo_qwen2.5-math-7b", "prepo.weighting.normaliser_scope=mini_batch",
-            "trainer.n_gpus_per_node=8", "trainer.nnodes=1")
+    base = (
+        "experiment=prepo_paper/prepo_qwen2.5-math-7b",
+        "prepo.weighting.normaliser_scope=mini_batch",
+        "trainer.n_gpus_per_node=8",
+        "trainer.nnodes=1",
+    )
     with pytest.raises(ConfigError, match="ppo_micro_batch_size_per_gpu=64"):  # 64 prompts x 8 / 8 ranks
         check_prepo_fields(_compose(*base, "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8"))
-    assert check_prepo_fields(_compose(*base, "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=64",
-                                       "actor_rollout_ref.actor.use_dynamic_bsz=false")).weighting.normaliser_scope == (
-        "mini_batch")
+    assert check_prepo_fields(
+        _compose(
+            *base,
+            "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=64",
+            "actor_rollout_ref.actor.use_dynamic_bsz=false",
+        )
+    ).weighting.normaliser_scope == ("mini_batch")
     with pytest.raises(ConfigError, match="use_dynamic_bsz=true"):
-        check_prepo_fields(_compose(*base, "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=64",
-                                    "actor_rollout_ref.actor.use_dynamic_bsz=true"))
+        check_prepo_fields(
+            _compose(
+                *base,
+                "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=64",
+                "actor_rollout_ref.actor.use_dynamic_bsz=true",
+            )
+        )
 
 
 def test_reward_scale_is_an_option_and_a_wrong_one_is_refused():
     for scale in ("zero_one", "dapo", "greso"):
-        cfg = _compose("experiment=erpo_paper/dapo_qwen2.5-7b",
-                       f"reward.custom_reward_function.reward_kwargs.scale={scale}")
+        cfg = _compose(
+            "experiment=erpo_paper/dapo_qwen2.5-7b", f"reward.custom_reward_function.reward_kwargs.scale={scale}"
+        )
         check_recipe_fields(cfg, ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
     assert _compose("experiment=erpo_paper/dapo_qwen2.5-7b").reward.custom_reward_function.reward_kwargs.scale == (
-        "zero_one")
+        "zero_one"
+    )
     cfg = _compose("reward.custom_reward_function.reward_kwargs.scale=half")
     with pytest.raises(ConfigRefused, match="reward_kwargs.scale='half'"):
         check_recipe_fields(cfg, ERPOConfig.from_dict(OmegaConf.to_container(cfg.erpo, resolve=True)))
@@ -257,8 +292,7 @@ def test_bad_prepo_fields_are_refused(overrides, field):
         check_prepo_fields(_compose(*overrides))
 
 
-@pytest.mark.parametrize("model", ["qwen2.5-math-7b", "qwen2.5-math-1.5b", "qwen3-4b", "qwen3-4b-base",
-                                   "llama3.1-8b"])
+@pytest.mark.parametrize("model", ["qwen2.5-math-7b", "qwen2.5-math-1.5b", "qwen3-4b", "qwen3-4b-base", "llama3.1-8b"])
 def test_prepo_paper_rows_differ_only_in_the_method(model):
     random = _compose(f"experiment=prepo_paper/random_{model}")
     prepo = _compose(f"experiment=prepo_paper/prepo_{model}")
@@ -269,7 +303,10 @@ def test_prepo_paper_rows_differ_only_in_the_method(model):
         assert cfg.actor_rollout_ref.rollout.val_kwargs.n == 16
     assert random.data == prepo.data
     assert (random.variant, random.prepo.enabled, random.actor_rollout_ref.actor.policy_loss.loss_mode) == (
-        "random", False, "vanilla")
+        "random",
+        False,
+        "vanilla",
+    )
     assert (prepo.variant, prepo.prepo.enabled, prepo.prepo.candidate_multiplier) == ("prepo", True, 5)
 
 
@@ -310,8 +347,11 @@ def test_every_config_field_is_documented_once_by_a_yaml_comment():
     documented = _commented_keys(Path(CONF) / "train.yaml")
     for schedule in (Path(CONF) / "temperature_schedule").glob("*.yaml"):
         documented.update(_commented_keys(schedule, "erpo.temperature"))
-    fields_ = (_dataclass_keys(ERPOConfig, "erpo") + _dataclass_keys(PREPOConfig, "prepo")
-               + _dataclass_keys(GRESOConfig, "greso"))
+    fields_ = (
+        _dataclass_keys(ERPOConfig, "erpo")
+        + _dataclass_keys(PREPOConfig, "prepo")
+        + _dataclass_keys(GRESOConfig, "greso")
+    )
     missing = [k for k in fields_ if not documented.get(k)]
     assert not missing, f"fields without a commented key in recipe/conf/: {missing}"
     yaml_keys = {k for k in documented if k.split(".")[0] in ("erpo", "prepo", "greso") and "." in k}
@@ -320,8 +360,17 @@ def test_every_config_field_is_documented_once_by_a_yaml_comment():
     assert not unknown, f"keys in recipe/conf/ that no config class has: {unknown}"
 
 
-TRAIN_GROUPS = ("algorithm", "temperature_schedule", "model", "logger", "platform", "experiment", "sweep", "data",
-                "sampling")
+TRAIN_GROUPS = (
+    "algorithm",
+    "temperature_schedule",
+    "model",
+    "logger",
+    "platform",
+    "experiment",
+    "sweep",
+    "data",
+    "sampling",
+)
 
 
 def _compose_root(root: str, name: str):
@@ -366,8 +415,11 @@ def _compose_yaml(path: Path) -> None:
         raise AssertionError(f"no test composes recipe/conf/{rel}: add its route to _compose_yaml")
 
 
-@pytest.mark.parametrize("path", sorted(p for p in Path(CONF).rglob("*.yaml") if not p.name.startswith("_")),
-                         ids=lambda p: str(p.relative_to(CONF)))
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in Path(CONF).rglob("*.yaml") if not p.name.startswith("_")),
+    ids=lambda p: str(p.relative_to(CONF)),
+)
 def test_every_yaml_under_conf_composes(path):
     _compose_yaml(path)
 
@@ -388,8 +440,12 @@ def test_eval_and_validation_sample_with_the_same_preset(preset):
         evalc = compose("eval/eval", overrides=[f"sampling={preset}"])
     s, v = train.sampling, train.actor_rollout_ref.rollout.val_kwargs
     assert (v.n, v.temperature, v.top_p, v.do_sample) == (s.k, s.temperature, s.top_p, True)
-    assert (evalc.k, evalc.temperature, evalc.top_p, evalc.max_new_tokens) == (s.k, s.temperature, s.top_p,
-                                                                              s.max_tokens)
+    assert (evalc.k, evalc.temperature, evalc.top_p, evalc.max_new_tokens) == (
+        s.k,
+        s.temperature,
+        s.top_p,
+        s.max_tokens,
+    )
     assert evalc.sampling.name == preset
 
 

@@ -37,14 +37,15 @@ class Reference:
         zero_variance = outcome != Outcome.MIXED
         p["streak"] = p["streak"] + 1 if zero_variance and outcome == p["last"] else int(zero_variance)
         p["last"], p["visits"] = outcome, p["visits"] + 1
-        p["h"] = (p["h"] + [(step, n, correct)])[-self.length:]
+        p["h"] = (p["h"] + [(step, n, correct)])[-self.length :]
         all_correct = p["streak"] if outcome == Outcome.ALL_CORRECT else 0
         moved = self.policy.next_temperature(np.array([p["T"]]), np.array([outcome]), np.array([all_correct]))
         p["T"] = float(moved[0])
 
 
-visit = st.tuples(st.sampled_from(SOURCES), st.sampled_from(INDICES), st.integers(1, 8), st.floats(0, 1),
-                  st.floats(0.5, 2.0))
+visit = st.tuples(
+    st.sampled_from(SOURCES), st.sampled_from(INDICES), st.integers(1, 8), st.floats(0, 1), st.floats(0.5, 2.0)
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -76,8 +77,15 @@ def test_batch_updates_equal_one_visit_at_a_time(batches):
         assert kept == expected[key]["h"]
 
 
-GOOD = dict(step=3, sources=["math", "math"], indices=[5, 9], n=[4, 4], n_correct=[4, 1], mean_reward=[1.0, 0.25],
-            temperature_used=[1.0, 1.1])
+GOOD = dict(
+    step=3,
+    sources=["math", "math"],
+    indices=[5, 9],
+    n=[4, 4],
+    n_correct=[4, 1],
+    mean_reward=[1.0, 0.25],
+    temperature_used=[1.0, 1.1],
+)
 BAD = [
     ("indices", {"indices": [5]}),  # another length
     ("indices", {"indices": [5, -1]}),
@@ -132,8 +140,15 @@ BAD_VALUES = {
 def test_any_single_bad_value_is_refused_and_changes_nothing(bad, position):
     field, value = bad
     controller = ERPOController(ERPOConfig.from_dict(CFG))
-    args = dict(step=1, sources=["a"] * 6, indices=list(range(6)), n=[8] * 6, n_correct=[8, 0, 4, 8, 8, 2],
-                mean_reward=[1.0] * 6, temperature_used=[1.0] * 6)
+    args = dict(
+        step=1,
+        sources=["a"] * 6,
+        indices=list(range(6)),
+        n=[8] * 6,
+        n_correct=[8, 0, 4, 8, 8, 2],
+        mean_reward=[1.0] * 6,
+        temperature_used=[1.0] * 6,
+    )
     controller.update(**args)
     before = _digest(controller)
     values = list(args[field])
@@ -145,9 +160,13 @@ def test_any_single_bad_value_is_refused_and_changes_nothing(bad, position):
 
 def test_lookups_check_their_arguments_too():
     controller = ERPOController(ERPOConfig())
-    for call in (lambda: controller.assign(["a", "b"], [1]), lambda: controller.assign(["a"], [-3]),
-                 lambda: controller.tracker.history("a", -1), lambda: controller.tracker.history(3, 1),
-                 lambda: controller.tracker.zero_variance_streaks(["a"], [0.5])):
+    for call in (
+        lambda: controller.assign(["a", "b"], [1]),
+        lambda: controller.assign(["a"], [-3]),
+        lambda: controller.tracker.history("a", -1),
+        lambda: controller.tracker.history(3, 1),
+        lambda: controller.tracker.zero_variance_streaks(["a"], [0.5]),
+    ):
         with pytest.raises(InputError):
             call()
 
@@ -166,13 +185,15 @@ def test_a_failure_half_way_restores_every_row():
         return current + 0.1
 
     with pytest.raises(RuntimeError, match="boom"):
-        tracker.record(1, ["a", "a", "b"], [1, 1, 5], [4, 4, 4], [4, 4, 2], [1, 1, 0.5], [1, 1, 1],
-                       move_temperature=fail_second)
+        tracker.record(
+            1, ["a", "a", "b"], [1, 1, 5], [4, 4, 4], [4, 4, 2], [1, 1, 0.5], [1, 1, 1], move_temperature=fail_second
+        )
     assert json.dumps(tracker.state_dict(), sort_keys=True) == before and len(tracker) == 1
     calls.clear()  # one source: the known prompt 1 is written in round 1, the new prompt 5's repeat fails
     with pytest.raises(RuntimeError, match="boom"):
-        tracker.record(1, ["a", "a", "a"], [1, 5, 5], [4, 4, 4], [4, 4, 2], [1, 1, 0.5], [1, 1, 1],
-                       move_temperature=fail_second)
+        tracker.record(
+            1, ["a", "a", "a"], [1, 5, 5], [4, 4, 4], [4, 4, 2], [1, 1, 0.5], [1, 1, 1], move_temperature=fail_second
+        )
     assert json.dumps(tracker.state_dict(), sort_keys=True) == before and len(tracker) == 1
     with pytest.raises(InputError, match="move_temperature"):
         tracker.record(1, ["a"], [1], [4], [4], [1], [1], move_temperature=lambda c, o, s: c * np.nan)
@@ -237,13 +258,16 @@ def test_a_version_1_state_with_the_old_window_key_is_refused_with_the_way_out()
         ERPOController(ERPOConfig()).load_state_dict({"tracker": old})
 
 
-@pytest.mark.parametrize("corrupt", [
-    lambda s: s["sources"]["a"]["keys"].update(b64="!!"),
-    lambda s: s["sources"]["a"]["visits"].update(dtype="<f8"),
-    lambda s: s["sources"]["a"].pop("h_n"),
-    lambda s: s["sources"]["a"]["keys"].update(shape=[5]),
-    lambda s: s.update(sources=[]),
-])
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda s: s["sources"]["a"]["keys"].update(b64="!!"),
+        lambda s: s["sources"]["a"]["visits"].update(dtype="<f8"),
+        lambda s: s["sources"]["a"].pop("h_n"),
+        lambda s: s["sources"]["a"]["keys"].update(shape=[5]),
+        lambda s: s.update(sources=[]),
+    ],
+)
 def test_a_corrupt_tracker_state_is_refused_and_changes_nothing(corrupt):
     controller = ERPOController(ERPOConfig())
     controller.update(0, ["a", "a"], [1, 4], [4, 4], [4, 2], [1.0, 0.5], [1.0, 1.0])
@@ -258,8 +282,10 @@ def test_a_corrupt_tracker_state_is_refused_and_changes_nothing(corrupt):
 
 
 @settings(max_examples=60, deadline=None)
-@given(batches=st.lists(st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**63 - 1)), max_size=30), max_size=6),
-       queries=st.lists(st.integers(0, 50), max_size=30))
+@given(
+    batches=st.lists(st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**63 - 1)), max_size=30), max_size=6),
+    queries=st.lists(st.integers(0, 50), max_size=30),
+)
 def test_key_index_finds_every_row_whether_keys_are_dense_or_sparse(batches, queries):
     from erpo.prompt_table import PromptTable
 
@@ -274,8 +300,11 @@ def test_key_index_finds_every_row_whether_keys_are_dense_or_sparse(batches, que
 
 
 @settings(max_examples=40, deadline=None)
-@given(first=st.lists(visit, min_size=1, max_size=8), second=st.lists(visit, min_size=1, max_size=10),
-       fail_at=st.integers(1, 4))
+@given(
+    first=st.lists(visit, min_size=1, max_size=8),
+    second=st.lists(visit, min_size=1, max_size=10),
+    fail_at=st.integers(1, 4),
+)
 def test_any_failure_inside_record_leaves_the_tracker_as_it_was(first, second, fail_at):
     """Whatever the batch (repeats, several sources, new and known prompts) and whichever write fails."""
     cfg = ERPOConfig.from_dict(CFG)
@@ -293,8 +322,9 @@ def test_any_failure_inside_record_leaves_the_tracker_as_it_was(first, second, f
 
     s, i, n, f, t = map(list, zip(*second, strict=True))
     try:
-        controller.tracker.record(5, s, i, n, [round(a * b) for a, b in zip(f, n, strict=True)], f, t,
-                                  move_temperature=failing)
+        controller.tracker.record(
+            5, s, i, n, [round(a * b) for a, b in zip(f, n, strict=True)], f, t, move_temperature=failing
+        )
     except RuntimeError:
         assert _digest(controller) == before
     else:

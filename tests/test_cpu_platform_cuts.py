@@ -2,7 +2,6 @@
 what is computed nowhere (the agent loop is reused only where it keeps no per-request state; the reference model
 exists only where a KL term reads it)."""
 
-
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -74,17 +73,31 @@ def test_single_turn_run_keeps_no_state_on_the_loop_object():
     for cls in (SingleTurnAgentLoop, ERPOSingleTurnAgentLoop):
         tree = ast.parse(textwrap.dedent(inspect.getsource(cls.run)))
         for node in ast.walk(tree):
-            targets = node.targets if isinstance(node, ast.Assign) else (
-                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else ([node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+            )
             for target in targets:
                 for sub in ast.walk(target):
-                    assert not (isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name)
-                                and sub.value.id == "self"), f"{cls.__name__}.run assigns to self"
+                    assert not (
+                        isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self"
+                    ), f"{cls.__name__}.run assigns to self"
 
 
-@pytest.mark.parametrize("algorithm,uses_kl", [("grpo", True), ("erpo", True), ("dapo", False), ("erpo_dapo", False),
-                                               ("prepo", False), ("erpo_prepo", False), ("greso", False),
-                                               ("erpo_greso", False)])
+@pytest.mark.parametrize(
+    "algorithm,uses_kl",
+    [
+        ("grpo", True),
+        ("erpo", True),
+        ("dapo", False),
+        ("erpo_dapo", False),
+        ("prepo", False),
+        ("erpo_prepo", False),
+        ("greso", False),
+        ("erpo_greso", False),
+    ],
+)
 def test_reference_model_only_where_a_kl_term_reads_it(algorithm, uses_kl):
     """verl builds and runs the reference policy only when a KL term uses it (docs/cpu.md lists the presets)."""
     from verl.trainer.ppo.utils import need_reference_policy

@@ -22,8 +22,9 @@ def test_levels_keep_their_promises():
         for p in problems:
             assert str(eval(p.expr.replace("*", "*"))) == p.answer and int(p.answer) >= 0  # noqa: S307 - our own digits
     assert all(int(p.answer) >= 10 for p in all_problems(2))  # carry
-    assert all("-" in p.expr and int(p.expr.split("-")[0]) % 10 < int(p.expr.split("-")[1]) % 10
-               for p in all_problems(6))  # borrow in the units
+    assert all(
+        "-" in p.expr and int(p.expr.split("-")[0]) % 10 < int(p.expr.split("-")[1]) % 10 for p in all_problems(6)
+    )  # borrow in the units
     assert all(p.expr.count("+") + p.expr.count("-") == 2 for p in all_problems(8))
 
 
@@ -49,8 +50,13 @@ def test_rows_are_verl_rows_the_real_reward_grades():
 
 
 def _result(variant, seed, per_problem, benchmark="heldout"):
-    return {"benchmark": benchmark, "variant": variant, "seed": seed, "run_name": f"{variant}-{seed}",
-            "problems": [{"index": str(i), "correct": flags} for i, flags in enumerate(per_problem)]}
+    return {
+        "benchmark": benchmark,
+        "variant": variant,
+        "seed": seed,
+        "run_name": f"{variant}-{seed}",
+        "problems": [{"index": str(i), "correct": flags} for i, flags in enumerate(per_problem)],
+    }
 
 
 def test_paired_delta_recovers_a_known_shift_and_its_interval_covers_it():
@@ -59,12 +65,15 @@ def test_paired_delta_recovers_a_known_shift_and_its_interval_covers_it():
     for seed in (1, 2, 3):
         base = rng.random(60) < 0.5
         better = base | (rng.random(60) < 0.3)
-        results += [_result("grpo", seed, [[bool(x)] for x in base]),
-                    _result("erpo", seed, [[bool(x)] for x in better])]
+        results += [
+            _result("grpo", seed, [[bool(x)] for x in base]),
+            _result("erpo", seed, [[bool(x)] for x in better]),
+        ]
     runs = by_variant(results, "heldout")
     d = paired_delta(runs["erpo"], runs["grpo"])
-    true = np.mean([np.mean(list(runs["erpo"][s].values())) - np.mean(list(runs["grpo"][s].values()))
-                    for s in (1, 2, 3)])
+    true = np.mean(
+        [np.mean(list(runs["erpo"][s].values())) - np.mean(list(runs["grpo"][s].values())) for s in (1, 2, 3)]
+    )
     assert d["delta"] == pytest.approx(true) and d["ci_low"] <= true <= d["ci_high"] and d["ci_low"] > 0
     same = paired_delta(runs["grpo"], runs["grpo"])
     assert same["delta"] == same["ci_low"] == same["ci_high"] == 0.0
@@ -112,7 +121,10 @@ def test_runner_bookkeeping(tmp_path):
     with pytest.raises(ValueError):
         _job_of("algorithm=erpo")
     assert _groups([("grpo", 1), ("grpo", 2), ("erpo", 1), ("erpo", 2), ("erpo_ra", 1)]) == [
-        (["grpo", "erpo"], [1]), (["erpo_ra"], [1]), (["grpo", "erpo"], [2])]
+        (["grpo", "erpo"], [1]),
+        (["erpo_ra"], [1]),
+        (["grpo", "erpo"], [2]),
+    ]
     assert _groups([("erpo_ra", 1)]) == [(["erpo_ra"], [1])]
     plan = Plan(results=str(tmp_path), work=str(tmp_path / "w"), steps=10, seeds=(1,), variants=("grpo",), ra_seeds=())
     assert plan.jobs() == [("grpo", 1)] and not is_done(plan, "grpo", 1)
@@ -153,8 +165,11 @@ def test_revival_from_a_tracker_history():
 
 def _jsonl_erpo_series(path):
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    return {r["step"]: {k: v for k, v in r["data"].items() if k.startswith("erpo/")} for r in rows
-            if any(k.startswith("erpo/") for k in r["data"])}
+    return {
+        r["step"]: {k: v for k, v in r["data"].items() if k.startswith("erpo/")}
+        for r in rows
+        if any(k.startswith("erpo/") for k in r["data"])
+    }
 
 
 def assert_wandb_matches_jsonl(wandb_file, jsonl, variant):
@@ -201,8 +216,24 @@ def test_reduced_study_through_verl(tmp_path):
     from metric_docs import undocumented
 
     results, work = tmp_path / "results", tmp_path / "work"
-    cmd = [sys.executable, "-m", "benchmarks.cpu_study", "run", "--results", str(results), "--work", str(work),
-           "--steps", "4", "--seeds", "1", "--variants", "grpo,erpo,grpo_hot", "--eval-k", "4"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.cpu_study",
+        "run",
+        "--results",
+        str(results),
+        "--work",
+        str(work),
+        "--steps",
+        "4",
+        "--seeds",
+        "1",
+        "--variants",
+        "grpo,erpo,grpo_hot",
+        "--eval-k",
+        "4",
+    ]
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=2400)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -221,8 +252,9 @@ def test_reduced_study_through_verl(tmp_path):
         full = [json.loads(x) for x in (work / "logs" / "erpo" / f"{name}.jsonl").read_text().splitlines()]
         assert undocumented({k for r in full for k in r["data"]}) == []
         if row["variant"] in ("grpo", "erpo"):
-            assert_wandb_matches_jsonl(results / "runs" / name / f"{name}.wandb",
-                                       work / "logs" / "erpo" / f"{name}.jsonl", row["variant"])
+            assert_wandb_matches_jsonl(
+                results / "runs" / name / f"{name}.wandb", work / "logs" / "erpo" / f"{name}.jsonl", row["variant"]
+            )
         evaluated = json.loads((results / "runs" / name / "eval" / f"{name}__heldout.json").read_text())
         assert evaluated["metrics"]["mean_response_tokens"] > 1.0
     assert by_run["cpu_study-grpo-s1"]["share_raised"] == 0.0

@@ -24,8 +24,16 @@ from erpo.data.prepare import default_local_dir
 from erpo.data.sources import DAPO_HEAD, DAPO_TAIL, TEMPLATES
 from recipe.erpo.refusals import check_rl_parquet
 
-EXPECTED_ROWS = {"gsm8k_train": 7473, "gsm8k_test": 1319, "math500": 500, "aime24": 30, "aime25": 30,
-                 "amc23": 83, "minerva": 272, "olympiadbench": 675}
+EXPECTED_ROWS = {
+    "gsm8k_train": 7473,
+    "gsm8k_test": 1319,
+    "math500": 500,
+    "aime24": 30,
+    "aime25": 30,
+    "amc23": 83,
+    "minerva": 272,
+    "olympiadbench": 675,
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_ROWS))
@@ -102,17 +110,24 @@ def test_duplicates_are_dropped_for_every_dataset():
     for name in sorted(SOURCES):
         spec = SOURCES[name]
         if name == "dapo_math_17k":
-            raw = dapo_hub_rows([{"problem": "What is 1+1?", "answer": "2"},
-                                 {"problem": "What is 2+2?", "answer": "4"}])
+            raw = dapo_hub_rows(
+                [{"problem": "What is 1+1?", "answer": "2"}, {"problem": "What is 2+2?", "answer": "4"}]
+            )
         elif spec.answer_kind == "gsm8k":
-            raw = [{spec.question_field: "What is 1+1?", spec.answer_field: "so\n#### 2"},
-                   {spec.question_field: "What is 2+2?", spec.answer_field: "so\n#### 4"}]
+            raw = [
+                {spec.question_field: "What is 1+1?", spec.answer_field: "so\n#### 2"},
+                {spec.question_field: "What is 2+2?", spec.answer_field: "so\n#### 4"},
+            ]
         elif spec.answer_kind == "boxed":
-            raw = [{spec.question_field: "What is 1+1?", spec.answer_field: "\\boxed{2}"},
-                   {spec.question_field: "What is 2+2?", spec.answer_field: "\\boxed{4}"}]
+            raw = [
+                {spec.question_field: "What is 1+1?", spec.answer_field: "\\boxed{2}"},
+                {spec.question_field: "What is 2+2?", spec.answer_field: "\\boxed{4}"},
+            ]
         else:
-            raw = [{spec.question_field: "What is 1+1?", spec.answer_field: "2"},
-                   {spec.question_field: "What is 2+2?", spec.answer_field: "4"}]
+            raw = [
+                {spec.question_field: "What is 1+1?", spec.answer_field: "2"},
+                {spec.question_field: "What is 2+2?", spec.answer_field: "4"},
+            ]
         noisy = [dict(r) for r in raw] * 3
         if spec.question_field in noisy[2] and isinstance(noisy[2][spec.question_field], str):
             noisy[2][spec.question_field] = "  What is   1+1? "  # whitespace differences are the same problem
@@ -122,8 +137,9 @@ def test_duplicates_are_dropped_for_every_dataset():
 
 
 def test_same_text_with_another_answer_is_kept_and_reported():
-    rows, report = build_rows("math500", [{"problem": "p", "answer": "1"}, {"problem": "p", "answer": "2"},
-                                          {"problem": "p", "answer": "1.0"}])
+    rows, report = build_rows(
+        "math500", [{"problem": "p", "answer": "1"}, {"problem": "p", "answer": "2"}, {"problem": "p", "answer": "1.0"}]
+    )
     assert (report.kept, report.dropped, report.conflicting) == (2, 1, 1)
     assert "different answers" in report.summary()
 
@@ -156,8 +172,21 @@ def test_local_file_in_the_hub_row_format_goes_through_the_hub_path(tmp_path, mo
     problems = shared_rows("aime24")[:10] + shared_rows("amc23")[:10]
     hub_rows = dapo_hub_rows(problems, copies=5)
     local = write_jsonl(hub_rows, tmp_path / "dapo_hub_format.jsonl")
-    assert data_main(["--dataset", "dapo_math_17k", "--local-file", local, "--out", str(tmp_path / "local.parquet"),
-                      "--template", "dapo"]) == 0
+    assert (
+        data_main(
+            [
+                "--dataset",
+                "dapo_math_17k",
+                "--local-file",
+                local,
+                "--out",
+                str(tmp_path / "local.parquet"),
+                "--template",
+                "dapo",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "read 100 rows, kept 20, dropped 80" in printed
 

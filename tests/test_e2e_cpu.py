@@ -27,8 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _train(tmp: Path, name: str, *overrides: str, timeout=900, env_extra=None) -> subprocess.CompletedProcess:
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp / "logs"), **(env_extra or {}))
-    cmd = [sys.executable, "-m", "recipe.driver.train", "experiment=smoke", f"trainer.experiment_name={name}",
-           f"trainer.default_local_dir={tmp / name}", *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recipe.driver.train",
+        "experiment=smoke",
+        f"trainer.experiment_name={name}",
+        f"trainer.default_local_dir={tmp / name}",
+        *overrides,
+    ]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -85,11 +92,21 @@ def test_kill_and_resume_restores_the_tracker(tmp_path):
 
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp_path / "logs"))
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "recipe.driver.train", "experiment=smoke", "trainer.experiment_name=run",
-           f"trainer.default_local_dir={run_dir}", "trainer.save_freq=2", "trainer.total_training_steps=6", *schedule]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recipe.driver.train",
+        "experiment=smoke",
+        "trainer.experiment_name=run",
+        f"trainer.default_local_dir={run_dir}",
+        "trainer.save_freq=2",
+        "trainer.total_training_steps=6",
+        *schedule,
+    ]
     env["ERPO_TEST_KILL_MARK"] = marker_id = f"kill-{os.getpid()}-{time.time_ns()}"
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     marker = run_dir / "latest_checkpointed_iteration.txt"
     deadline = time.time() + 900
     while not (marker.exists() and marker.read_text().strip() == "2"):
@@ -102,8 +119,9 @@ def test_kill_and_resume_restores_the_tracker(tmp_path):
 
     out = _train(tmp_path, "run", "trainer.save_freq=2", "trainer.total_training_steps=3", *schedule)
     assert out.returncode == 0, out.stderr[-4000:]
-    restored = re.search(r"ERPO tracker restored from .*global_step_2: (\d+) prompts, state sha256 (\w+)",
-                         out.stdout + out.stderr)
+    restored = re.search(
+        r"ERPO tracker restored from .*global_step_2: (\d+) prompts, state sha256 (\w+)", out.stdout + out.stderr
+    )
     assert restored, "resume did not restore the tracker"
     assert restored.group(2) == state_digest(saved)
     # The resumed run continues at step 3 ...
@@ -111,7 +129,9 @@ def test_kill_and_resume_restores_the_tracker(tmp_path):
     # ... with the prompts an uninterrupted run samples at step 3 (verl restores the dataloader) ...
     resumed_step3, straight_step3 = _assignments(run_dir)[3], _assignments(tmp_path / "straight")[3]
     assert (resumed_step3["data_source"], resumed_step3["index"]) == (
-        straight_step3["data_source"], straight_step3["index"])
+        straight_step3["data_source"],
+        straight_step3["index"],
+    )
     # ... at exactly the temperatures the saved tracker gives them.
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         cfg = compose(config_name="train", overrides=["experiment=smoke", *schedule])
@@ -123,8 +143,9 @@ def test_kill_and_resume_restores_the_tracker(tmp_path):
 
 def test_resume_without_tracker_state_is_refused(tmp_path):
     run_dir = tmp_path / "run"
-    out = _train(tmp_path, "run", "trainer.total_training_steps=2", "trainer.save_freq=2",
-                 f"trainer.default_local_dir={run_dir}")
+    out = _train(
+        tmp_path, "run", "trainer.total_training_steps=2", "trainer.save_freq=2", f"trainer.default_local_dir={run_dir}"
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     (run_dir / "global_step_2" / STATE_FILE).unlink()
     out = _train(tmp_path, "run", "trainer.total_training_steps=3", f"trainer.default_local_dir={run_dir}")
@@ -134,13 +155,23 @@ def test_resume_without_tracker_state_is_refused(tmp_path):
 def test_two_job_multirun_of_the_smoke(tmp_path):
     """Basic launcher: jobs run one after another, each with its own Ray session; a bad job does not stop the sweep."""
     env = dict(os.environ, VERL_FILE_LOGGER_ROOT=str(tmp_path / "logs"))
-    cmd = [sys.executable, "-m", "recipe.driver.train", "-m", "experiment=smoke", "trainer.total_training_steps=2",
-           "trainer.save_freq=-1", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-           "erpo.temperature.t_max=0.5,1.4"]  # the first job is refused (t_max < base), the second trains
+    cmd = [
+        sys.executable,
+        "-m",
+        "recipe.driver.train",
+        "-m",
+        "experiment=smoke",
+        "trainer.total_training_steps=2",
+        "trainer.save_freq=-1",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "erpo.temperature.t_max=0.5,1.4",
+    ]  # the first job is refused (t_max < base), the second trains
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stderr[-4000:]
-    statuses = {p.parent.parent.name: json.loads(p.read_text())["status"]
-                for p in (tmp_path / "sweep").glob("*/seed=1/job_status.json")}
+    statuses = {
+        p.parent.parent.name: json.loads(p.read_text())["status"]
+        for p in (tmp_path / "sweep").glob("*/seed=1/job_status.json")
+    }
     # named by the swept key only; the fixed overrides and the seed stay out of the name
     assert statuses == {"erpo.temperature.t_max=0.5": "refused", "erpo.temperature.t_max=1.4": "ok"}
 
@@ -150,8 +181,15 @@ def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
     4 in the pacing window, weights the loss by relative entropy, and ERPO still tempers the rollouts."""
     from recipe.prepo.component import STATE_FILE as PREPO_STATE_FILE
 
-    out = _train(tmp_path, "prepo", "algorithm=erpo_prepo", "prepo.candidate_multiplier=2",
-                 "temperature_schedule=constant", "erpo.temperature.t_max=2.0", "trainer.save_freq=3")
+    out = _train(
+        tmp_path,
+        "prepo",
+        "algorithm=erpo_prepo",
+        "prepo.candidate_multiplier=2",
+        "temperature_schedule=constant",
+        "erpo.temperature.t_max=2.0",
+        "trainer.save_freq=3",
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     steps = _steps(tmp_path, "prepo")
     assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6]
@@ -180,8 +218,14 @@ def test_ra_under_dapo_trains_all_correct_groups(tmp_path):
     train with RA's positive advantage (GRPO would give them 0); rollouts are counted with refills."""
     from recipe.common.rollouts import STATE_FILE as ROLLOUTS_STATE_FILE
 
-    out = _train(tmp_path, "ra", "algorithm=erpo_dapo", "erpo.ra.enabled=true",
-                 "reward.reward_kwargs.overlong_buffer_cfg.len=4", "trainer.total_training_steps=4")
+    out = _train(
+        tmp_path,
+        "ra",
+        "algorithm=erpo_dapo",
+        "erpo.ra.enabled=true",
+        "reward.reward_kwargs.overlong_buffer_cfg.len=4",
+        "trainer.total_training_steps=4",
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     assert "Run plan" in out.stdout and "DAPO refill" in out.stdout
     steps = _steps(tmp_path, "ra")
@@ -204,8 +248,12 @@ def test_greso_skips_prompts_fills_the_batch_and_resumes_its_state(tmp_path):
     variance and GRESO skips; each step still trains on 4 groups. Then a resume from the step-6 checkpoint
     restores GRESO's adapted probabilities and totals, and counting goes on from them."""
     # a model of its own (no warm start: all wrong, and built in seconds)
-    greso = ["algorithm=greso", "trainer.save_freq=3", f"assets.tiny_model_dir={tmp_path / 'tiny'}",
-             "assets.warm_start_steps=0"]
+    greso = [
+        "algorithm=greso",
+        "trainer.save_freq=3",
+        f"assets.tiny_model_dir={tmp_path / 'tiny'}",
+        "assets.warm_start_steps=0",
+    ]
     out = _train(tmp_path, "greso", *greso)
     assert out.returncode == 0, out.stderr[-4000:]
     steps = _steps(tmp_path, "greso")
@@ -228,13 +276,17 @@ def test_greso_skips_prompts_fills_the_batch_and_resumes_its_state(tmp_path):
 
     saved = json.loads((tmp_path / "greso" / "global_step_6" / GRESO_STATE_FILE).read_text())
     assert saved["p_easy"] == pytest.approx(last["greso/p_easy"]) and saved["p_hard"] == pytest.approx(
-        last["greso/p_hard"])
+        last["greso/p_hard"]
+    )
     assert saved["counts"]["candidates_total"] == last["greso/candidates_total"]
 
     out = _train(tmp_path, "greso", *greso, "trainer.total_training_steps=7")
     assert out.returncode == 0, out.stderr[-4000:]
-    restored = re.search(r"GRESO state restored from .*global_step_6: p_easy=([\d.]+), p_hard=([\d.]+), "
-                         r"candidates_total=(\d+), skipped_total=(\d+)", out.stdout + out.stderr)
+    restored = re.search(
+        r"GRESO state restored from .*global_step_6: p_easy=([\d.]+), p_hard=([\d.]+), "
+        r"candidates_total=(\d+), skipped_total=(\d+)",
+        out.stdout + out.stderr,
+    )
     assert restored, "resume did not restore GRESO's state"
     assert float(restored.group(1)) == pytest.approx(saved["p_easy"])
     assert float(restored.group(2)) == pytest.approx(saved["p_hard"])
@@ -253,9 +305,15 @@ def test_a_method_from_its_own_folder_runs_inside_verl(tmp_path):
     travels in the checkpoint."""
     example = ROOT / "tests" / "example_method"
     pythonpath = os.pathsep.join([str(ROOT / "tests"), str(ROOT), os.environ.get("PYTHONPATH", "")])
-    out = _train(tmp_path, "random_skip", f"hydra.searchpath=[pkg://verl.trainer.config,file://{example / 'conf'}]",
-                 "algorithm=random_skip", "random_skip.p=0.5", "trainer.total_training_steps=4",
-                 env_extra={"PYTHONPATH": pythonpath})
+    out = _train(
+        tmp_path,
+        "random_skip",
+        f"hydra.searchpath=[pkg://verl.trainer.config,file://{example / 'conf'}]",
+        "algorithm=random_skip",
+        "random_skip.p=0.5",
+        "trainer.total_training_steps=4",
+        env_extra={"PYTHONPATH": pythonpath},
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     steps = _steps(tmp_path, "random_skip")
     assert [s["step"] for s in steps] == [1, 2, 3, 4]

@@ -13,10 +13,25 @@ from erpo.tiny import build_tiny_model
 
 
 def _cfg(out_dir, **kw):
-    base = dict(source="local", local_dir=None, template="qwen_math_cot", limit=5, out_dir=str(out_dir), batch_size=5,
-                k=2, max_new_tokens=8, temperature=1.0, top_p=1.0, pass_k=[1, 2], progress=False, run_name=None,
-                variant="erpo", seed=0,
-                sampling={"name": "cpu", "temperature": 1.0, "top_p": 1.0, "max_tokens": 16, "k": 2}, train_log=None)
+    base = dict(
+        source="local",
+        local_dir=None,
+        template="qwen_math_cot",
+        limit=5,
+        out_dir=str(out_dir),
+        batch_size=5,
+        k=2,
+        max_new_tokens=8,
+        temperature=1.0,
+        top_p=1.0,
+        pass_k=[1, 2],
+        progress=False,
+        run_name=None,
+        variant="erpo",
+        seed=0,
+        sampling={"name": "cpu", "temperature": 1.0, "top_p": 1.0, "max_tokens": 16, "k": 2},
+        train_log=None,
+    )
     return SimpleNamespace(**{**base, **kw})
 
 
@@ -30,8 +45,10 @@ def test_eval_tiny_model_and_resume(tmp_path):
     saved = json.loads((tmp_path / "res" / f"{result_name(model, 'math500')}.json").read_text())
     assert saved["metrics"] == result["metrics"]
     # The sampling it used is recorded; a value changed from the preset is marked.
-    assert saved["sampling"] == {"preset": "cpu (overridden)", "temperature": 1.0, "top_p": 1.0, "max_tokens": 8,
-                                 "k": 2} and saved["rollouts"] is None
+    assert (
+        saved["sampling"] == {"preset": "cpu (overridden)", "temperature": 1.0, "top_p": 1.0, "max_tokens": 8, "k": 2}
+        and saved["rollouts"] is None
+    )
 
     # A partial file from an interrupted run: finished problems are not generated again.
     partial = tmp_path / "res2" / f"{result_name(model, 'math500')}.partial.jsonl"
@@ -52,12 +69,21 @@ def test_pass_at_k_bounds():
         pass_at_k(2, 1, 4)
 
 
-@pytest.mark.parametrize("n, c, k, named", [
-    (4, 5, 1, "c=5"),  # more correct than samples
-    (4, -1, 1, "negative"), (-4, 0, 1, "negative"), (4, 1, -2, "negative"),
-    (4, 1, 0, "k=0"), (4, 1, 5, "k=5 exceeds"), (0, 0, 1, "k=1 exceeds"),
-    (4.0, 1, 1, "integer"), (4, True, 1, "integer"), (4, 1, 1.5, "integer"),
-])
+@pytest.mark.parametrize(
+    "n, c, k, named",
+    [
+        (4, 5, 1, "c=5"),  # more correct than samples
+        (4, -1, 1, "negative"),
+        (-4, 0, 1, "negative"),
+        (4, 1, -2, "negative"),
+        (4, 1, 0, "k=0"),
+        (4, 1, 5, "k=5 exceeds"),
+        (0, 0, 1, "k=1 exceeds"),
+        (4.0, 1, 1, "integer"),
+        (4, True, 1, "integer"),
+        (4, 1, 1.5, "integer"),
+    ],
+)
 def test_pass_at_k_refuses_impossible_inputs(n, c, k, named):
     with pytest.raises(InputError, match=named):
         pass_at_k(n, c, k)

@@ -109,8 +109,10 @@ BAD_FIELDS = [
     ({"ra": {"enabled": True, "pseudo_reward": 1.0}}, "erpo.ra.pseudo_reward"),
     ({"ra": {"enabled": True, "form": "bonus"}}, "erpo.ra.form"),
     ({"ra": {"enabled": True, "form": "fixed_advantage"}}, "erpo.ra.advantage"),
-    ({"ra": {"enabled": True, "form": "fixed_advantage", "advantage": 0.1, "pseudo_reward": 0.0}},
-     "erpo.ra.pseudo_reward"),
+    (
+        {"ra": {"enabled": True, "form": "fixed_advantage", "advantage": 0.1, "pseudo_reward": 0.0}},
+        "erpo.ra.pseudo_reward",
+    ),
     ({"ra": {"enabled": True, "advantage": 0.1}}, "erpo.ra.advantage"),
     ({"temperature": 1.0}, "erpo.temperature"),
     ({"correct_threshold": 0.0}, "erpo.correct_threshold"),

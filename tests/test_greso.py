@@ -44,8 +44,11 @@ def test_select_uses_one_draw_per_candidate_and_keeps_the_first_k():
 
 
 @settings(max_examples=50, deadline=None)
-@given(pairs=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(list(Outcome))), max_size=40),
-       k=st.integers(0, 50), seed=st.integers(0, 2**32 - 1))
+@given(
+    pairs=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(list(Outcome))), max_size=40),
+    k=st.integers(0, 50),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_selection_partitions_the_candidates(pairs, k, seed):
     streak = np.array([p[0] for p in pairs], dtype=np.int64)
     kind = np.array([p[1] for p in pairs], dtype=np.int64)
@@ -88,8 +91,9 @@ def _stream(controller, steps, batch, rng, solve, epoch_of_step):
         sel = controller.select(["s"] * len(candidates), candidates, batch, rng)
         prompts = candidates[sel.kept]
         correct = rng.binomial(8, solve[prompts])
-        controller.update(step, ["s"] * len(prompts), prompts, [8] * len(prompts), correct, correct / 8,
-                          [1.0] * len(prompts))
+        controller.update(
+            step, ["s"] * len(prompts), prompts, [8] * len(prompts), correct, correct / 8, [1.0] * len(prompts)
+        )
         shares.append(controller.end_step(epoch_of_step(step))["greso/zero_variance_share"])
     return np.asarray(shares)
 
@@ -140,10 +144,16 @@ def test_a_checkpoint_without_greso_state_starts_greso_from_the_config(caplog):
     assert "no GRESO state" in caplog.text and controller.greso.p_easy == 0.3 and len(controller.tracker) == 1
 
 
-@pytest.mark.parametrize("corrupt", [
-    lambda g: g.update(p_easy=1.5), lambda g: g.update(p_hard=None), lambda g: g.update(version=7),
-    lambda g: g["counts"].pop("groups"), lambda g: g["counts"].update(candidates=-2),
-])
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda g: g.update(p_easy=1.5),
+        lambda g: g.update(p_hard=None),
+        lambda g: g.update(version=7),
+        lambda g: g["counts"].pop("groups"),
+        lambda g: g["counts"].update(candidates=-2),
+    ],
+)
 def test_a_corrupt_greso_state_is_refused_and_changes_nothing(corrupt):
     controller = ERPOController(ERPOConfig(), GRESOConfig(enabled=True))
     controller.update(0, ["s"], [0], [8], [8], [1.0], [1.0])
@@ -175,15 +185,22 @@ def test_bad_select_arguments_are_refused_by_name():
         ERPOController(ERPOConfig()).select(["s"], [0], 1, rng)
 
 
-@pytest.mark.parametrize("bad, field", [
-    ({"p_easy": 0.99}, "greso.p_easy"), ({"p_hard": 0.01}, "greso.p_hard"),
-    ({"p_min": 0.6, "p_max": 0.4}, "greso.p_min"),
-    ({"target_zero_variance": 1.5}, "greso.target_zero_variance"), ({"keep_floor": -0.1}, "greso.keep_floor"),
-    ({"adapt_step": 2.0}, "greso.adapt_step"), ({"adapt_from_epoch": -1}, "greso.adapt_from_epoch"),
-    ({"sampling_batch_multiplier": 0.5}, "greso.sampling_batch_multiplier"),
-    ({"hard_target_weight": -1.0}, "greso.hard_target_weight"), ({"enabled": "yes"}, "greso.enabled"),
-    ({"p_esay": 0.5}, "greso.p_esay"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"p_easy": 0.99}, "greso.p_easy"),
+        ({"p_hard": 0.01}, "greso.p_hard"),
+        ({"p_min": 0.6, "p_max": 0.4}, "greso.p_min"),
+        ({"target_zero_variance": 1.5}, "greso.target_zero_variance"),
+        ({"keep_floor": -0.1}, "greso.keep_floor"),
+        ({"adapt_step": 2.0}, "greso.adapt_step"),
+        ({"adapt_from_epoch": -1}, "greso.adapt_from_epoch"),
+        ({"sampling_batch_multiplier": 0.5}, "greso.sampling_batch_multiplier"),
+        ({"hard_target_weight": -1.0}, "greso.hard_target_weight"),
+        ({"enabled": "yes"}, "greso.enabled"),
+        ({"p_esay": 0.5}, "greso.p_esay"),
+    ],
+)
 def test_invalid_greso_config_names_the_field(bad, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         GRESOConfig.from_dict(bad)
@@ -216,23 +233,44 @@ def test_mean_score_rule_follows_gresos_thresholds_not_acc():
     n = np.array([16, 16, 16, 16])
     n_correct = np.array([16, 0, 1, 15])
     mean = np.array([1.0, 0.1, 1 / 16, (15 + 0.1) / 16])
-    controller.update(step=1, sources=["s"] * 4, indices=[0, 1, 2, 3], n=n, n_correct=n_correct,
-                      mean_reward=mean, temperature_used=np.ones(4))
+    controller.update(
+        step=1,
+        sources=["s"] * 4,
+        indices=[0, 1, 2, 3],
+        n=n,
+        n_correct=n_correct,
+        mean_reward=mean,
+        temperature_used=np.ones(4),
+    )
     streak, kind = controller.tracker.zero_variance_streaks(["s"] * 4, [0, 1, 2, 3])
     assert kind.tolist() == [Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.ALL_WRONG, Outcome.MIXED]
     by_acc = ERPOController(ERPOConfig(enabled=False), GRESOConfig(enabled=True))
-    by_acc.update(step=1, sources=["s"] * 4, indices=[0, 1, 2, 3], n=n, n_correct=n_correct, mean_reward=mean,
-                  temperature_used=np.ones(4))
+    by_acc.update(
+        step=1,
+        sources=["s"] * 4,
+        indices=[0, 1, 2, 3],
+        n=n,
+        n_correct=n_correct,
+        mean_reward=mean,
+        temperature_used=np.ones(4),
+    )
     assert by_acc.tracker.zero_variance_streaks(["s"] * 4, [0, 1, 2, 3])[1].tolist() == [
-        Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.MIXED, Outcome.MIXED]
+        Outcome.ALL_CORRECT,
+        Outcome.ALL_WRONG,
+        Outcome.MIXED,
+        Outcome.MIXED,
+    ]
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"group_rule": "mean_score"}, "greso.easy_mean_at_least"),
-    ({"easy_mean_at_least": 0.98}, "greso.easy_mean_at_least"),  # read only under mean_score
-    ({"group_rule": "mean", **{k: v for k, v in GRESO_RULE.items() if k != "group_rule"}}, "greso.group_rule"),
-    ({**GRESO_RULE, "hard_mean_at_most": 0.99}, "greso.hard_mean_at_most"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"group_rule": "mean_score"}, "greso.easy_mean_at_least"),
+        ({"easy_mean_at_least": 0.98}, "greso.easy_mean_at_least"),  # read only under mean_score
+        ({"group_rule": "mean", **{k: v for k, v in GRESO_RULE.items() if k != "group_rule"}}, "greso.group_rule"),
+        ({**GRESO_RULE, "hard_mean_at_most": 0.99}, "greso.hard_mean_at_most"),
+    ],
+)
 def test_mean_score_rule_settings_are_checked(fields, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         GRESOConfig.from_dict({"enabled": True, **fields})

@@ -50,11 +50,13 @@ class FakeVerl:
         self.requests.append(num_prompts)
         index = [(self.position + i) % self.config.num_prompts for i in range(num_prompts)]
         self.position += num_prompts
-        batch = tu.get_tensordict({
-            "input_ids": torch.tensor(index, dtype=torch.long).unsqueeze(1),
-            "data_source": np.array([SOURCE] * num_prompts, dtype=object),
-            "index": np.array(index, dtype=object),
-        })
+        batch = tu.get_tensordict(
+            {
+                "input_ids": torch.tensor(index, dtype=torch.long).unsqueeze(1),
+                "data_source": np.array([SOURCE] * num_prompts, dtype=object),
+                "index": np.array(index, dtype=object),
+            }
+        )
         tu.assign_non_tensor_data(batch, "global_steps", self.global_steps)
         return batch
 
@@ -80,12 +82,15 @@ class Trainer(FakeVerl):
 
 
 def make(num_prompts=16, batch=4, gen_batch_size=None, dapo=False, **greso):
-    config = OmegaConf.create({
-        "num_prompts": num_prompts, "seed": 3,
-        "data": {"train_batch_size": batch, "gen_batch_size": gen_batch_size},
-        "algorithm": {"filter_groups": {"enable": dapo}},
-        "greso": {"enabled": True, **greso},
-    })
+    config = OmegaConf.create(
+        {
+            "num_prompts": num_prompts,
+            "seed": 3,
+            "data": {"train_batch_size": batch, "gen_batch_size": gen_batch_size},
+            "algorithm": {"filter_groups": {"enable": dapo}},
+            "greso": {"enabled": True, **greso},
+        }
+    )
     return Trainer(config)
 
 
@@ -95,8 +100,17 @@ def indices(batch) -> list[int]:
 
 def groups(prompts, n_correct, n=4) -> list[ScoredGroup]:
     """One scored group per prompt, ``n_correct`` of ``n`` correct."""
-    return [ScoredGroup(SOURCE, int(p), 1.0, tuple([1.0] * n_correct + [0.0] * (n - n_correct)),
-                        tuple([True] * n_correct + [False] * (n - n_correct)), True) for p in prompts]
+    return [
+        ScoredGroup(
+            SOURCE,
+            int(p),
+            1.0,
+            tuple([1.0] * n_correct + [0.0] * (n - n_correct)),
+            tuple([True] * n_correct + [False] * (n - n_correct)),
+            True,
+        )
+        for p in prompts
+    ]
 
 
 def record(trainer, prompts, n_correct, n=4) -> dict:
@@ -149,8 +163,9 @@ def test_loader_chunks_larger_than_the_shortfall_carry_kept_prompts_to_the_next_
     refill = indices(trainer.next_batch(3))  # a DAPO refill of 3
     assert len(refill) == 3
     drawn = set(range(trainer.position))
-    skipped = drawn - set(first) - set(refill) - {int(unwrap_non_tensor(i))
-                                                  for c in trainer.greso.carry for i in c["index"]}
+    skipped = (
+        drawn - set(first) - set(refill) - {int(unwrap_non_tensor(i)) for c in trainer.greso.carry for i in c["index"]}
+    )
     assert skipped <= {2, 5}  # only the easy prompts can be skipped; kept ones are never lost
     assert not set(first) & set(refill)
 
@@ -209,13 +224,16 @@ def compose():
     return run
 
 
-@pytest.mark.parametrize("overrides, field", [
-    (["algorithm=greso", "prepo.enabled=true"], "prepo.enabled"),
-    (["algorithm=erpo_prepo", "greso.enabled=true"], "greso.enabled"),
-    (["algorithm=greso", "greso.p_min=0.6"], "greso.p_easy"),
-    (["algorithm=greso", "greso.sampling_batch_multiplier=0.5"], "greso.sampling_batch_multiplier"),
-    (["algorithm=greso", "+trainer.v1.sync.parameter_sync_step=2"], "parameter_sync_step"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (["algorithm=greso", "prepo.enabled=true"], "prepo.enabled"),
+        (["algorithm=erpo_prepo", "greso.enabled=true"], "greso.enabled"),
+        (["algorithm=greso", "greso.p_min=0.6"], "greso.p_easy"),
+        (["algorithm=greso", "greso.sampling_batch_multiplier=0.5"], "greso.sampling_batch_multiplier"),
+        (["algorithm=greso", "+trainer.v1.sync.parameter_sync_step=2"], "parameter_sync_step"),
+    ],
+)
 def test_bad_greso_combinations_are_refused_naming_the_field(compose, overrides, field):
     from recipe.erpo.refusals import ConfigRefused, refuse_bad_fields
 
@@ -223,12 +241,15 @@ def test_bad_greso_combinations_are_refused_naming_the_field(compose, overrides,
         refuse_bad_fields(compose(*overrides))
 
 
-@pytest.mark.parametrize("algorithm, names", [
-    ("grpo", ["rollouts", "erpo"]),
-    ("greso", ["rollouts", "greso", "erpo"]),
-    ("erpo_greso", ["rollouts", "greso", "erpo"]),
-    ("erpo_prepo", ["rollouts", "prepo", "erpo"]),
-])
+@pytest.mark.parametrize(
+    "algorithm, names",
+    [
+        ("grpo", ["rollouts", "erpo"]),
+        ("greso", ["rollouts", "greso", "erpo"]),
+        ("erpo_greso", ["rollouts", "greso", "erpo"]),
+        ("erpo_prepo", ["rollouts", "prepo", "erpo"]),
+    ],
+)
 def test_presets_pass_the_refusals_and_build_their_components_in_order(compose, algorithm, names):
     """The registry builds each preset's components once, GRESO (or PREPO) choosing before ERPO tempers."""
     from erpo.components import build_components

@@ -37,8 +37,11 @@ def _run(name, variant, seed, values):
 
 
 def test_seed_bands_and_final_table():
-    runs = [_run("a1", "a", 1, [0.0, 1.0, 2.0]), _run("a2", "a", 2, [2.0, 3.0, 4.0]),
-            _run("b1", "b", 1, [5.0, 5.0, 5.0])]
+    runs = [
+        _run("a1", "a", 1, [0.0, 1.0, 2.0]),
+        _run("a2", "a", 2, [2.0, 3.0, 4.0]),
+        _run("b1", "b", 1, [5.0, 5.0, 5.0]),
+    ]
     bands = seed_bands(runs, "m").set_index(["group", "step"])
     assert bands.loc[("a", 2)].tolist() == [2.0, 1.0, 3.0, 2]
     assert bands.loc[("b", 3)]["count"] == 1

@@ -109,7 +109,8 @@ def _ra_advantage_of_16_correct(**settings) -> float:
         rewards = torch.ones(16, 1)
         reactivation.set_all_correct_groups({"g"})
         adv, _ = reactivation.compute_erpo_grpo_advantage(
-            rewards, torch.ones_like(rewards), np.array(["g"] * 16), config={"norm_adv_by_std_in_grpo": norm_by_std})
+            rewards, torch.ones_like(rewards), np.array(["g"] * 16), config={"norm_adv_by_std_in_grpo": norm_by_std}
+        )
         assert torch.all(adv == adv[0, 0])  # one value for the whole group
         return float(adv[0, 0])
     finally:
@@ -122,13 +123,15 @@ def test_ra_forms_on_an_all_correct_group_of_16_at_two_magnitudes():
     refused there); without it, (1 - p) / 17; fixed_advantage: the advantage itself, which survives."""
     virtual_std = [_ra_advantage_of_16_correct(form="virtual_response", pseudo_reward=p) for p in (0.0, -1.0)]
     assert virtual_std == pytest.approx([1 / 17**0.5] * 2, rel=1e-4)  # the magnitude does nothing
-    virtual_raw = [_ra_advantage_of_16_correct(form="virtual_response", pseudo_reward=p, norm_by_std=False)
-                   for p in (0.0, -1.0)]
+    virtual_raw = [
+        _ra_advantage_of_16_correct(form="virtual_response", pseudo_reward=p, norm_by_std=False) for p in (0.0, -1.0)
+    ]
     assert virtual_raw == pytest.approx([1 / 17, 2 / 17]) and virtual_raw[0] != virtual_raw[1]
     fixed = [_ra_advantage_of_16_correct(form="fixed_advantage", advantage=a) for a in (0.1, 0.5)]
     assert fixed == pytest.approx([0.1, 0.5]) and fixed[0] != fixed[1]
-    fixed_raw = [_ra_advantage_of_16_correct(form="fixed_advantage", advantage=a, norm_by_std=False)
-                 for a in (0.1, 0.5)]
+    fixed_raw = [
+        _ra_advantage_of_16_correct(form="fixed_advantage", advantage=a, norm_by_std=False) for a in (0.1, 0.5)
+    ]
     assert fixed_raw == pytest.approx([0.1, 0.5])
 
 

@@ -22,19 +22,39 @@ def acc(pred_answer: str, gold, source: str = "math500", **extra) -> bool:
 
 
 # --- a list of digits is never a number, and a number never a list --------------------------------
-@pytest.mark.parametrize("pred, gold", [
-    ("1, 8", "18"), ("1,8", "18"), ("3, 5, 7", "357"), ("357", "3, 5, 7"), ("35, 7", "357"),
-    ("1, 2, 3", "123"), ("12, 345", "12345"), ("1,23", "123"), ("1 or 8", "18"), ("\\{1, 8\\}", "18"),
-])
+@pytest.mark.parametrize(
+    "pred, gold",
+    [
+        ("1, 8", "18"),
+        ("1,8", "18"),
+        ("3, 5, 7", "357"),
+        ("357", "3, 5, 7"),
+        ("35, 7", "357"),
+        ("1, 2, 3", "123"),
+        ("12, 345", "12345"),
+        ("1,23", "123"),
+        ("1 or 8", "18"),
+        ("\\{1, 8\\}", "18"),
+    ],
+)
 def test_digit_lists_and_numbers_differ(pred, gold):
     assert not acc(pred, gold)
 
 
-@pytest.mark.parametrize("pred, gold", [
-    ("12,345", "12345"), ("1,000,000", "1000000"), ("10,\\!080", "10080"), ("11,\\! 111,\\! 100", "11111100"),
-    ("1\\,000", "1000"), ("10{,}000", "10000"), ("3, 5, 7", "3, 5, 7"), ("7, 3, 5", "3, 5, 7"),
-    ("\\{3, 5, 7\\}", "3,5,7"),
-])
+@pytest.mark.parametrize(
+    "pred, gold",
+    [
+        ("12,345", "12345"),
+        ("1,000,000", "1000000"),
+        ("10,\\!080", "10080"),
+        ("11,\\! 111,\\! 100", "11111100"),
+        ("1\\,000", "1000"),
+        ("10{,}000", "10000"),
+        ("3, 5, 7", "3, 5, 7"),
+        ("7, 3, 5", "3, 5, 7"),
+        ("\\{3, 5, 7\\}", "3,5,7"),
+    ],
+)
 def test_thousands_separators_and_unordered_lists_still_score(pred, gold):
     assert acc(pred, gold)
 
@@ -50,27 +70,41 @@ def test_ten_times_the_gold_is_wrong_at_every_scale(exponent):
     assert acc(f"2.5 \\cdot 10^{{{exponent}}}", gold)
 
 
-@pytest.mark.parametrize("pred, gold, expected", [
-    ("0.00000002", "0.0000002", False), ("2e-8", "0.00000002", True), ("1e-7", "10^{-7}", True),
-    ("\\frac{1}{3}", "0.333333", True), ("0.33", "\\frac{1}{3}", False), ("0.3333", "\\frac13", False),
-    ("100000001", "100000000", False), ("100000000.5", "100000000", False), ("100000000.0", "100000000", True),
-    ("\\frac{1000001}{1000000}", "1", False), ("-2e-9", "2e-9", False), ("0", "1e-12", False),
-])
+@pytest.mark.parametrize(
+    "pred, gold, expected",
+    [
+        ("0.00000002", "0.0000002", False),
+        ("2e-8", "0.00000002", True),
+        ("1e-7", "10^{-7}", True),
+        ("\\frac{1}{3}", "0.333333", True),
+        ("0.33", "\\frac{1}{3}", False),
+        ("0.3333", "\\frac13", False),
+        ("100000001", "100000000", False),
+        ("100000000.5", "100000000", False),
+        ("100000000.0", "100000000", True),
+        ("\\frac{1000001}{1000000}", "1", False),
+        ("-2e-9", "2e-9", False),
+        ("0", "1e-12", False),
+    ],
+)
 def test_numeric_comparison_rules(pred, gold, expected):
     assert acc(pred, gold) is expected
 
 
-@pytest.mark.parametrize("pred, gold, expected", [
-    # decided by math-verify in the worker (not plain numbers): its absolute 6-decimal rounding is replaced
-    ("1.6 \\times 10^{-19} q", "1.6 \\times 10^{-18} q", False),
-    ("1.6 \\times 10^{-19} q", "1.6 \\times 10^{-19} q", True),
-    ("(2\\times10^{-8}, 1)", "(2\\times10^{-7}, 1)", False),
-    ("(2\\times10^{-8}, 1)", "(2\\times10^{-8}, 1)", True),
-    ("\\sqrt{2} \\times 10^{-9}", "1.414214 \\times 10^{-9}", True),
-    ("\\sqrt{2} \\times 10^{-9}", "1.414214 \\times 10^{-8}", False),
-    ("\\frac{\\sqrt{2}}{2}", "0.707107", True),
-    ("2\\sqrt{2}", "\\sqrt{8}", True),
-])
+@pytest.mark.parametrize(
+    "pred, gold, expected",
+    [
+        # decided by math-verify in the worker (not plain numbers): its absolute 6-decimal rounding is replaced
+        ("1.6 \\times 10^{-19} q", "1.6 \\times 10^{-18} q", False),
+        ("1.6 \\times 10^{-19} q", "1.6 \\times 10^{-19} q", True),
+        ("(2\\times10^{-8}, 1)", "(2\\times10^{-7}, 1)", False),
+        ("(2\\times10^{-8}, 1)", "(2\\times10^{-8}, 1)", True),
+        ("\\sqrt{2} \\times 10^{-9}", "1.414214 \\times 10^{-9}", True),
+        ("\\sqrt{2} \\times 10^{-9}", "1.414214 \\times 10^{-8}", False),
+        ("\\frac{\\sqrt{2}}{2}", "0.707107", True),
+        ("2\\sqrt{2}", "\\sqrt{8}", True),
+    ],
+)
 def test_relative_tolerance_inside_symbolic_comparison(pred, gold, expected):
     assert acc(pred, gold) is expected
 
@@ -114,16 +148,35 @@ def test_percent_pred_for_plain_gold():
 
 
 # --- hedges ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("pred", ["33 \\lor 34", "33 \\vee 34", "33 or 34", "33 \\text{ or } 34", "34 \\text{ (or 33)}",
-                                  "33, 34", "x = 33 \\text{ or } x = 34"])
+@pytest.mark.parametrize(
+    "pred",
+    [
+        "33 \\lor 34",
+        "33 \\vee 34",
+        "33 or 34",
+        "33 \\text{ or } 34",
+        "34 \\text{ (or 33)}",
+        "33, 34",
+        "x = 33 \\text{ or } x = 34",
+    ],
+)
 def test_hedged_answers_score_zero(pred):
     assert not acc(pred, "34")
 
 
 # --- \boxed without braces ------------------------------------------------------------------------
-@pytest.mark.parametrize("text, gold", [("so \\boxed 9", "9"), ("\\boxed 9.", "9"), ("$\\boxed 42$", "42"),
-                                        ("\\boxed{ 7 }", "7"), ("\\boxed {7}", "7"), ("\\fbox{5}", "5"),
-                                        ("\\boxed9", "9")])
+@pytest.mark.parametrize(
+    "text, gold",
+    [
+        ("so \\boxed 9", "9"),
+        ("\\boxed 9.", "9"),
+        ("$\\boxed 42$", "42"),
+        ("\\boxed{ 7 }", "7"),
+        ("\\boxed {7}", "7"),
+        ("\\fbox{5}", "5"),
+        ("\\boxed9", "9"),
+    ],
+)
 def test_box_spellings(text, gold):
     assert compute_score("math500", text, gold)["acc"]
 
@@ -135,9 +188,20 @@ def test_box_without_argument_is_no_answer():
 
 # --- the time bound -------------------------------------------------------------------------------
 WORST = [
-    "9^{9^{9^{9}}}", "9^9^9^9", "2^{2^{2^{100}}}", "((10!)!)!", "10!!!", "(2^{100})!", "99999^{99999}",
-    "(10^{400})^{99999}", "9^{9999 \\cdot 9999}", "\\sqrt{10^{19999}+1}", "\\frac{9999^{4000}}{9998^{4000}}",
-    "\\tan(10^{19000})", "1+" * 140 + "1", "\\sqrt{" * 20 + "2" + "}" * 20,
+    "9^{9^{9^{9}}}",
+    "9^9^9^9",
+    "2^{2^{2^{100}}}",
+    "((10!)!)!",
+    "10!!!",
+    "(2^{100})!",
+    "99999^{99999}",
+    "(10^{400})^{99999}",
+    "9^{9999 \\cdot 9999}",
+    "\\sqrt{10^{19999}+1}",
+    "\\frac{9999^{4000}}{9998^{4000}}",
+    "\\tan(10^{19000})",
+    "1+" * 140 + "1",
+    "\\sqrt{" * 20 + "2" + "}" * 20,
 ]
 
 
@@ -168,6 +232,7 @@ def test_a_worker_started_by_a_short_lived_thread_outlives_it(monkeypatch):
     """verl scores from executor threads; a replacement worker started by one must not die with it."""
     monkeypatch.setattr(math_reward, "TIMEOUT_S", 1.0)
     before = reward_stats()
+
     def kill_a_worker_then_exit():
         compute_score("math500", B % "\\sqrt{10^{19999}+1}", "3")  # late: killed, replacement started here
         warm_up()  # this thread lives until the replacement runs, then exits
@@ -209,8 +274,14 @@ def test_a_burst_of_late_answers_delays_right_answers_instead_of_failing_them(mo
 
 
 def test_concurrent_calls_from_threads_agree_with_sequential():
-    cases = [("x^2+2x+1", "(x+1)^2", True), ("\\frac{1}{2}", "0.5", True), ("\\sqrt{3}", "\\sqrt{2}", False),
-             ("[1,3)", "[1, 3)", True), ("(1,2)", "(2,1)", False), ("2\\pi", "6.283185", True)] * 4
+    cases = [
+        ("x^2+2x+1", "(x+1)^2", True),
+        ("\\frac{1}{2}", "0.5", True),
+        ("\\sqrt{3}", "\\sqrt{2}", False),
+        ("[1,3)", "[1, 3)", True),
+        ("(1,2)", "(2,1)", False),
+        ("2\\pi", "6.283185", True),
+    ] * 4
     results = [None] * len(cases)
 
     def score(i):
@@ -242,10 +313,14 @@ from erpo.data.sources import EVAL_SETS, SOURCES  # noqa: E402
 from erpo.rewards.answers import double_superscript  # noqa: E402
 
 _BASES = st.one_of(
-    st.integers(0, 359).map(lambda n: f"{n}^\\circ"), st.integers(0, 359).map(lambda n: f"{n}^{{\\circ}}"),
-    st.integers(2, 99).map(lambda n: f"{n}^{{3}}"), st.sampled_from(["x^2", "e^{x}", "2^{10}", "\\pi^2"]))
-_EXTRA = st.one_of(st.integers(2, 9).map(str), st.integers(2, 99).map(lambda k: f"{{{k}}}"),
-                   st.sampled_from(["\\circ", "{-1}", "x"]))
+    st.integers(0, 359).map(lambda n: f"{n}^\\circ"),
+    st.integers(0, 359).map(lambda n: f"{n}^{{\\circ}}"),
+    st.integers(2, 99).map(lambda n: f"{n}^{{3}}"),
+    st.sampled_from(["x^2", "e^{x}", "2^{10}", "\\pi^2"]),
+)
+_EXTRA = st.one_of(
+    st.integers(2, 9).map(str), st.integers(2, 99).map(lambda k: f"{{{k}}}"), st.sampled_from(["\\circ", "{-1}", "x"])
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -274,9 +349,19 @@ def _decimal(p: int, q: int) -> str:
 
 
 @settings(max_examples=30, deadline=None)
-@given(p=st.integers(-999, 999), q=_DENOMINATORS, form=st.sampled_from(
-    ["The answer is {p}/{q}", "so she pays {p}/{q} dollars.", "#### {p}/{q}", "the answer is \\frac{{{p}}}{{{q}}}",
-     "#### \\dfrac{{{p}}}{{{q}}}"]))
+@given(
+    p=st.integers(-999, 999),
+    q=_DENOMINATORS,
+    form=st.sampled_from(
+        [
+            "The answer is {p}/{q}",
+            "so she pays {p}/{q} dollars.",
+            "#### {p}/{q}",
+            "the answer is \\frac{{{p}}}{{{q}}}",
+            "#### \\dfrac{{{p}}}{{{q}}}",
+        ]
+    ),
+)
 def test_gsm8k_fallback_reads_a_final_fraction_as_its_value(p, q, form):
     """GSM8K's fallback took "2" from "The answer is 1/2": a final fraction (a/b, \\frac, \\dfrac, signed) is
     read as one number, so it scores for the gold written as a decimal and not for a neighbouring value."""
@@ -312,17 +397,23 @@ def test_shared_eval_sets_score_each_listed_alternative(name, tmp_path):
         pytest.skip(f"no shared copy of {name}")
     rows, _ = build_rows(name, raw)
     listed = [(r, a) for r in rows for a in r["extra_info"]["answers"] if len(r["extra_info"]["answers"]) > 1]
-    refused = [a for r, a in listed
-               if not compute_score(r["data_source"], B % a, r["reward_model"]["ground_truth"], r["extra_info"])["acc"]]
+    refused = [
+        a
+        for r, a in listed
+        if not compute_score(r["data_source"], B % a, r["reward_model"]["ground_truth"], r["extra_info"])["acc"]
+    ]
     assert not refused, f"{name}: {len(refused)} of {len(listed)} listed alternatives refused, e.g. {refused[:3]}"
 
 
 # --- reward scales: ours, DAPO's and GRESO's; acc never depends on the scale -------------------------
-@pytest.mark.parametrize("scale, expected", [
-    ("zero_one", (1.0, 0.0, 0.0)),  # ours
-    ("dapo", (1.0, -1.0, -1.0)),  # DAPO Sec. 2.4, Eq. 7
-    ("greso", (1.0, 0.1, 0.0)),  # GRESO's latex_math.compute_score: 0.1 for a wrong \boxed answer
-])
+@pytest.mark.parametrize(
+    "scale, expected",
+    [
+        ("zero_one", (1.0, 0.0, 0.0)),  # ours
+        ("dapo", (1.0, -1.0, -1.0)),  # DAPO Sec. 2.4, Eq. 7
+        ("greso", (1.0, 0.1, 0.0)),  # GRESO's latex_math.compute_score: 0.1 for a wrong \boxed answer
+    ],
+)
 def test_reward_scales(scale, expected):
     outs = [compute_score("math500", text, "3", scale=scale) for text in (B % "3", B % "4", "no answer")]
     assert tuple(o["score"] for o in outs) == expected

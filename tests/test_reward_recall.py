@@ -75,8 +75,9 @@ def test_another_rows_answer_scores_zero(name):
     def wrongly_accepted(i):
         other = _other_answer(rows, i)
         row = rows[i]
-        result = compute_score(row["data_source"], f"\\boxed{{{other}}}", row["reward_model"]["ground_truth"],
-                               row["extra_info"])
+        result = compute_score(
+            row["data_source"], f"\\boxed{{{other}}}", row["reward_model"]["ground_truth"], row["extra_info"]
+        )
         return (i, other, row["extra_info"]["answers"]) if result["acc"] else None
 
     with ThreadPoolExecutor(4) as pool:

@@ -29,8 +29,17 @@ def _compose(*overrides):
 def test_plan_numbers_by_hand():
     # 17,400 deduplicated rows, 512 prompts x 16, 175 steps: 33 steps per epoch (17400 // 512),
     # 175 * 512 / 17400 = 5.149 visits, 175 * 512 * 16 = 1,433,600 rollouts, ceiling 10x that.
-    inputs = PlanInputs(rows=17400, duplicate_rows=0, train_batch_size=512, n=16, total_epochs=100,
-                        total_training_steps=175, dapo=True, max_num_gen_batches=10, erpo=True)
+    inputs = PlanInputs(
+        rows=17400,
+        duplicate_rows=0,
+        train_batch_size=512,
+        n=16,
+        total_epochs=100,
+        total_training_steps=175,
+        dapo=True,
+        max_num_gen_batches=10,
+        erpo=True,
+    )
     plan = make_plan(inputs)
     assert (plan.steps, plan.steps_per_epoch, plan.epochs_cut_steps) == (175, 33, False)
     assert plan.expected_visits == pytest.approx(5.1494, abs=1e-4)
@@ -39,32 +48,53 @@ def test_plan_numbers_by_hand():
     text = format_plan(plan, inputs)
     assert "1,433,600 minimum" in text and "14,336,000 at the DAPO ceiling" in text
     # The hub's undeduplicated copy: 1.79M rows, ~100 copies per problem -> 0.05 visits.
-    raw = make_plan(PlanInputs(rows=1_790_000, duplicate_rows=1_772_600, train_batch_size=512, n=16,
-                               total_epochs=100, total_training_steps=175, erpo=True))
+    raw = make_plan(
+        PlanInputs(
+            rows=1_790_000,
+            duplicate_rows=1_772_600,
+            train_batch_size=512,
+            n=16,
+            total_epochs=100,
+            total_training_steps=175,
+            erpo=True,
+        )
+    )
     assert raw.distinct_problems == 17_400 and raw.expected_visits == pytest.approx(0.05006, abs=1e-4)
 
 
 def test_plan_epochs_cut_and_prepo_scoring():
     # total_epochs=1 with 34 steps per epoch stops at 34 whatever total_training_steps says (verl's loop).
-    plan = make_plan(PlanInputs(rows=17408, duplicate_rows=0, train_batch_size=512, n=16, total_epochs=1,
-                                total_training_steps=175))
+    plan = make_plan(
+        PlanInputs(rows=17408, duplicate_rows=0, train_batch_size=512, n=16, total_epochs=1, total_training_steps=175)
+    )
     assert (plan.steps, plan.epochs_cut_steps) == (34, True)
     # PREPO: 128 x 5 candidates scored per step; Random at 884 steps spends 905,216 rollouts.
-    inputs = PlanInputs(rows=7500, duplicate_rows=12, train_batch_size=128, n=8, total_epochs=100,
-                        total_training_steps=884, prepo=True, candidate_multiplier=5, rollout_budget=905000,
-                        rollout_budget_source="paper")
+    inputs = PlanInputs(
+        rows=7500,
+        duplicate_rows=12,
+        train_batch_size=128,
+        n=8,
+        total_epochs=100,
+        total_training_steps=884,
+        prepo=True,
+        candidate_multiplier=5,
+        rollout_budget=905000,
+        rollout_budget_source="paper",
+    )
     plan = make_plan(inputs)
     assert (plan.scoring_forward_passes_per_step, plan.scoring_forward_passes_total) == (640, 565_760)
     assert plan.rollouts_total == 905_216 and plan.distinct_problems == 7488
     assert "rollout budget       905,000 (paper)" in format_plan(plan, inputs)
     with pytest.raises(InputError, match="rows=3"):
-        make_plan(PlanInputs(rows=3, duplicate_rows=0, train_batch_size=4, n=2, total_epochs=1,
-                             total_training_steps=None))
+        make_plan(
+            PlanInputs(rows=3, duplicate_rows=0, train_batch_size=4, n=2, total_epochs=1, total_training_steps=None)
+        )
 
 
 def test_erpo_with_too_few_visits_is_refused_with_the_fix():
-    inputs = PlanInputs(rows=1000, duplicate_rows=0, train_batch_size=100, n=4, total_epochs=100,
-                        total_training_steps=15, erpo=True)
+    inputs = PlanInputs(
+        rows=1000, duplicate_rows=0, train_batch_size=100, n=4, total_epochs=100, total_training_steps=15, erpo=True
+    )
     plan = make_plan(inputs)
     why = visits_refusal(plan, inputs, 2.0)
     assert "1.50 expected visits" in why and "total_training_steps>=20" in why
@@ -90,8 +120,11 @@ def test_plan_refusals_on_composed_configs():
 
 
 def _experiments():
-    return sorted(str(p.relative_to(Path(CONF_DIR) / "experiment").with_suffix(""))
-                  for p in (Path(CONF_DIR) / "experiment").rglob("*.yaml") if not p.name.startswith("_"))
+    return sorted(
+        str(p.relative_to(Path(CONF_DIR) / "experiment").with_suffix(""))
+        for p in (Path(CONF_DIR) / "experiment").rglob("*.yaml")
+        if not p.name.startswith("_")
+    )
 
 
 @pytest.mark.parametrize("experiment", _experiments())
@@ -103,8 +136,14 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
     # the CPU study: its RL pool (benchmarks/cpu_study/model.py SPEC: rl_levels x train_per_level).
     from benchmarks.cpu_study.model import rl_pool_size
 
-    rows = {"dapo_math": 17_400, "math": 7_500, "gsm8k": 7_473, "toy": int(cfg.assets.toy_train_rows),
-            "cpu_study": rl_pool_size(), "dapo_math_math": 17_400 + 7_500}[cfg.data.name]
+    rows = {
+        "dapo_math": 17_400,
+        "math": 7_500,
+        "gsm8k": 7_473,
+        "toy": int(cfg.assets.toy_train_rows),
+        "cpu_study": rl_pool_size(),
+        "dapo_math_math": 17_400 + 7_500,
+    }[cfg.data.name]
     inputs = plan_inputs(cfg, rows, 0)
     plan = make_plan(inputs)
     assert plan.steps == steps and not plan.epochs_cut_steps
@@ -120,8 +159,14 @@ def test_every_experiment_runs_its_total_training_steps(experiment):
 def test_erpo_paper_rows_are_175_steps_sourced_to_the_reviews():
     text = (ROOT / "recipe/conf/experiment/erpo_paper/_base.yaml").read_text()
     assert "total_training_steps: 175" in text and "reviewer 4" in text and "unverified" in text
-    for name in ("erpo_qwen2.5-3b", "erpo_qwen2.5-7b", "dapo_qwen2.5-3b", "dapo_qwen2.5-7b", "ra_qwen2.5-3b",
-                 "ra_qwen2.5-7b"):
+    for name in (
+        "erpo_qwen2.5-3b",
+        "erpo_qwen2.5-7b",
+        "dapo_qwen2.5-3b",
+        "dapo_qwen2.5-7b",
+        "ra_qwen2.5-3b",
+        "ra_qwen2.5-7b",
+    ):
         assert _compose(f"experiment=erpo_paper/{name}").trainer.total_training_steps == 175
 
 
@@ -141,9 +186,16 @@ def test_qwen3_4b_readings_print_the_token_budget_each_implies():
 
 
 def _parquet(path, questions):
-    rows = [{"data_source": "s", "prompt": [{"role": "user", "content": q}], "ability": "math",
-             "reward_model": {"style": "rule", "ground_truth": a}, "extra_info": {"index": i}}
-            for i, (q, a) in enumerate(questions)]
+    rows = [
+        {
+            "data_source": "s",
+            "prompt": [{"role": "user", "content": q}],
+            "ability": "math",
+            "reward_model": {"style": "rule", "ground_truth": a},
+            "extra_info": {"index": i},
+        }
+        for i, (q, a) in enumerate(questions)
+    ]
     pd.DataFrame(rows).to_parquet(path)
 
 
@@ -151,15 +203,28 @@ def test_cli_prints_the_plan_of_a_tiny_parquet(tmp_path):
     path = tmp_path / "train.parquet"
     _parquet(path, [("What is 1+1?", "2"), ("What is  1+1?", "2"), ("What is 2+2?", "4"), ("3+3?", "6")] * 2)
     assert parquet_counts([str(path)]) == (8, 5)  # whitespace-only variants are the same problem
-    cmd = [sys.executable, "-m", "recipe.driver.show_plan", "algorithm=dapo", f"data.train_files={path}",
-           "data.train_batch_size=2", "actor_rollout_ref.rollout.n=4", "trainer.total_training_steps=6"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recipe.driver.show_plan",
+        "algorithm=dapo",
+        f"data.train_files={path}",
+        "data.train_batch_size=2",
+        "actor_rollout_ref.rollout.n=4",
+        "trainer.total_training_steps=6",
+    ]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "8 (3 distinct problems, 5 duplicate rows)" in out.stdout
     assert "steps                6 (4 per epoch" in out.stdout and "1.50 expected" in out.stdout
     assert "48 minimum, 480 at the DAPO ceiling" in out.stdout
-    refused = subprocess.run([*cmd[:3], "algorithm=erpo", *cmd[4:], "trainer.total_training_steps=4"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
+    refused = subprocess.run(
+        [*cmd[:3], "algorithm=erpo", *cmd[4:], "trainer.total_training_steps=4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert refused.returncode == 2 and "erpo.min_expected_visits" in refused.stderr
 
 
@@ -169,8 +234,11 @@ def test_rollout_counter_counts_dispatches_and_round_trips():
     assert counter.record_dispatch(2, 4, 8) == 4  # new step
     counter.record_trained([8, 8, 8], [True, False, True])
     counter.record_scoring(20)
-    assert counter.metrics() == {"rollouts/total": 80.0, "rollouts/effective": 16.0,
-                                 "rollouts/scoring_forward_passes": 20.0}
+    assert counter.metrics() == {
+        "rollouts/total": 80.0,
+        "rollouts/effective": 16.0,
+        "rollouts/scoring_forward_passes": 20.0,
+    }
     again = RolloutCounter()
     again.load_state_dict(counter.state_dict())
     assert again.metrics() == counter.metrics()
@@ -194,8 +262,15 @@ def test_dapo_rows_refuse_a_parquet_prepared_for_another_answer_format(tmp_path)
 
     cfg = _compose("experiment=erpo_paper/erpo_qwen2.5-7b")
     assert cfg.data.answer_format == "answer_line"  # DAPO's prompt asks for an "Answer:" line
-    rows = [{"data_source": "s", "prompt": [{"role": "user", "content": "q"}], "reward_model": {"ground_truth": "1"},
-             "extra_info": {"index": 0, "answer_format": fmt}} for fmt in ("answer_line", "boxed")]
+    rows = [
+        {
+            "data_source": "s",
+            "prompt": [{"role": "user", "content": "q"}],
+            "reward_model": {"ground_truth": "1"},
+            "extra_info": {"index": 0, "answer_format": fmt},
+        }
+        for fmt in ("answer_line", "boxed")
+    ]
     pd.DataFrame(rows[:1]).to_parquet(tmp_path / "ok.parquet")
     pd.DataFrame(rows).to_parquet(tmp_path / "bad.parquet")
     check_answer_format(str(tmp_path / "ok.parquet"), "answer_line")

@@ -37,9 +37,17 @@ def test_unknown_variant_and_bad_erpo_field():
 def test_hydra_config_composes_into_simconfig():
     conf = str(Path(CONF_DIR) / "sim")
     with initialize_config_dir(config_dir=conf, version_base=None):
-        cfg = compose("sim", overrides=["steps=3", "num_prompts=300", "batch_size=32",
-                                        "erpo.temperature.schedule=table", "+erpo.temperature.table=[1.1,1.3]",
-                                        "greso.target_zero_variance=0.1"])
+        cfg = compose(
+            "sim",
+            overrides=[
+                "steps=3",
+                "num_prompts=300",
+                "batch_size=32",
+                "erpo.temperature.schedule=table",
+                "+erpo.temperature.table=[1.1,1.3]",
+                "greso.target_zero_variance=0.1",
+            ],
+        )
     raw = OmegaConf.to_container(cfg)
     variants = raw.pop("variants")
     raw.pop("out_dir")
@@ -70,6 +78,7 @@ def test_greso_skips_residual_prompts_and_spends_fewer_rollouts_per_effective_pr
 def test_a_lower_greso_target_skips_more():
     """In a pool with both easy and hard prompts (mean logit 0). In the default easy pool every target
     <= 1 is below the all-correct share x 3, so p_easy falls to p_min whatever the target."""
+
     def skipped(target):
         cfg = SimConfig(**{**SMALL, "init_logit_mean": 0.0, "greso": {"target_zero_variance": target}})
         return run_variants(cfg, ["greso"])["variants"]["greso"]["summary"]["skipped_share_of_candidates"]

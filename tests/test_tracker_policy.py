@@ -46,8 +46,9 @@ def test_duplicate_prompt_in_one_batch_moves_from_the_state_the_first_left():
     """Both occurrences were sampled at 1.0 (assigned before the batch); each all-correct visit moves the
     stored temperature one step, so the prompt ends at 1.2, not at 1.0 + 0.1 twice from temperature_used."""
     ctl = ERPOController(ERPOConfig.from_dict({"temperature": {"step": 0.1, "t_max": 2.0}}))
-    result = ctl.tracker.record(0, ["a", "a"], [3, 3], [2, 2], [2, 2], [1.0, 1.0], [1.0, 1.0],
-                                move_temperature=ctl.policy.next_temperature)
+    result = ctl.tracker.record(
+        0, ["a", "a"], [3, 3], [2, 2], [2, 2], [1.0, 1.0], [1.0, 1.0], move_temperature=ctl.policy.next_temperature
+    )
     assert result.all_correct_streak.tolist() == [1, 2] and result.visits.tolist() == [1, 2]
     assert result.previous_outcome.tolist() == [Outcome.UNSEEN, Outcome.ALL_CORRECT]
     assert [v.temperature for v in ctl.tracker.history("a", 3)] == pytest.approx([1.0, 1.0], abs=1e-3)
@@ -92,8 +93,9 @@ SCHEDULE_CFGS = {
     all_wrong=st.sampled_from(["off", "lower", "raise"]),
 )
 def test_temperature_stays_in_bounds(schedule, outcomes, on_mixed, all_wrong):
-    cfg = TemperatureConfig(schedule=schedule, on_mixed=on_mixed, all_wrong=all_wrong, t_max=1.4,
-                            **SCHEDULE_CFGS[schedule])
+    cfg = TemperatureConfig(
+        schedule=schedule, on_mixed=on_mixed, all_wrong=all_wrong, t_max=1.4, **SCHEDULE_CFGS[schedule]
+    )
     policy = TemperaturePolicy(cfg)
     t, streak = np.array([1.0]), 0
     for o in outcomes:

@@ -17,8 +17,12 @@ from pathlib import Path
 from benchmarks.cpu_study.task import make_split
 from erpo.eval.metrics import benchmark_metrics
 
-TIERS = {"heldout": range(1, 10), "heldout_easy": range(1, 4), "heldout_medium": range(4, 7),
-         "heldout_hard": range(7, 10)}
+TIERS = {
+    "heldout": range(1, 10),
+    "heldout_easy": range(1, 4),
+    "heldout_medium": range(4, 7),
+    "heldout_hard": range(7, 10),
+}
 EXPR = re.compile(r"Compute (.+?)\. Put the answer")
 
 
@@ -66,8 +70,9 @@ def write_heldout_curve(validation_dir: Path, dst: Path) -> dict:
     return steps
 
 
-def write_eval_results(dst: Path, name: str, variant: str, seed: int, step: int,
-                       samples: dict[str, list[tuple[bool, int]]], settings: dict) -> dict:
+def write_eval_results(
+    dst: Path, name: str, variant: str, seed: int, step: int, samples: dict[str, list[tuple[bool, int]]], settings: dict
+) -> dict:
     """Eval result JSONs (``<dst>/eval/<name>__<tier>.json``, the format erpo.tables reads) of one offline
     evaluation: ``samples`` maps each held-out expression to its (correct, response tokens) samples; every
     problem must have the same number k. Returns {"k", "heldout_avg@k", "heldout_ci", "heldout_step"}."""
@@ -88,12 +93,23 @@ def write_eval_results(dst: Path, name: str, variant: str, seed: int, step: int,
         lengths = [[t for _, t in samples[e]] for e in exprs]
         metrics = benchmark_metrics(correct, lengths, [1, k])
         metrics[f"avg@{k}"] = metrics["avg@k"]  # named by k, as erpo.tables reads it
-        result = {"model": name, "benchmark": tier, "k": k, "run_name": name, "variant": variant, "seed": seed,
-                  "step": step, "settings": {**settings, "levels": list(tier_levels)}, "metrics": metrics,
-                  "problems": [{"index": e, "correct": c, "tokens": t}
-                               for e, c, t in zip(exprs, correct, lengths, strict=True)]}
+        result = {
+            "model": name,
+            "benchmark": tier,
+            "k": k,
+            "run_name": name,
+            "variant": variant,
+            "seed": seed,
+            "step": step,
+            "settings": {**settings, "levels": list(tier_levels)},
+            "metrics": metrics,
+            "problems": [
+                {"index": e, "correct": c, "tokens": t} for e, c, t in zip(exprs, correct, lengths, strict=True)
+            ],
+        }
         (out_dir / f"{name}__{tier}.json").write_text(json.dumps(result))
         if tier == "heldout":
-            summary.update({"heldout_avg@k": metrics["avg@k"],
-                            "heldout_ci": [metrics["avg@k_ci_low"], metrics["avg@k_ci_high"]]})
+            summary.update(
+                {"heldout_avg@k": metrics["avg@k"], "heldout_ci": [metrics["avg@k_ci_low"], metrics["avg@k_ci_high"]]}
+            )
     return summary

@@ -52,9 +52,13 @@ REGIME = {"n": 8, "temperature": 1.0, "all_correct": 0.30, "mixed": 0.30}
 
 
 def paths(out_dir: str) -> dict[str, str]:
-    return {"model": os.path.join(out_dir, "model"), "train": os.path.join(out_dir, "train.parquet"),
-            "train_rl": os.path.join(out_dir, "train_rl.parquet"),
-            "heldout": os.path.join(out_dir, "heldout.parquet"), "marker": os.path.join(out_dir, MARKER)}
+    return {
+        "model": os.path.join(out_dir, "model"),
+        "train": os.path.join(out_dir, "train.parquet"),
+        "train_rl": os.path.join(out_dir, "train_rl.parquet"),
+        "heldout": os.path.join(out_dir, "heldout.parquet"),
+        "marker": os.path.join(out_dir, MARKER),
+    }
 
 
 def rl_pool(train: list[Problem], spec: dict | None = None) -> list[Problem]:
@@ -80,13 +84,17 @@ def regime(shares: dict, thresholds: dict | None = None) -> dict:
     thresholds = dict(REGIME if thresholds is None else thresholds)
     failures = []
     if (shares.get("n"), shares.get("temperature")) != (thresholds["n"], thresholds["temperature"]):
-        failures.append(f"measured at n={shares.get('n')}, T={shares.get('temperature')}; the regime is defined at "
-                        f"n={thresholds['n']}, T={thresholds['temperature']} (build with --n / --temperature unset)")
+        failures.append(
+            f"measured at n={shares.get('n')}, T={shares.get('temperature')}; the regime is defined at "
+            f"n={thresholds['n']}, T={thresholds['temperature']} (build with --n / --temperature unset)"
+        )
     for key in ("all_correct", "mixed"):
         got = shares["train_rl"][key]
         if got < thresholds[key]:
-            failures.append(f"{key} share {got:.3f} < {thresholds[key]:.2f}: change SPEC's rl_levels or warm start "
-                            "(benchmarks/cpu_study/model.py)")
+            failures.append(
+                f"{key} share {got:.3f} < {thresholds[key]:.2f}: change SPEC's rl_levels or warm start "
+                "(benchmarks/cpu_study/model.py)"
+            )
     return {"ok": not failures, "thresholds": thresholds, "failures": failures}
 
 
@@ -103,15 +111,20 @@ def build_tokenizer(out_dir: str, corpus: list[str]):
 
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=VOCAB_TARGET, special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_TARGET, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(corpus, trainer)
-    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|end|>", bos_token=None,
-                            chat_template=CHAT_TEMPLATE).save_pretrained(out_dir)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|end|>", bos_token=None, chat_template=CHAT_TEMPLATE
+    ).save_pretrained(out_dir)
     return AutoTokenizer.from_pretrained(out_dir)
 
 
@@ -145,20 +158,31 @@ def build_assets(out_dir: str, spec: dict | None = None, log=print) -> dict:
     torch.manual_seed(spec["task_seed"])
     config = Qwen2Config(
         # Room above the tokenizer (Qwen2Tokenizer adds <|endoftext|>), a multiple of 64.
-        vocab_size=(len(tokenizer) // 64 + 1) * 64, hidden_size=spec["hidden_size"],
-        intermediate_size=spec["intermediate_size"], num_hidden_layers=spec["num_hidden_layers"],
-        num_attention_heads=spec["num_attention_heads"], num_key_value_heads=spec["num_key_value_heads"],
-        max_position_embeddings=spec["max_position_embeddings"], tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id,
+        vocab_size=(len(tokenizer) // 64 + 1) * 64,
+        hidden_size=spec["hidden_size"],
+        intermediate_size=spec["intermediate_size"],
+        num_hidden_layers=spec["num_hidden_layers"],
+        num_attention_heads=spec["num_attention_heads"],
+        num_key_value_heads=spec["num_key_value_heads"],
+        max_position_embeddings=spec["max_position_embeddings"],
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.eos_token_id,
         torch_dtype="float32",
     )
     model = Qwen2ForCausalLM(config)
     loss = warm_start(model, tokenizer, split.warm, spec, log=log)
     model.save_pretrained(p["model"], safe_serialization=True)
     accuracy = greedy_accuracy(model, tokenizer, split.heldout)
-    marker = {"spec": spec, "warm_start_final_loss": loss, "heldout_greedy_accuracy": accuracy,
-              "sizes": {"train": len(split.train), "heldout": len(split.heldout), "warm": len(split.warm)},
-              "parameters": sum(x.numel() for x in model.parameters()), "build_s": round(time.time() - start, 1)}
+    marker = {
+        "spec": spec,
+        "warm_start_final_loss": loss,
+        "heldout_greedy_accuracy": accuracy,
+        "sizes": {"train": len(split.train), "heldout": len(split.heldout), "warm": len(split.warm)},
+        "parameters": sum(x.numel() for x in model.parameters()),
+        "build_s": round(time.time() - start, 1),
+    }
     # Written last: an interrupted build is redone on the next call.
     with open(p["marker"], "w") as f:
         json.dump(marker, f, indent=1)
@@ -208,8 +232,9 @@ def warm_start(model, tokenizer, pool: list[Problem], spec: dict, log=print) -> 
     return round(sum(losses[-100:]) / len(losses[-100:]), 4)
 
 
-def sample_with_lengths(model, tokenizer, problems: list[Problem], n: int, temperature: float, seed: int,
-                        max_new_tokens: int = 10) -> list[list[tuple[str, int]]]:
+def sample_with_lengths(
+    model, tokenizer, problems: list[Problem], n: int, temperature: float, seed: int, max_new_tokens: int = 10
+) -> list[list[tuple[str, int]]]:
     """``n`` (completion, response tokens) per problem: left-padded batches of 32 problems, the full
     distribution (no top-k / top-p truncation, as verl's rollout samples); ``temperature`` 0 = greedy, one each.
     Response tokens count up to and including the end token (a completion cut at ``max_new_tokens`` has that many)."""
@@ -221,26 +246,37 @@ def sample_with_lengths(model, tokenizer, problems: list[Problem], n: int, tempe
     out: list[list[tuple[str, int]]] = []
     per = n if temperature > 0 else 1
     for start in range(0, len(problems), 32):
-        chunk = problems[start:start + 32]
+        chunk = problems[start : start + 32]
         prompts = [_prompt_ids(tokenizer, p) for p in chunk]
         width = max(map(len, prompts))
         ids = torch.tensor([[pad] * (width - len(x)) + x for x in prompts])
         mask = (torch.arange(width)[None, :] >= torch.tensor([width - len(x) for x in prompts])[:, None]).long()
-        kwargs = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 else {
-            "do_sample": False}
+        kwargs = (
+            {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+            if temperature > 0
+            else {"do_sample": False}
+        )
         with torch.no_grad():
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                 num_return_sequences=per, pad_token_id=pad, eos_token_id=eos, **kwargs)
+            gen = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                num_return_sequences=per,
+                pad_token_id=pad,
+                eos_token_id=eos,
+                **kwargs,
+            )
         rows = []
         for row in gen[:, width:].tolist():
             cut = row.index(eos) + 1 if eos in row else len(row)
             rows.append((tokenizer.decode(row[:cut], skip_special_tokens=True), cut))
-        out += [rows[i * per:(i + 1) * per] for i in range(len(chunk))]
+        out += [rows[i * per : (i + 1) * per] for i in range(len(chunk))]
     return out
 
 
-def sample(model, tokenizer, problems: list[Problem], n: int, temperature: float, seed: int,
-           max_new_tokens: int = 10) -> list[list[str]]:
+def sample(
+    model, tokenizer, problems: list[Problem], n: int, temperature: float, seed: int, max_new_tokens: int = 10
+) -> list[list[str]]:
     """``n`` completions per problem (sample_with_lengths without the lengths)."""
     groups = sample_with_lengths(model, tokenizer, problems, n, temperature, seed, max_new_tokens)
     return [[text for text, _ in group] for group in groups]
@@ -256,8 +292,14 @@ def greedy_accuracy(model, tokenizer, problems: list[Problem]) -> dict[str, floa
     """Greedy accuracy per level and overall (the real reward grades)."""
     texts = sample(model, tokenizer, problems, n=1, temperature=0.0, seed=0)
     hits = [_correct(t, p)[0] for t, p in zip(texts, problems, strict=True)]
-    acc = {f"level_{lv}": round(sum(h for h, p in zip(hits, problems, strict=True) if p.level == lv)
-                                / max(1, sum(p.level == lv for p in problems)), 3) for lv in LEVELS}
+    acc = {
+        f"level_{lv}": round(
+            sum(h for h, p in zip(hits, problems, strict=True) if p.level == lv)
+            / max(1, sum(p.level == lv for p in problems)),
+            3,
+        )
+        for lv in LEVELS
+    }
     acc["all"] = round(sum(hits) / len(hits), 3)
     return acc
 
@@ -269,8 +311,11 @@ def group_shares(counts: list[int], n: int) -> dict:
 
     m = len(counts)
     out: dict = {"prompts": m}
-    for key, hits in (("all_correct", sum(c == n for c in counts)), ("mixed", sum(0 < c < n for c in counts)),
-                      ("all_wrong", sum(c == 0 for c in counts))):
+    for key, hits in (
+        ("all_correct", sum(c == n for c in counts)),
+        ("mixed", sum(0 < c < n for c in counts)),
+        ("all_wrong", sum(c == 0 for c in counts)),
+    ):
         out[key] = round(hits / m, 3) if m else None
         out[f"{key}_ci"] = [round(x, 3) for x in wilson(hits, m)] if m else None
     out["accuracy"] = round(sum(counts) / (n * m), 3) if m else None
@@ -296,10 +341,16 @@ def start_shares(out_dir: str, n: int = 8, temperature: float = 1.0, seed: int =
     pool = {q.expr for q in rl_pool(split.train, spec)}
     pool_counts = [c for c, q in zip(counts, split.train, strict=True) if q.expr in pool]
     levels = [q.level for q in split.train]
-    out = {"n": n, "temperature": temperature, "seed": seed, "rl_levels": list(spec["rl_levels"]),
-           "train_rl": group_shares(pool_counts, n),
-           "per_level": {lv: group_shares([c for c, lev in zip(counts, levels, strict=True) if lev == lv], n)
-                         for lv in LEVELS},
-           "per_prompt_correct": {q.expr: c for q, c in zip(split.train, counts, strict=True) if q.expr in pool}}
+    out = {
+        "n": n,
+        "temperature": temperature,
+        "seed": seed,
+        "rl_levels": list(spec["rl_levels"]),
+        "train_rl": group_shares(pool_counts, n),
+        "per_level": {
+            lv: group_shares([c for c, lev in zip(counts, levels, strict=True) if lev == lv], n) for lv in LEVELS
+        },
+        "per_prompt_correct": {q.expr: c for q, c in zip(split.train, counts, strict=True) if q.expr in pool},
+    }
     out["regime"] = regime(out)
     return out

@@ -78,9 +78,11 @@ class Plan:
         if HOT_VARIANT in self.variants and HOT_SOURCE not in self.variants:
             missing = [s for s in self.seeds if not is_done(self, HOT_SOURCE, s)]
             if missing:
-                raise ValueError(f"variants include {HOT_VARIANT} but not {HOT_SOURCE}, and the {HOT_SOURCE} arm of "
-                                 f"seeds {missing} is not finished in {self.results}: {HOT_VARIANT} samples at the "
-                                 f"mean temperature of that arm; add {HOT_SOURCE} to --variants")
+                raise ValueError(
+                    f"variants include {HOT_VARIANT} but not {HOT_SOURCE}, and the {HOT_SOURCE} arm of "
+                    f"seeds {missing} is not finished in {self.results}: {HOT_VARIANT} samples at the "
+                    f"mean temperature of that arm; add {HOT_SOURCE} to --variants"
+                )
         if self.eval_k < 1:
             raise ValueError(f"eval_k={self.eval_k}: the offline evaluation needs at least one sample per problem")
 
@@ -100,8 +102,10 @@ def is_done(plan: Plan, variant: str, seed: int) -> bool:
         return False
     result = json.loads(path.read_text())
     if result.get("steps") != plan.steps:
-        raise ValueError(f"{path} is a finished run of {result.get('steps')} steps, the plan has {plan.steps}: "
-                         "use another --results folder or the same --steps")
+        raise ValueError(
+            f"{path} is a finished run of {result.get('steps')} steps, the plan has {plan.steps}: "
+            "use another --results folder or the same --steps"
+        )
     return result.get("status") == "ok"
 
 
@@ -115,8 +119,15 @@ def _clean(plan: Plan, variant: str, seed: int) -> None:
             (Path(root) / "logs" / PROJECT / f"{name}{suffix}").unlink(missing_ok=True)
 
 
-INHERITED_WANDB_IDENTITY = ("WANDB_RUN_ID", "WANDB_RUN_GROUP", "WANDB_JOB_TYPE", "WANDB_TAGS", "WANDB_RESUME",
-                            "WANDB_NAME", "WANDB_SERVICE")
+INHERITED_WANDB_IDENTITY = (
+    "WANDB_RUN_ID",
+    "WANDB_RUN_GROUP",
+    "WANDB_JOB_TYPE",
+    "WANDB_TAGS",
+    "WANDB_RESUME",
+    "WANDB_NAME",
+    "WANDB_SERVICE",
+)
 
 
 def environment(plan: Plan) -> dict[str, str]:
@@ -125,29 +136,41 @@ def environment(plan: Plan) -> dict[str, str]:
     # Each job's W&B identity derives from its run name (recipe/driver/startup.py); an inherited one (a shell's
     # WANDB_RUN_ID) would win there, as a user's choice for a single run, and log every job of the study into it.
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_WANDB_IDENTITY}
-    env.update({
-        "VERL_FILE_LOGGER_ROOT": str(Path(plan.work, "logs").resolve()),
-        "WANDB_DIR": str(Path(plan.work).resolve()),
-        "WANDB_MODE": "offline",
-        "WANDB_CONSOLE": "off",
-        "WANDB__DISABLE_STATS": "true",
-        "WANDB_SILENT": "true",
-        "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]),
-    })
+    env.update(
+        {
+            "VERL_FILE_LOGGER_ROOT": str(Path(plan.work, "logs").resolve()),
+            "WANDB_DIR": str(Path(plan.work).resolve()),
+            "WANDB_MODE": "offline",
+            "WANDB_CONSOLE": "off",
+            "WANDB__DISABLE_STATS": "true",
+            "WANDB_SILENT": "true",
+            "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]),
+        }
+    )
     return env
 
 
-def command(plan: Plan, variants: list[str], seeds: list[int], sweep_dir: Path,
-            extra: tuple[str, ...] = ()) -> list[str]:
+def command(
+    plan: Plan, variants: list[str], seeds: list[int], sweep_dir: Path, extra: tuple[str, ...] = ()
+) -> list[str]:
     experiments = ",".join(f"cpu_study/{v}" for v in variants)
     # seed before experiment: Hydra's first sweep key is the outer loop, so every variant of seed 1 finishes
     # before seed 2 starts (a study cut short still has whole seeds)
-    return [sys.executable, "-m", "recipe.driver.train", "-m", f"seed={','.join(map(str, seeds))}",
-            f"experiment={experiments}", f"trainer.total_training_steps={plan.steps}",
-            f"trainer.test_freq={plan.test_freq if plan.test_freq > 0 else -1}",
-            f"trainer.default_local_dir={Path(plan.work).resolve()}/runs/${{trainer.experiment_name}}",
-            f"hydra.sweep.dir={sweep_dir.resolve()}", "hydra.sweep.subdir=${trainer.experiment_name}",
-            *plan.overrides, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "recipe.driver.train",
+        "-m",
+        f"seed={','.join(map(str, seeds))}",
+        f"experiment={experiments}",
+        f"trainer.total_training_steps={plan.steps}",
+        f"trainer.test_freq={plan.test_freq if plan.test_freq > 0 else -1}",
+        f"trainer.default_local_dir={Path(plan.work).resolve()}/runs/${{trainer.experiment_name}}",
+        f"hydra.sweep.dir={sweep_dir.resolve()}",
+        "hydra.sweep.subdir=${trainer.experiment_name}",
+        *plan.overrides,
+        *extra,
+    ]
 
 
 def _groups(pending: list[tuple[str, int]]) -> list[tuple[list[str], list[int]]]:
@@ -175,9 +198,11 @@ def hot_temperature(plan: Plan, seed: int) -> float:
     log), rounded to 4 decimals: grpo_hot's one temperature. Refused when that arm is not finished."""
     path = run_dir(plan, HOT_SOURCE, seed) / "erpo_assignments.jsonl"
     if not is_done(plan, HOT_SOURCE, seed) or not path.exists():
-        raise ValueError(f"{HOT_VARIANT} seed {seed}: the {HOT_SOURCE} arm of seed {seed} is not finished in "
-                         f"{plan.results} (no result.json with status ok, or no {path.name}); {HOT_VARIANT} samples "
-                         f"at that arm's mean temperature, so run {HOT_SOURCE} first")
+        raise ValueError(
+            f"{HOT_VARIANT} seed {seed}: the {HOT_SOURCE} arm of seed {seed} is not finished in "
+            f"{plan.results} (no result.json with status ok, or no {path.name}); {HOT_VARIANT} samples "
+            f"at that arm's mean temperature, so run {HOT_SOURCE} first"
+        )
     temps = [t for line in path.read_text().splitlines() if line.strip() for t in json.loads(line)["temperature"]]
     if not temps:
         raise ValueError(f"{path}: no temperatures recorded; {HOT_VARIANT} needs the {HOT_SOURCE} arm's assignments")
@@ -217,10 +242,29 @@ def evaluate_base(plan: Plan, seed: int, log=print) -> dict:
     dst.mkdir(parents=True)
     model = Path(plan.assets) / "model"
     start = time.time()
-    summary = evaluate_and_write(model, model, _spec(plan), dst, run_name(BASE, seed), BASE, seed, 0, plan.eval_k,
-                                 plan.eval_temperature, plan.eval_max_new_tokens)
-    result = {"run_name": run_name(BASE, seed), "variant": BASE, "seed": seed, "status": "ok", "eval_k": plan.eval_k,
-              "eval_s": round(time.time() - start, 1), "code": code_version(ROOT), **summary}
+    summary = evaluate_and_write(
+        model,
+        model,
+        _spec(plan),
+        dst,
+        run_name(BASE, seed),
+        BASE,
+        seed,
+        0,
+        plan.eval_k,
+        plan.eval_temperature,
+        plan.eval_max_new_tokens,
+    )
+    result = {
+        "run_name": run_name(BASE, seed),
+        "variant": BASE,
+        "seed": seed,
+        "status": "ok",
+        "eval_k": plan.eval_k,
+        "eval_s": round(time.time() - start, 1),
+        "code": code_version(ROOT),
+        **summary,
+    }
     path.write_text(json.dumps(result, indent=1))
     log(f"{run_name(BASE, seed)}: held-out avg@{plan.eval_k} {summary['heldout_avg@k']:.3f} ({result['eval_s']:.0f} s)")
     return result
@@ -231,8 +275,10 @@ def run(plan: Plan, log=print) -> dict:
     plan.check()
     jobs = plan.jobs()
     pending = [j for j in jobs if not is_done(plan, *j)]
-    log(f"cpu study: {len(jobs)} runs, {len(jobs) - len(pending)} finished, {len(pending)} to run "
-        f"({plan.steps} steps each) -> {plan.results}")
+    log(
+        f"cpu study: {len(jobs)} runs, {len(jobs) - len(pending)} finished, {len(pending)} to run "
+        f"({plan.steps} steps each) -> {plan.results}"
+    )
     Path(plan.results).mkdir(parents=True, exist_ok=True)
     Path(plan.work).mkdir(parents=True, exist_ok=True)
     for job in pending:
@@ -266,22 +312,39 @@ def run(plan: Plan, log=print) -> dict:
         with open(sweep_dir / "multirun.log", "w") as out:
             out.write(" ".join(cmd) + "\n")
             out.flush()
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=environment(plan), stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
+            proc = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env=environment(plan),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+            )
             current, started = None, time.time()
 
-            def finish(job: tuple[str, int], sweep_dir: Path = sweep_dir, code: dict = code,
-                       extra: tuple[str, ...] = extra) -> None:
+            def finish(
+                job: tuple[str, int], sweep_dir: Path = sweep_dir, code: dict = code, extra: tuple[str, ...] = extra
+            ) -> None:
                 nonlocal done
                 variant, seed = job
-                result = collect(plan, variant, seed, sweep_dir, wall_s=time.time() - started,  # noqa: B023 - this job's start
-                                 code=code, extra=extra)
+                result = collect(
+                    plan,
+                    variant,
+                    seed,
+                    sweep_dir,
+                    wall_s=time.time() - started,  # noqa: B023 - this job's start
+                    code=code,
+                    extra=extra,
+                )
                 results[run_name(variant, seed)] = result
                 done += 1
                 acc = result.get("heldout_avg@k")
-                log(f"[{done}/{len(jobs)}] {run_name(variant, seed)}: {result['status']} in {result['wall_s']:.0f} s"
+                log(
+                    f"[{done}/{len(jobs)}] {run_name(variant, seed)}: {result['status']} in {result['wall_s']:.0f} s"
                     f" ({result.get('steps_logged', 0)} steps, {result.get('mean_step_s') or 0:.2f} s/step"
-                    + (f", held-out avg@{result['k']} {acc:.3f})" if acc is not None else ")"))
+                    + (f", held-out avg@{result['k']} {acc:.3f})" if acc is not None else ")")
+                )
 
             for line in proc.stdout:
                 out.write(line)
@@ -300,8 +363,15 @@ def run(plan: Plan, log=print) -> dict:
     return results
 
 
-def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float, code: dict | None = None,
-            extra: tuple[str, ...] = ()) -> dict:
+def collect(
+    plan: Plan,
+    variant: str,
+    seed: int,
+    sweep_dir: Path,
+    wall_s: float,
+    code: dict | None = None,
+    extra: tuple[str, ...] = (),
+) -> dict:
     """Copy one run's small files into ``results``, evaluate its final checkpoint offline and write its result
     JSONs (held-out avg@k with CIs); result.json also records the code that ran it and the extra overrides."""
     name = run_name(variant, seed)
@@ -310,9 +380,17 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float,
     dst.mkdir(parents=True, exist_ok=True)
     status_path = sweep_dir / name / "job_status.json"
     status = json.loads(status_path.read_text()) if status_path.exists() else {"status": "failed", "error": "no status"}
-    result = {"run_name": name, "variant": variant, "seed": seed, "steps": plan.steps, "status": status["status"],
-              "error": status.get("error", ""), "wall_s": round(wall_s, 1), "code": code or code_version(ROOT),
-              "overrides": [*plan.overrides, *extra]}
+    result = {
+        "run_name": name,
+        "variant": variant,
+        "seed": seed,
+        "steps": plan.steps,
+        "status": status["status"],
+        "error": status.get("error", ""),
+        "wall_s": round(wall_s, 1),
+        "code": code or code_version(ROOT),
+        "overrides": [*plan.overrides, *extra],
+    }
     if (src / "erpo_assignments.jsonl").exists():
         shutil.copy(src / "erpo_assignments.jsonl", dst / "erpo_assignments.jsonl")
     state = src / f"global_step_{plan.steps}" / "erpo_state.json"
@@ -332,11 +410,14 @@ def collect(plan: Plan, variant: str, seed: int, sweep_dir: Path, wall_s: float,
         steps = [r["data"] for r in rows if "timing_s/step" in r["data"]]
         step_s = sum(r["timing_s/step"] for r in steps)
         testing_s = sum(r.get("timing_s/testing", 0.0) for r in steps)
-        result.update(steps_logged=len(steps), step_s_total=round(step_s, 1),
-                      mean_step_s=round(step_s / len(steps), 3) if steps else None,
-                      testing_s_total=round(testing_s, 1),
-                      # Start-up (Ray, vLLM, FSDP, validation before training) and shut-down: the rest.
-                      fixed_s=round(wall_s - step_s - testing_s, 1))
+        result.update(
+            steps_logged=len(steps),
+            step_s_total=round(step_s, 1),
+            mean_step_s=round(step_s / len(steps), 3) if steps else None,
+            testing_s_total=round(testing_s, 1),
+            # Start-up (Ray, vLLM, FSDP, validation before training) and shut-down: the rest.
+            fixed_s=round(wall_s - step_s - testing_s, 1),
+        )
     validation = src / "validation"
     if validation.exists():
         write_heldout_curve(validation, dst)
@@ -357,9 +438,19 @@ def _evaluate_final(plan: Plan, variant: str, seed: int, src: Path, dst: Path) -
     start = time.time()
     try:
         model = hf_checkpoint(src / f"global_step_{plan.steps}")
-        summary = evaluate_and_write(model, Path(plan.assets) / "model", _spec(plan), dst, run_name(variant, seed),
-                                     variant, seed, plan.steps, plan.eval_k, plan.eval_temperature,
-                                     plan.eval_max_new_tokens)
+        summary = evaluate_and_write(
+            model,
+            Path(plan.assets) / "model",
+            _spec(plan),
+            dst,
+            run_name(variant, seed),
+            variant,
+            seed,
+            plan.steps,
+            plan.eval_k,
+            plan.eval_temperature,
+            plan.eval_max_new_tokens,
+        )
     except (FileNotFoundError, ValueError, OSError) as err:
         return {"status": "failed", "error": f"offline evaluation: {err}"}
     return {**summary, "eval_k": plan.eval_k, "eval_s": round(time.time() - start, 1)}
@@ -367,10 +458,28 @@ def _evaluate_final(plan: Plan, variant: str, seed: int, src: Path, dst: Path) -
 
 # Metrics kept in the committed copy of a run's JSONL (the full log stays in the work folder): everything the
 # analysis and the notebook read, and every erpo/* key (the W&B test compares those series).
-KEEP_PREFIXES = ("erpo/", "rollouts/", "val-core/", "critic/score/mean", "critic/rewards/mean", "response_length/mean",
-                 "actor/entropy", "actor/pg_loss", "actor/kl_loss", "actor/grad_norm", "training/global_step",
-                 "training/epoch", "timing_s/step", "timing_s/gen", "timing_s/old_log_prob", "timing_s/ref",
-                 "timing_s/update_actor", "timing_s/update_weights", "timing_s/testing", "timing_s/save_checkpoint")
+KEEP_PREFIXES = (
+    "erpo/",
+    "rollouts/",
+    "val-core/",
+    "critic/score/mean",
+    "critic/rewards/mean",
+    "response_length/mean",
+    "actor/entropy",
+    "actor/pg_loss",
+    "actor/kl_loss",
+    "actor/grad_norm",
+    "training/global_step",
+    "training/epoch",
+    "timing_s/step",
+    "timing_s/gen",
+    "timing_s/old_log_prob",
+    "timing_s/ref",
+    "timing_s/update_actor",
+    "timing_s/update_weights",
+    "timing_s/testing",
+    "timing_s/save_checkpoint",
+)
 
 
 def _round(value):
@@ -399,8 +508,12 @@ def _wandb_file(work: Path, name: str) -> Path | None:
 
 
 def machine() -> dict:
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "processor": platform.processor() or platform.machine()}
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+    }
 
 
 def write_plan(plan: Plan, extra: dict) -> None:

@@ -19,10 +19,22 @@ from erpo.sim.model import SimConfig, simulate, summarise
 # Measured variant -> (simulator variant, base temperature: None = the runs' own, "hot" = the ERPO arm's mean).
 # dapo_ra and erpo_ra: the simulator has no RA (erpo/sim/variants.py), so they are not modelled, and erpo_dapo's
 # prediction is ERPO on DAPO without RA (its all-correct groups are filtered like DAPO's).
-SIM_VARIANTS = {"grpo": ("grpo", None), "erpo": ("erpo", None), "grpo_hot": ("grpo", "hot"),
-                "dapo": ("dapo", None), "erpo_dapo": ("erpo_dapo", None)}
-KEYS = ("frac_all_correct", "frac_mixed", "frac_all_wrong", "effective_prompts_per_step",
-        "rollouts_per_effective_prompt", "revived_within_1", "revived_within_2")
+SIM_VARIANTS = {
+    "grpo": ("grpo", None),
+    "erpo": ("erpo", None),
+    "grpo_hot": ("grpo", "hot"),
+    "dapo": ("dapo", None),
+    "erpo_dapo": ("erpo_dapo", None),
+}
+KEYS = (
+    "frac_all_correct",
+    "frac_mixed",
+    "frac_all_wrong",
+    "effective_prompts_per_step",
+    "rollouts_per_effective_prompt",
+    "revived_within_1",
+    "revived_within_2",
+)
 
 
 def _first_shares(cfg: SimConfig, repeats: int = 5) -> np.ndarray:
@@ -53,8 +65,14 @@ def _with_base(cfg: SimConfig, base: float) -> SimConfig:
     return replace(cfg, erpo=erpo)
 
 
-def simulate_study(config: dict, steps: int, start_shares: dict, num_prompts: int, seeds=(1, 2, 3),
-                   hot_temperature: float | None = None) -> dict:
+def simulate_study(
+    config: dict,
+    steps: int,
+    start_shares: dict,
+    num_prompts: int,
+    seeds=(1, 2, 3),
+    hot_temperature: float | None = None,
+) -> dict:
     """Per measured variant: the simulator's outcomes, mean over ``seeds``, for the study's settings
     (``num_prompts`` train prompts; ``start_shares`` of those prompts at the base temperature); grpo_hot at
     ``hot_temperature`` (skipped without it)."""
@@ -62,16 +80,30 @@ def simulate_study(config: dict, steps: int, start_shares: dict, num_prompts: in
     temperature = {k: erpo["temperature"][k] for k in ("base", "t_max", "schedule", "on_mixed")}
     if erpo["temperature"].get("step") is not None:
         temperature["step"] = erpo["temperature"]["step"]
-    cfg = SimConfig(num_prompts=num_prompts, steps=steps, batch_size=int(config["data"]["train_batch_size"]),
-                    n=int(config["actor_rollout_ref"]["rollout"]["n"]),
-                    # a history above any simulated prompt's visits (DAPO refills), for revival over whole runs
-                    erpo={"history_length": max(int(erpo["history_length"]), 1024), "temperature": temperature})
+    cfg = SimConfig(
+        num_prompts=num_prompts,
+        steps=steps,
+        batch_size=int(config["data"]["train_batch_size"]),
+        n=int(config["actor_rollout_ref"]["rollout"]["n"]),
+        # a history above any simulated prompt's visits (DAPO refills), for revival over whole runs
+        erpo={"history_length": max(int(erpo["history_length"]), 1024), "temperature": temperature},
+    )
     mean, std, err = fit_initial_logits(cfg, start_shares)
     cfg = replace(cfg, init_logit_mean=mean, init_logit_std=std)
-    out = {"fit": {"init_logit_mean": mean, "init_logit_std": std, "squared_error": err},
-           "settings": {"num_prompts": cfg.num_prompts, "batch_size": cfg.batch_size, "n": cfg.n, "steps": steps,
-                        "slope": cfg.slope, "lr": cfg.lr, "transfer": cfg.transfer,
-                        "hot_temperature": hot_temperature}, "variants": {}}
+    out = {
+        "fit": {"init_logit_mean": mean, "init_logit_std": std, "squared_error": err},
+        "settings": {
+            "num_prompts": cfg.num_prompts,
+            "batch_size": cfg.batch_size,
+            "n": cfg.n,
+            "steps": steps,
+            "slope": cfg.slope,
+            "lr": cfg.lr,
+            "transfer": cfg.transfer,
+            "hot_temperature": hot_temperature,
+        },
+        "variants": {},
+    }
     for measured, (variant, base) in SIM_VARIANTS.items():
         if base == "hot" and hot_temperature is None:
             continue
@@ -82,24 +114,36 @@ def simulate_study(config: dict, steps: int, start_shares: dict, num_prompts: in
             summary = summarise(series)
             rev = revival(controller.tracker)
             ac, aw = float(np.mean(series["frac_all_correct"])), float(np.mean(series["frac_all_wrong"]))
-            rows.append({
-                "frac_all_correct": ac, "frac_mixed": 1 - ac - aw, "frac_all_wrong": aw,
-                "effective_prompts_per_step": summary["effective_prompts_per_step"],
-                "rollouts_per_effective_prompt": summary["rollouts_per_effective_prompt"],
-                "mean_temperature": summary["mean_temperature"],
-                "revived_within_1": rev["revived_within_1"], "revived_within_2": rev["revived_within_2"],
-            })
-        out["variants"][measured] = {k: float(np.mean([r[k] for r in rows if r[k] is not None]))
-                                     if any(r[k] is not None for r in rows) else None for k in rows[0]}
+            rows.append(
+                {
+                    "frac_all_correct": ac,
+                    "frac_mixed": 1 - ac - aw,
+                    "frac_all_wrong": aw,
+                    "effective_prompts_per_step": summary["effective_prompts_per_step"],
+                    "rollouts_per_effective_prompt": summary["rollouts_per_effective_prompt"],
+                    "mean_temperature": summary["mean_temperature"],
+                    "revived_within_1": rev["revived_within_1"],
+                    "revived_within_2": rev["revived_within_2"],
+                }
+            )
+        out["variants"][measured] = {
+            k: float(np.mean([r[k] for r in rows if r[k] is not None])) if any(r[k] is not None for r in rows) else None
+            for k in rows[0]
+        }
     return out
 
 
 def comparison_table(measured: dict, simulated: dict) -> str:
     """Markdown: per measured variant and outcome, measured (pooled [95 % CI]) beside simulated."""
-    labels = {"frac_all_correct": "all-correct share", "frac_mixed": "mixed share",
-              "frac_all_wrong": "all-wrong share", "effective_prompts_per_step": "effective prompts/step",
-              "rollouts_per_effective_prompt": "rollouts per effective prompt",
-              "revived_within_1": "revived within 1", "revived_within_2": "revived within 2"}
+    labels = {
+        "frac_all_correct": "all-correct share",
+        "frac_mixed": "mixed share",
+        "frac_all_wrong": "all-wrong share",
+        "effective_prompts_per_step": "effective prompts/step",
+        "rollouts_per_effective_prompt": "rollouts per effective prompt",
+        "revived_within_1": "revived within 1",
+        "revived_within_2": "revived within 2",
+    }
     header = ["variant"] + [f"{labels[k]}: measured [CI] / sim" for k in KEYS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant, stats in measured.items():

@@ -106,8 +106,10 @@ def make_split(seed: int, train_per_level: int, heldout_per_level: int) -> Split
         problems = all_problems(level)
         need = train_per_level + heldout_per_level
         if need >= len(problems):
-            raise ValueError(f"level {level} has {len(problems)} problems; train_per_level + heldout_per_level = "
-                             f"{need} must leave some for the warm start (lower them)")
+            raise ValueError(
+                f"level {level} has {len(problems)} problems; train_per_level + heldout_per_level = "
+                f"{need} must leave some for the warm start (lower them)"
+            )
         random.Random(f"{seed}/{level}").shuffle(problems)
         train += problems[:train_per_level]
         heldout += problems[train_per_level:need]
@@ -117,7 +119,13 @@ def make_split(seed: int, train_per_level: int, heldout_per_level: int) -> Split
 
 def verl_rows(problems: list[Problem], split: str) -> list[dict]:
     """Rows of verl's RL parquet schema; ``extra_info.index`` is the row number (the tracker's key)."""
-    return [{"data_source": SOURCE, "prompt": [{"role": "user", "content": p.prompt}], "ability": "math",
-             "reward_model": {"style": "rule", "ground_truth": p.answer},
-             "extra_info": {"index": i, "split": split, "level": p.level, "question": p.prompt, "answer": p.answer}}
-            for i, p in enumerate(problems)]
+    return [
+        {
+            "data_source": SOURCE,
+            "prompt": [{"role": "user", "content": p.prompt}],
+            "ability": "math",
+            "reward_model": {"style": "rule", "ground_truth": p.answer},
+            "extra_info": {"index": i, "split": split, "level": p.level, "question": p.prompt, "answer": p.answer},
+        }
+        for i, p in enumerate(problems)
+    ]

@@ -1,6 +1,6 @@
 """Execute the notebooks against a log directory (tests and CI use this; so can you).
 
-    python -m erpo.analysis.notebooks outputs/logs --out outputs/notebooks
+python -m erpo.analysis.notebooks outputs/logs --out outputs/notebooks
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = ("training_dynamics.ipynb", "variant_comparison.ipynb", "schedule_study.ipynb")
 
 
-def execute_all(log_dir: str | Path, out_dir: str | Path, eval_dir: str | Path | None = None,
-                timeout: int = 600) -> list[Path]:
+def execute_all(
+    log_dir: str | Path, out_dir: str | Path, eval_dir: str | Path | None = None, timeout: int = 600
+) -> list[Path]:
     """Run every notebook with ERPO_LOG_DIR (and ERPO_EVAL_DIR) set; write executed copies to out_dir.
 
     Raises nbclient's CellExecutionError on the first failing cell.

@@ -27,10 +27,16 @@ def revival_counts(tracker: PromptTracker) -> dict[tuple[str, int], dict[str, in
         all_correct, mixed = outcome == Outcome.ALL_CORRECT, outcome == Outcome.MIXED
         nxt1, nxt2 = _shifted(mixed, 1), _shifted(mixed, 2)
         has1, has2 = _shifted(valid, 1), _shifted(valid, 2)
-        columns = {"visits": valid, "all_correct": all_correct, "mixed": mixed,
-                   "all_wrong": outcome == Outcome.ALL_WRONG, "base1": all_correct & has1,
-                   "hits1": all_correct & has1 & nxt1, "base2": all_correct & has2,
-                   "hits2": all_correct & has2 & (nxt1 | nxt2)}
+        columns = {
+            "visits": valid,
+            "all_correct": all_correct,
+            "mixed": mixed,
+            "all_wrong": outcome == Outcome.ALL_WRONG,
+            "base1": all_correct & has1,
+            "hits1": all_correct & has1 & nxt1,
+            "base2": all_correct & has2,
+            "hits2": all_correct & has2 & (nxt1 | nxt2),
+        }
         sums = {name: mask.sum(axis=1) for name, mask in columns.items()}
         for row, index in enumerate(indices[source]):
             out[(source, int(index))] = {name: int(v[row]) for name, v in sums.items()}
@@ -46,9 +52,12 @@ def revival(tracker: PromptTracker) -> dict:
     counts = revival_counts(tracker).values()
     base1, hits1 = sum(c["base1"] for c in counts), sum(c["hits1"] for c in counts)
     base2, hits2 = sum(c["base2"] for c in counts), sum(c["hits2"] for c in counts)
-    return {"all_correct_visits_with_a_revisit": base1, "all_correct_visits_with_two_revisits": base2,
-            "revived_within_1": hits1 / base1 if base1 else None,
-            "revived_within_2": hits2 / base2 if base2 else None}
+    return {
+        "all_correct_visits_with_a_revisit": base1,
+        "all_correct_visits_with_two_revisits": base2,
+        "revived_within_1": hits1 / base1 if base1 else None,
+        "revived_within_2": hits2 / base2 if base2 else None,
+    }
 
 
 def _shifted(mask: np.ndarray, by: int) -> np.ndarray:

@@ -81,8 +81,9 @@ def seed_bands(runs: list[Run], metric: str, by: str = "variant") -> pd.DataFram
     for run in runs:
         if metric in run.history:
             series = run.history[metric].dropna()
-            parts.append(pd.DataFrame({"group": run.meta.get(by) or run.name, "step": series.index,
-                                       "value": series.to_numpy()}))
+            parts.append(
+                pd.DataFrame({"group": run.meta.get(by) or run.name, "step": series.index, "value": series.to_numpy()})
+            )
     if not parts:
         raise KeyError(f"no run logged {metric!r}")
     frame = pd.concat(parts)

@@ -11,8 +11,12 @@ from pathlib import Path
 
 def read_wandb_file(path: str | Path, timeout: float = 120) -> dict:
     """{"run_id", "name", "group", "config", "history": {step: {key: value}}} of one .wandb file."""
-    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(path)],
-                         capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"wandb leet inspect failed on {path}: {out.stderr[-2000:]}")
     run: dict = {"history": {}}
@@ -22,8 +26,12 @@ def read_wandb_file(path: str | Path, timeout: float = 120) -> dict:
         record = json.loads(line)
         if record.get("type") == "run":
             info = record["run"]
-            run.update(run_id=info.get("run_id"), name=info.get("display_name"), group=info.get("run_group"),
-                       config=(info.get("config") or {}).get("update", {}))
+            run.update(
+                run_id=info.get("run_id"),
+                name=info.get("display_name"),
+                group=info.get("run_group"),
+                config=(info.get("config") or {}).get("update", {}),
+            )
         elif record.get("type") == "history":
             item = record["history"]["item"]
             step = int(record["history"].get("step", {}).get("num", item.get("_step", 0)))

@@ -39,8 +39,10 @@ class PrepareReport:
     conflicting: int
 
     def summary(self) -> str:
-        text = (f"{self.dataset}: read {self.read} rows, kept {self.kept}, dropped {self.dropped} duplicate "
-                f"problem(s) (same normalised problem text and answer)")
+        text = (
+            f"{self.dataset}: read {self.read} rows, kept {self.kept}, dropped {self.dropped} duplicate "
+            f"problem(s) (same normalised problem text and answer)"
+        )
         if self.conflicting:
             text += f"; {self.conflicting} problem text(s) appear with different answers (all kept)"
         return text
@@ -51,8 +53,9 @@ def default_local_dir() -> str:
     return os.environ.get("ERPO_SHARED_DATA", os.path.join(here, "..", "..", "..", "shared", "data"))
 
 
-def load_rows(name: str, source: str = "local", local_dir: str | None = None,
-              local_file: str | None = None) -> Iterable[dict]:
+def load_rows(
+    name: str, source: str = "local", local_dir: str | None = None, local_file: str | None = None
+) -> Iterable[dict]:
     """Rows of dataset ``name`` from the hub or from a local file (JSONL, or parquet), read lazily:
     the hub's DAPO-Math-17k has ~1.79M rows. A local file may be in the hub's own row format."""
     spec = _spec(name)
@@ -147,8 +150,9 @@ def _source_id(row: dict, position: int) -> str:
     return str(position)
 
 
-def build_rows(name: str, rows: Iterable[dict], template: str = "qwen_math_cot",
-               limit: int | None = None) -> tuple[list[dict], PrepareReport]:
+def build_rows(
+    name: str, rows: Iterable[dict], template: str = "qwen_math_cot", limit: int | None = None
+) -> tuple[list[dict], PrepareReport]:
     """verl rows of the first ``limit`` distinct problems, and the report of what was dropped."""
     spec = _spec(name)
     if template not in TEMPLATES:
@@ -165,29 +169,39 @@ def build_rows(name: str, rows: Iterable[dict], template: str = "qwen_math_cot",
         answers = answer_alternatives(row, spec) if question is not None else []
         if question is None or not answers:
             missing = "problem" if question is None else "answer"
-            raise DataError(f"{name} row {position} (id={_source_id(row, position)!r}) has no {missing}; "
-                            "fix or drop that row")
+            raise DataError(
+                f"{name} row {position} (id={_source_id(row, position)!r}) has no {missing}; fix or drop that row"
+            )
         key = problem_key(question, answers)
         if key in seen:
             dropped += 1
             continue
         seen.add(key)
         answers_by_question[question_key(question)].add(key)
-        out.append({
-            "data_source": spec.data_source,
-            "prompt": [{"role": "user", "content": TEMPLATES[template].format(question=question)}],
-            "ability": "math",
-            "reward_model": {"style": "rule", "ground_truth": answers[0]},
-            "extra_info": {"index": len(out), "split": spec.split, "question": question, "answer": answers[0],
-                           "answers": answers, "answer_format": TEMPLATE_ANSWER_FORMAT[template],
-                           "id": _source_id(row, position)},
-        })
+        out.append(
+            {
+                "data_source": spec.data_source,
+                "prompt": [{"role": "user", "content": TEMPLATES[template].format(question=question)}],
+                "ability": "math",
+                "reward_model": {"style": "rule", "ground_truth": answers[0]},
+                "extra_info": {
+                    "index": len(out),
+                    "split": spec.split,
+                    "question": question,
+                    "answer": answers[0],
+                    "answers": answers,
+                    "answer_format": TEMPLATE_ANSWER_FORMAT[template],
+                    "id": _source_id(row, position),
+                },
+            }
+        )
     conflicting = sum(1 for keys in answers_by_question.values() if len(keys) > 1)
     return out, PrepareReport(name, read, len(out), dropped, conflicting)
 
 
-def to_verl_rows(name: str, rows: Iterable[dict], template: str = "qwen_math_cot",
-                 limit: int | None = None) -> list[dict]:
+def to_verl_rows(
+    name: str, rows: Iterable[dict], template: str = "qwen_math_cot", limit: int | None = None
+) -> list[dict]:
     """build_rows without the report."""
     return build_rows(name, rows, template, limit)[0]
 
@@ -200,8 +214,15 @@ def write_parquet(rows: list[dict], path: str) -> str:
     return path
 
 
-def prepare(name: str, out: str, source: str = "local", template: str = "qwen_math_cot", limit: int | None = None,
-            local_dir: str | None = None, local_file: str | None = None) -> str:
+def prepare(
+    name: str,
+    out: str,
+    source: str = "local",
+    template: str = "qwen_math_cot",
+    limit: int | None = None,
+    local_dir: str | None = None,
+    local_file: str | None = None,
+) -> str:
     """Write dataset ``name`` as a verl parquet at ``out``; prints rows read, kept and dropped."""
     rows, report = build_rows(name, load_rows(name, source, local_dir, local_file), template, limit)
     print(report.summary())

@@ -28,9 +28,14 @@ def _wrappers() -> list[tuple[re.Pattern | None, re.Pattern | None]]:
     for template in TEMPLATES.values():
         head, tail = template.replace("{{", "{").replace("}}", "}").split("{question}")
         pairs.append((head, tail))
-    return [(re.compile(r"\s*" + _loose(head) + r"\s*") if head.strip() else None,
-             re.compile(r"\s*" + _loose(tail) + r"\s*$") if tail.strip() else None)
-            for head, tail in pairs if head.strip() or tail.strip()]
+    return [
+        (
+            re.compile(r"\s*" + _loose(head) + r"\s*") if head.strip() else None,
+            re.compile(r"\s*" + _loose(tail) + r"\s*$") if tail.strip() else None,
+        )
+        for head, tail in pairs
+        if head.strip() or tail.strip()
+    ]
 
 
 _WRAPPERS = _wrappers()

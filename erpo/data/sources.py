@@ -31,22 +31,33 @@ class Source:
 
 
 SOURCES: dict[str, Source] = {
-    "gsm8k_train": Source("openai/gsm8k", "openai/gsm8k", "main", "train", "gsm8k_train.jsonl",
-                          "question", "answer", "gsm8k", "train"),
-    "gsm8k_test": Source("openai/gsm8k", "openai/gsm8k", "main", "test", "gsm8k_test.jsonl",
-                         "question", "answer", "gsm8k", "test"),
-    "math_train": Source("math", "DigitalLearningGmbH/MATH-lighteval", "default", "train", None,
-                         "problem", "solution", "boxed", "train"),
-    "dapo_math_17k": Source("math_dapo", "BytedTsinghua-SIA/DAPO-Math-17k", None, "train", None,
-                            "prompt", "reward_model", "dapo", "train"),
+    "gsm8k_train": Source(
+        "openai/gsm8k", "openai/gsm8k", "main", "train", "gsm8k_train.jsonl", "question", "answer", "gsm8k", "train"
+    ),
+    "gsm8k_test": Source(
+        "openai/gsm8k", "openai/gsm8k", "main", "test", "gsm8k_test.jsonl", "question", "answer", "gsm8k", "test"
+    ),
+    "math_train": Source(
+        "math", "DigitalLearningGmbH/MATH-lighteval", "default", "train", None, "problem", "solution", "boxed", "train"
+    ),
+    "dapo_math_17k": Source(
+        "math_dapo", "BytedTsinghua-SIA/DAPO-Math-17k", None, "train", None, "prompt", "reward_model", "dapo", "train"
+    ),
     "math500": Source("math500", "HuggingFaceH4/MATH-500", None, "test", "math500.jsonl", "problem", "answer"),
     "aime24": Source("aime24", "HuggingFaceH4/aime_2024", None, "train", "aime24.jsonl", "problem", "answer"),
     "aime25": Source("aime25", "yentinglin/aime_2025", None, "train", "aime25.jsonl", "problem", "answer"),
     # The 83-problem R1-Zero/SimpleRL AMC suite (Qwen2.5-Math's amc23 has 40): tables say which.
     "amc23": Source("amc23", "math-ai/amc23", None, "test", "amc23.jsonl", "problem", "answer"),
     "minerva": Source("minerva", "math-ai/minervamath", None, "test", "minerva.jsonl", "problem", "answer"),
-    "olympiadbench": Source("olympiadbench", "Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train",
-                            "olympiadbench.jsonl", "problem", "answer"),
+    "olympiadbench": Source(
+        "olympiadbench",
+        "Hothan/OlympiadBench",
+        "OE_TO_maths_en_COMP",
+        "train",
+        "olympiadbench.jsonl",
+        "problem",
+        "answer",
+    ),
 }
 
 TRAIN_SETS = ("gsm8k_train", "math_train", "dapo_math_17k")
@@ -56,8 +67,10 @@ EVAL_SETS = ("gsm8k_test", "math500", "aime24", "aime25", "amc23", "minerva", "o
 # head and tail sentences as in DAPO's repository (BytedTsinghua-SIA/DAPO, inference/examples.json),
 # one blank line between the parts as in the dataset rows (verl's recipe/retool/data_preprocess/
 # dapo_multiturn_w_tool.py recovers the question as the text between the first and last "\n\n").
-DAPO_HEAD = ("Solve the following math problem step by step. The last line of your response should be of the "
-             "form Answer: $Answer (without quotes) where $Answer is the answer to the problem.")
+DAPO_HEAD = (
+    "Solve the following math problem step by step. The last line of your response should be of the "
+    "form Answer: $Answer (without quotes) where $Answer is the answer to the problem."
+)
 DAPO_TAIL = 'Remember to put your answer on its own line after "Answer:".'
 
 TEMPLATES = {

@@ -15,14 +15,23 @@ def run(cfg: DictConfig) -> list[dict]:
     results = [evaluate(generator, cfg.checkpoint, b, cfg) for b in cfg.benchmarks]
     for r in results:
         m = r["metrics"]
-        print(f"{r['benchmark']}: avg@{cfg.k} = {m['avg@k']:.4f} [{m['avg@k_ci_low']:.4f}, {m['avg@k_ci_high']:.4f}]"
-              f"  pass@k: " + ", ".join(f"{k}={m[f'pass@{k}']:.4f}" for k in cfg.pass_k if f"pass@{k}" in m)
-              + f"  mean tokens {m['mean_response_tokens']:.1f}")
+        print(
+            f"{r['benchmark']}: avg@{cfg.k} = {m['avg@k']:.4f} [{m['avg@k_ci_low']:.4f}, {m['avg@k_ci_high']:.4f}]"
+            f"  pass@k: "
+            + ", ".join(f"{k}={m[f'pass@{k}']:.4f}" for k in cfg.pass_k if f"pass@{k}" in m)
+            + f"  mean tokens {m['mean_response_tokens']:.1f}"
+        )
     if cfg.wandb.enabled:
         import wandb
 
-        run = wandb.init(project=cfg.wandb.project, group=cfg.variant, job_type="eval", name=cfg.run_name,
-                         mode=cfg.wandb.mode, config={"model": cfg.checkpoint, "k": cfg.k})
+        run = wandb.init(
+            project=cfg.wandb.project,
+            group=cfg.variant,
+            job_type="eval",
+            name=cfg.run_name,
+            mode=cfg.wandb.mode,
+            config={"model": cfg.checkpoint, "k": cfg.k},
+        )
         run.log({f"eval/{r['benchmark']}/{k}": v for r in results for k, v in r["metrics"].items()})
         run.finish()
     return results

@@ -36,8 +36,9 @@ class HFGenerator:
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype)).eval()
         self.seed = seed
 
-    def generate(self, prompts: list[list[dict]], k: int, max_new_tokens: int, temperature: float,
-                 top_p: float) -> list[list[Sample]]:
+    def generate(
+        self, prompts: list[list[dict]], k: int, max_new_tokens: int, temperature: float, top_p: float
+    ) -> list[list[Sample]]:
         torch, tok = self.torch, self.tokenizer
         texts = [tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -45,16 +46,17 @@ class HFGenerator:
         greedy = temperature <= 0
         sampling = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=temperature, top_p=top_p)
         with torch.no_grad():
-            out = self.model.generate(**enc, max_new_tokens=max_new_tokens, num_return_sequences=k,
-                                      pad_token_id=tok.pad_token_id, **sampling)
-        new = out[:, enc["input_ids"].shape[1]:]
+            out = self.model.generate(
+                **enc, max_new_tokens=max_new_tokens, num_return_sequences=k, pad_token_id=tok.pad_token_id, **sampling
+            )
+        new = out[:, enc["input_ids"].shape[1] :]
         samples = []
         for row in new:
             ids = [t for t in row.tolist() if t != tok.pad_token_id]
             if tok.eos_token_id in ids:
                 ids = ids[: ids.index(tok.eos_token_id)]
             samples.append(Sample(tok.decode(ids, skip_special_tokens=True), len(ids)))
-        return [samples[i * k:(i + 1) * k] for i in range(len(prompts))]
+        return [samples[i * k : (i + 1) * k] for i in range(len(prompts))]
 
 
 class VLLMGenerator:

@@ -49,8 +49,10 @@ def check_ks(ks, samples_per_problem: int) -> list[int]:
     for k in ks:
         k = _count("pass_k entry", k)
         if not 1 <= k <= samples_per_problem:
-            raise InputError(f"pass_k contains {k}, but each problem has {samples_per_problem} samples: every "
-                             f"requested k must be in [1, {samples_per_problem}] (raise k or drop pass@{k})")
+            raise InputError(
+                f"pass_k contains {k}, but each problem has {samples_per_problem} samples: every "
+                f"requested k must be in [1, {samples_per_problem}] (raise k or drop pass@{k})"
+            )
         out.append(k)
     return out
 
@@ -88,8 +90,12 @@ def benchmark_metrics(correct: list[list[bool]], lengths: list[list[int]], ks: l
     n = min(len(f) for f in flags)
     ks = check_ks(ks, n)
     per_problem = np.array([np.mean(f) for f in flags])
-    out = {"num_problems": float(len(flags)), "samples_per_problem": float(n),
-           "avg@k": float(per_problem.mean()), "mean_response_tokens": float(np.mean([np.mean(x) for x in lengths]))}
+    out = {
+        "num_problems": float(len(flags)),
+        "samples_per_problem": float(n),
+        "avg@k": float(per_problem.mean()),
+        "mean_response_tokens": float(np.mean([np.mean(x) for x in lengths])),
+    }
     out["avg@k_ci_low"], out["avg@k_ci_high"] = bootstrap_ci(per_problem)
     for k in ks:
         vals = np.array([pass_at_k(len(f), sum(f), k) for f in flags])

@@ -24,8 +24,12 @@ def result_name(model: str, benchmark: str) -> str:
 
 def sampling_record(cfg) -> dict:
     """The sampling this result used: the preset's name (marked when a value was overridden) and the values."""
-    values = {"temperature": float(cfg.temperature), "top_p": float(cfg.top_p),
-              "max_tokens": int(cfg.max_new_tokens), "k": int(cfg.k)}
+    values = {
+        "temperature": float(cfg.temperature),
+        "top_p": float(cfg.top_p),
+        "max_tokens": int(cfg.max_new_tokens),
+        "k": int(cfg.k),
+    }
     preset = getattr(cfg, "sampling", None) or {}
     name = str(preset.get("name", "none"))
     if preset and any(values[key] != type(values[key])(preset[key]) for key in values):
@@ -62,10 +66,12 @@ def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
                     rec = json.loads(line)
                     done[rec["index"]] = rec
     todo = [r for r in rows if r["extra_info"]["index"] not in done]
-    with open(partial_path, "a") as partial, tqdm(total=len(rows), initial=len(rows) - len(todo),
-                                                   desc=f"{benchmark}", disable=not cfg.progress) as bar:
+    with (
+        open(partial_path, "a") as partial,
+        tqdm(total=len(rows), initial=len(rows) - len(todo), desc=f"{benchmark}", disable=not cfg.progress) as bar,
+    ):
         for start in range(0, len(todo), cfg.batch_size):
-            batch = todo[start:start + cfg.batch_size]
+            batch = todo[start : start + cfg.batch_size]
             prompts = [r["prompt"] for r in batch]
             outs = generator.generate(prompts, cfg.k, cfg.max_new_tokens, cfg.temperature, cfg.top_p)
             for row, samples in zip(batch, outs, strict=True):
@@ -73,24 +79,53 @@ def evaluate(generator, model: str, benchmark: str, cfg) -> dict:
                 scored = []
                 for j, s in enumerate(samples):
                     res = compute_score(row["data_source"], s.text, truth, extra_info=row["extra_info"])
-                    scored.append({"sample": j, "text": s.text, "pred": res["pred"], "score": res["score"],
-                                   "correct": bool(res["acc"]), "format_ok": res["format_ok"], "tokens": s.num_tokens})
-                rec = {"index": row["extra_info"]["index"], "id": row["extra_info"]["id"], "ground_truth": truth,
-                       "samples": scored}
+                    scored.append(
+                        {
+                            "sample": j,
+                            "text": s.text,
+                            "pred": res["pred"],
+                            "score": res["score"],
+                            "correct": bool(res["acc"]),
+                            "format_ok": res["format_ok"],
+                            "tokens": s.num_tokens,
+                        }
+                    )
+                rec = {
+                    "index": row["extra_info"]["index"],
+                    "id": row["extra_info"]["id"],
+                    "ground_truth": truth,
+                    "samples": scored,
+                }
                 partial.write(json.dumps(rec) + "\n")
                 partial.flush()
                 done[rec["index"]] = rec
                 bar.update(1)
     problems = [done[r["extra_info"]["index"]] for r in rows]
-    metrics = benchmark_metrics([[s["correct"] for s in p["samples"]] for p in problems],
-                                [[s["tokens"] for s in p["samples"]] for p in problems], list(cfg.pass_k))
+    metrics = benchmark_metrics(
+        [[s["correct"] for s in p["samples"]] for p in problems],
+        [[s["tokens"] for s in p["samples"]] for p in problems],
+        list(cfg.pass_k),
+    )
     metrics[f"avg@{cfg.k}"] = metrics["avg@k"]  # named by k, as the table builder reads it
-    result = {"model": model, "benchmark": benchmark, "k": cfg.k, "run_name": cfg.run_name or model,
-              "variant": cfg.variant, "settings": {"temperature": cfg.temperature, "top_p": cfg.top_p,
-                                                   "max_new_tokens": cfg.max_new_tokens, "template": cfg.template,
-                                                   "seed": cfg.seed, "limit": cfg.limit},
-              "sampling": sampling_record(cfg), "rollouts": train_log_rollouts(getattr(cfg, "train_log", None)),
-              "metrics": metrics, "problems": problems}
+    result = {
+        "model": model,
+        "benchmark": benchmark,
+        "k": cfg.k,
+        "run_name": cfg.run_name or model,
+        "variant": cfg.variant,
+        "settings": {
+            "temperature": cfg.temperature,
+            "top_p": cfg.top_p,
+            "max_new_tokens": cfg.max_new_tokens,
+            "template": cfg.template,
+            "seed": cfg.seed,
+            "limit": cfg.limit,
+        },
+        "sampling": sampling_record(cfg),
+        "rollouts": train_log_rollouts(getattr(cfg, "train_log", None)),
+        "metrics": metrics,
+        "problems": problems,
+    }
     path = os.path.join(cfg.out_dir, f"{name}.json")
     with open(path + ".tmp", "w") as f:
         json.dump(result, f)

@@ -48,27 +48,41 @@ class GRESOConfig:
         require_choice(prefix, "group_rule", self.group_rule, GROUP_RULES)
         for name in ("easy_mean_at_least", "hard_mean_at_most"):
             if self.group_rule == "acc":
-                check(getattr(self, name) is None, name,
-                      f"is read only with {prefix}.group_rule=mean_score; set it to null.")
+                check(
+                    getattr(self, name) is None,
+                    name,
+                    f"is read only with {prefix}.group_rule=mean_score; set it to null.",
+                )
             else:
-                check(getattr(self, name) is not None, name,
-                      f"is required with {prefix}.group_rule=mean_score (GRESO's code: easy 0.98, hard 0.11).")
+                check(
+                    getattr(self, name) is not None,
+                    name,
+                    f"is required with {prefix}.group_rule=mean_score (GRESO's code: easy 0.98, hard 0.11).",
+                )
         if self.group_rule == "mean_score" and self.hard_mean_at_most >= self.easy_mean_at_least:
-            raise ConfigError(f"{prefix}.hard_mean_at_most={self.hard_mean_at_most} must be below "
-                              f"{prefix}.easy_mean_at_least={self.easy_mean_at_least} (a group cannot be both).")
+            raise ConfigError(
+                f"{prefix}.hard_mean_at_most={self.hard_mean_at_most} must be below "
+                f"{prefix}.easy_mean_at_least={self.easy_mean_at_least} (a group cannot be both)."
+            )
 
         for name in ("p_min", "p_max", "target_zero_variance", "keep_floor"):
             check(0.0 <= getattr(self, name) <= 1.0, name, "must be in [0, 1] (a probability or a share).")
         if self.p_min > self.p_max:
             raise ConfigError(f"{prefix}.p_min={self.p_min} exceeds {prefix}.p_max={self.p_max}.")
         for name in ("p_easy", "p_hard"):
-            check(self.p_min <= getattr(self, name) <= self.p_max, name,
-                  f"must be in [{prefix}.p_min, {prefix}.p_max] = [{self.p_min}, {self.p_max}].")
+            check(
+                self.p_min <= getattr(self, name) <= self.p_max,
+                name,
+                f"must be in [{prefix}.p_min, {prefix}.p_max] = [{self.p_min}, {self.p_max}].",
+            )
         check(self.hard_target_weight >= 0, "hard_target_weight", "must be >= 0 (0 = the whole target is easy groups).")
         check(0.0 <= self.adapt_step <= 1.0, "adapt_step", "must be in [0, 1] (0 = fixed probabilities).")
         check(self.adapt_from_epoch >= 0, "adapt_from_epoch", "must be an integer >= 0.")
-        check(self.sampling_batch_multiplier >= 1.0, "sampling_batch_multiplier",
-              "must be >= 1 (prompts rolled out per sampling round / train batch size).")
+        check(
+            self.sampling_batch_multiplier >= 1.0,
+            "sampling_batch_multiplier",
+            "must be >= 1 (prompts rolled out per sampling round / train batch size).",
+        )
         return self
 
     def outcomes_by_mean(self, mean_score):
@@ -76,8 +90,11 @@ class GRESOConfig:
         (all wrong) at mean <= hard_mean_at_most, else mixed (GRESO's presampling_selector.py: `< 0.98`
         breaks an easy streak, `> 0.11` a hard one)."""
         mean = np.asarray(mean_score, dtype=np.float64)
-        return np.where(mean >= self.easy_mean_at_least, Outcome.ALL_CORRECT,
-                        np.where(mean <= self.hard_mean_at_most, Outcome.ALL_WRONG, Outcome.MIXED)).astype(np.int8)
+        return np.where(
+            mean >= self.easy_mean_at_least,
+            Outcome.ALL_CORRECT,
+            np.where(mean <= self.hard_mean_at_most, Outcome.ALL_WRONG, Outcome.MIXED),
+        ).astype(np.int8)
 
     @property
     def easy_target(self) -> float:

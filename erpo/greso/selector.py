@@ -42,6 +42,7 @@ _TOTALS = ("candidates_total", "skipped_total")
 class Selection:
     """Positions into the candidate list: ``kept`` (roll these out, at most k, candidate order),
     ``skipped`` (no rollout), ``unused`` (not skipped, but beyond k: return them to the loader or drop)."""
+
     kept: np.ndarray
     skipped: np.ndarray
     unused: np.ndarray
@@ -68,20 +69,33 @@ class GRESOSelector:
         kind = integer_array(kind, "kind", size, min(Outcome), max(Outcome))
         k = integer_scalar(k, "k", 0, fix="k is the number of prompts wanted for rollout.")
         if not isinstance(rng, np.random.Generator):
-            raise InputError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                             f"got {type(rng).__name__}")
+            raise InputError(
+                f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
+            )
         keep = keep_probability(streak, kind, self.p_easy, self.p_hard, self.cfg.keep_floor)
         skip = skipped(keep, rng.random(size))
         eligible = np.flatnonzero(~skip)
         kept, unused = eligible[:k], eligible[k:]
         easy = int(np.sum(skip & (kind == Outcome.ALL_CORRECT)))
         hard = int(np.sum(skip)) - easy
-        for name, value in (("candidates", size), ("kept", len(kept)), ("skipped_easy", easy), ("skipped_hard", hard),
-                            ("candidates_total", size), ("skipped_total", easy + hard)):
+        for name, value in (
+            ("candidates", size),
+            ("kept", len(kept)),
+            ("skipped_easy", easy),
+            ("skipped_hard", hard),
+            ("candidates_total", size),
+            ("skipped_total", easy + hard),
+        ):
             self.counts[name] += value
-        metrics = {"greso/candidates": float(size), "greso/kept": float(len(kept)), "greso/skipped": float(easy + hard),
-                   "greso/skipped_easy": float(easy), "greso/skipped_hard": float(hard),
-                   "greso/p_easy": self.p_easy, "greso/p_hard": self.p_hard}
+        metrics = {
+            "greso/candidates": float(size),
+            "greso/kept": float(len(kept)),
+            "greso/skipped": float(easy + hard),
+            "greso/skipped_easy": float(easy),
+            "greso/skipped_hard": float(hard),
+            "greso/p_easy": self.p_easy,
+            "greso/p_hard": self.p_hard,
+        }
         return Selection(kept, np.flatnonzero(skip), unused, keep, metrics)
 
     def observe(self, outcome) -> None:
@@ -107,20 +121,29 @@ class GRESOSelector:
             self.p_easy = adapted(self.p_easy, easy_share, cfg.easy_target, cfg.adapt_step, cfg.p_min, cfg.p_max)
             self.p_hard = adapted(self.p_hard, hard_share, cfg.hard_target, cfg.adapt_step, cfg.p_min, cfg.p_max)
         metrics = {
-            "greso/candidates": float(c["candidates"]), "greso/kept": float(c["kept"]),
+            "greso/candidates": float(c["candidates"]),
+            "greso/kept": float(c["kept"]),
             "greso/skipped": float(c["skipped_easy"] + c["skipped_hard"]),
-            "greso/skipped_easy": float(c["skipped_easy"]), "greso/skipped_hard": float(c["skipped_hard"]),
+            "greso/skipped_easy": float(c["skipped_easy"]),
+            "greso/skipped_hard": float(c["skipped_hard"]),
             "greso/zero_variance_share": easy_share + hard_share,
-            "greso/p_easy": self.p_easy, "greso/p_hard": self.p_hard,
-            "greso/candidates_total": float(c["candidates_total"]), "greso/skipped_total": float(c["skipped_total"]),
+            "greso/p_easy": self.p_easy,
+            "greso/p_hard": self.p_hard,
+            "greso/candidates_total": float(c["candidates_total"]),
+            "greso/skipped_total": float(c["skipped_total"]),
         }
         self.counts.update(dict.fromkeys(_STEP_COUNTS, 0))
         return metrics
 
     # ---- persistence (inside the controller's erpo_state.json) ---------------------------
     def state_dict(self) -> dict:
-        return {"format": FORMAT, "version": VERSION, "p_easy": self.p_easy, "p_hard": self.p_hard,
-                "counts": dict(self.counts)}
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "p_easy": self.p_easy,
+            "p_hard": self.p_hard,
+            "counts": dict(self.counts),
+        }
 
     def load_state_dict(self, state) -> None:
         """Restore probabilities and counters (checked first; a refused state changes nothing). A
@@ -134,8 +157,12 @@ class GRESOSelector:
                 raise InputError(f"GRESO state {name}={value!r} must be a probability in [0, 1]")
             probabilities[name] = min(max(float(value), self.cfg.p_min), self.cfg.p_max)
             if probabilities[name] != value:
-                logger.warning("GRESO state %s=%s is outside greso.p_min/p_max of this config; using %s.",
-                               name, value, probabilities[name])
+                logger.warning(
+                    "GRESO state %s=%s is outside greso.p_min/p_max of this config; using %s.",
+                    name,
+                    value,
+                    probabilities[name],
+                )
         counts = state.get("counts")
         if not isinstance(counts, dict) or set(counts) != set(_STEP_COUNTS + _TOTALS):
             raise InputError(f"GRESO state counts must hold exactly {sorted(_STEP_COUNTS + _TOTALS)}")

@@ -17,13 +17,14 @@ import numpy as np
 from erpo.tracker import Outcome
 
 
-def keep_probability(streak: np.ndarray, kind: np.ndarray, p_easy: float, p_hard: float,
-                     keep_floor: float) -> np.ndarray:
+def keep_probability(
+    streak: np.ndarray, kind: np.ndarray, p_easy: float, p_hard: float, keep_floor: float
+) -> np.ndarray:
     """P(keep) of each candidate from its zero-variance streak and kind (an Outcome code)."""
     streak = np.asarray(streak, dtype=np.float64)
     base = np.where(kind == Outcome.ALL_CORRECT, p_easy, np.where(kind == Outcome.ALL_WRONG, p_hard, 1.0))
     on_streak = (streak >= 1) & ((kind == Outcome.ALL_CORRECT) | (kind == Outcome.ALL_WRONG))
-    return np.where(on_streak, np.maximum(base ** streak, keep_floor), 1.0)
+    return np.where(on_streak, np.maximum(base**streak, keep_floor), 1.0)
 
 
 def skipped(keep_prob: np.ndarray, uniforms: np.ndarray) -> np.ndarray:

@@ -57,11 +57,21 @@ class PREPOConfig:
     weighting: WeightingConfig = field(default_factory=WeightingConfig)
 
     def validate(self, prefix: str = "prepo") -> PREPOConfig:
-        require(self.candidate_multiplier >= 1, prefix, "candidate_multiplier", self.candidate_multiplier,
-                "must be an integer >= 1 (candidates scored per kept prompt).")
+        require(
+            self.candidate_multiplier >= 1,
+            prefix,
+            "candidate_multiplier",
+            self.candidate_multiplier,
+            "must be an integer >= 1 (candidates scored per kept prompt).",
+        )
         require_choice(prefix, "pacing", self.pacing, known_pacings())
-        require(self.total_steps is None or self.total_steps >= 1, prefix, "total_steps", self.total_steps,
-                "must be >= 1 or null (null = the trainer's total training steps).")
+        require(
+            self.total_steps is None or self.total_steps >= 1,
+            prefix,
+            "total_steps",
+            self.total_steps,
+            "must be >= 1 or null (null = the trainer's total training steps).",
+        )
         require_choice(prefix, "perplexity_on", self.perplexity_on, PERPLEXITY_ON)
         self.weighting.validate(f"{prefix}.weighting")
         return self

@@ -27,9 +27,7 @@ def register_pacing(name: str) -> Callable[[PacingFn], PacingFn]:
         if name in _PACING_REGISTRY:
             raise ValueError(f"prepo.pacing {name!r} is already registered; pick another name")
         if fn(0.0) != 0.0 or fn(1.0) != 1.0:
-            raise ValueError(
-                f"pacing {name!r} must map 0 -> 0 and 1 -> 1, got f(0)={fn(0.0)}, f(1)={fn(1.0)}"
-            )
+            raise ValueError(f"pacing {name!r} must map 0 -> 0 and 1 -> 1, got f(0)={fn(0.0)}, f(1)={fn(1.0)}")
         _PACING_REGISTRY[name] = fn
         return fn
 

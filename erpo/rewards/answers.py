@@ -48,8 +48,7 @@ _PERCENT_END = re.compile(r"\s*\\?%\s*$")
 
 _SIGN = r"[+-]?"
 _PLAIN = re.compile(rf"^({_SIGN})(\d{{1,3}}(?:,\d{{3}})+|\d+)?(?:\.(\d+))?$")
-_SCI = re.compile(
-    rf"^({_SIGN})(\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|\*|×)\s*10\s*\^\s*\{{?\s*([+-]?\d+)\s*\}}?$")
+_SCI = re.compile(rf"^({_SIGN})(\d+(?:\.\d+)?)\s*(?:\\times|\\cdot|\*|×)\s*10\s*\^\s*\{{?\s*([+-]?\d+)\s*\}}?$")
 _POW10 = re.compile(rf"^({_SIGN})10\s*\^\s*\{{?\s*([+-]?\d+)\s*\}}?$")
 _FRAC = re.compile(rf"^({_SIGN})\\frac\s*(?:\{{\s*({_SIGN}\d+)\s*\}}|(\d))\s*(?:\{{\s*({_SIGN}\d+)\s*\}}|(\d))$")
 _SLASH = re.compile(rf"^({_SIGN})(\d+)\s*/\s*(\d+)$")
@@ -102,8 +101,11 @@ def split_parts(answer: str) -> list[str]:
     parts.append(s[start:])
     merged: list[str] = []
     for part in parts:
-        if merged and re.fullmatch(r"\d{3}(?:\.\d+)?", part) and re.search(r"(?:^|[^\d])\d{1,3}(?:,\d{3})*$",
-                                                                         merged[-1].strip()):
+        if (
+            merged
+            and re.fullmatch(r"\d{3}(?:\.\d+)?", part)
+            and re.search(r"(?:^|[^\d])\d{1,3}(?:,\d{3})*$", merged[-1].strip())
+        ):
             merged[-1] = merged[-1].rstrip() + "," + part
         else:
             merged.append(part)

@@ -20,7 +20,8 @@ ANSWER_FORMATS = ("boxed", "answer_line", "any")
 # the last one in the text is the answer. Reading only plain numbers took "2" from "1/2".
 _FALLBACK_NUMBER = re.compile(
     r"-?\\[dt]?frac\s*\{\s*-?\d[\d,]*(?:\.\d+)?\s*\}\s*\{\s*\d[\d,]*(?:\.\d+)?\s*\}"
-    r"|-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d[\d,]*(?:\.\d+)?)?")
+    r"|-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d[\d,]*(?:\.\d+)?)?"
+)
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _ANSWER_LINE = re.compile(r"(?i)Answer\s*:\s*([^\n]+)")
 
@@ -48,7 +49,7 @@ def _last_box(text: str) -> tuple[str, int] | None:
             if depth == 0:
                 return text[begin:j].strip(), match.start()
         return None
-    if i == match.end() and not text[i:i + 1].isdigit():
+    if i == match.end() and not text[i : i + 1].isdigit():
         return None  # "\boxed" glued to something that is not an argument
     token = re.match(r"[^\s$]+", text[i:])
     return (token.group(0).rstrip("."), match.start()) if token else None

@@ -87,13 +87,13 @@ def _powers(text: str):
             continue
         if text[i] in _OPEN:
             end = _group_end(text, i)
-            exponent = text[i + 1:end - 1]
+            exponent = text[i + 1 : end - 1]
         else:
             end = i + re.match(r"\d+|\\[a-zA-Z]+|.", text[i:]).end()
             exponent = text[i:end]
-        left = text[:match.start()].rstrip()
+        left = text[: match.start()].rstrip()
         if left.endswith(tuple(_CLOSE)):
-            base = left[_group_start(left, len(left) - 1):]
+            base = left[_group_start(left, len(left) - 1) :]
         else:
             base = re.search(r"(\d+|\\?[a-zA-Z]+|.?)$", left).group(1)
         yield base, exponent, text[end:].lstrip().startswith("^")
@@ -103,4 +103,4 @@ def _factorial_operands(text: str):
     """The bracket group right before each ``!`` (e.g. ``(10!)`` in ``(10!)!``)."""
     for match in re.finditer(r"([)\]}])\s*!", text):
         end = match.start(1)
-        yield text[_group_start(text, end):end + 1]
+        yield text[_group_start(text, end) : end + 1]

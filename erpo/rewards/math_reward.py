@@ -30,8 +30,17 @@ from erpo.rewards.answers import Malformed, clean, parts_of, quick_equal
 from erpo.rewards.extract import ANSWER_FORMATS, extract_answer, last_boxed
 from erpo.rewards.guards import MAX_ANSWER_CHARS, refusal
 
-__all__ = ["MAX_CHARS", "REWARD_SCALES", "TIMEOUT_S", "WAIT_S", "compute_score", "is_equivalent", "last_boxed",
-           "reward_stats", "warm_up"]
+__all__ = [
+    "MAX_CHARS",
+    "REWARD_SCALES",
+    "TIMEOUT_S",
+    "WAIT_S",
+    "compute_score",
+    "is_equivalent",
+    "last_boxed",
+    "reward_stats",
+    "warm_up",
+]
 
 # Score of (a correct answer, a wrong answer in the asked format, no answer in that format), by the
 # `scale` the reward is called with (reward.custom_reward_function.reward_kwargs.scale). ``acc`` never
@@ -148,13 +157,14 @@ def _judge(pred: str, golds: list[str]) -> bool:
     return result == "equal"
 
 
-def compute_score(data_source, solution_str, ground_truth, extra_info=None, scale: str = "zero_one",
-                  **kwargs) -> dict:
+def compute_score(data_source, solution_str, ground_truth, extra_info=None, scale: str = "zero_one", **kwargs) -> dict:
     """verl custom reward: {score, acc, pred, format_ok}; acc True only for a correct answer, score by
     ``scale`` (REWARD_SCALES: correct / wrong in format / no answer). An unknown scale is a config error."""
     if scale not in REWARD_SCALES:
-        raise ValueError(f"reward.custom_reward_function.reward_kwargs.scale={scale!r} is not supported; choose "
-                         f"one of {sorted(REWARD_SCALES)}.")
+        raise ValueError(
+            f"reward.custom_reward_function.reward_kwargs.scale={scale!r} is not supported; choose "
+            f"one of {sorted(REWARD_SCALES)}."
+        )
     result = _score(data_source, solution_str, ground_truth, extra_info)
     correct, wrong, missing = REWARD_SCALES[scale]
     result["score"] = correct if result["acc"] else wrong if result["format_ok"] else missing

@@ -136,8 +136,14 @@ def main() -> None:
     install()
     # Import and warm the parser, simplify, sets and intervals before saying ready: a cold first
     # comparison takes about a second, which would eat a call's deadline.
-    for pred, gold in (("1", "1"), ("x^2+2x+1", "(x+1)^2"), ("\\sqrt{8}", "2\\sqrt{2}"), ("[1,3)", "[1, 3)"),
-                       ("\\frac{\\pi}{2}", "1.570796"), ("(1,2)", "\\{1,2\\}")):
+    for pred, gold in (
+        ("1", "1"),
+        ("x^2+2x+1", "(x+1)^2"),
+        ("\\sqrt{8}", "2\\sqrt{2}"),
+        ("[1,3)", "[1, 3)"),
+        ("\\frac{\\pi}{2}", "1.570796"),
+        ("(1,2)", "\\{1,2\\}"),
+    ):
         compare([pred], [[gold]])
     _limit_memory()
     reply.write(json.dumps({"ready": True}) + "\n")

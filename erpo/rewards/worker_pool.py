@@ -52,8 +52,14 @@ class _Worker:
         # The child imports the same erpo as this process, editable install or not.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
         env.setdefault("OMP_NUM_THREADS", "1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "erpo.rewards.symbolic"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, close_fds=True, bufsize=0)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "erpo.rewards.symbolic"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            close_fds=True,
+            bufsize=0,
+        )
         self.ready = False
         self._buffer = b""
 

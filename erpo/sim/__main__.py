@@ -16,14 +16,26 @@ SIM_CONF_DIR = os.path.join(CONF_DIR, "sim")
 
 
 def markdown_table(result: dict) -> str:
-    rows = ["| variant | steps | effective prompts/step | rollouts | rollouts per effective prompt | candidates "
-            "| skipped | all-correct (last 10) | mean T | revived |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| variant | steps | effective prompts/step | rollouts | rollouts per effective prompt | candidates "
+        "| skipped | all-correct (last 10) | mean T | revived |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, v in result["variants"].items():
         s = v["summary"]
         skipped = f"{s['skipped_share_of_candidates']:.3f}" if "skipped_share_of_candidates" in s else "-"
-        cells = [name, f"{s['steps']:.0f}", f"{s['effective_prompts_per_step']:.1f}", f"{s['total_rollouts']:.0f}",
-                 f"{s['rollouts_per_effective_prompt']:.2f}", f"{s['total_candidates']:.0f}", skipped,
-                 f"{s['final_frac_all_correct']:.3f}", f"{s['mean_temperature']:.3f}", f"{s['mean_revived_frac']:.3f}"]
+        cells = [
+            name,
+            f"{s['steps']:.0f}",
+            f"{s['effective_prompts_per_step']:.1f}",
+            f"{s['total_rollouts']:.0f}",
+            f"{s['rollouts_per_effective_prompt']:.2f}",
+            f"{s['total_candidates']:.0f}",
+            skipped,
+            f"{s['final_frac_all_correct']:.3f}",
+            f"{s['mean_temperature']:.3f}",
+            f"{s['mean_revived_frac']:.3f}",
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -60,8 +72,10 @@ def main(config: DictConfig) -> None:
     plot(result, os.path.join(out_dir, "sim.png"))
     print(markdown_table(result))
     length = f"{raw['rollout_budget']} rollouts" if raw.get("rollout_budget") else f"{raw['steps']} steps"
-    print(f"\n{len(variants)} variants x {length} x {raw['num_prompts']} prompts in "
-          f"{result['seconds']:.1f} s; written to {out_dir}/sim.json, sim.png")
+    print(
+        f"\n{len(variants)} variants x {length} x {raw['num_prompts']} prompts in "
+        f"{result['seconds']:.1f} s; written to {out_dir}/sim.json, sim.png"
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,18 @@ from erpo.sim import variants as sampling
 from erpo.sim.world import World
 
 VARIANTS = ("grpo", "dapo", "erpo", "erpo_dapo", "prepo", "greso", "erpo_greso")
-SERIES = ("effective_prompts", "rollouts", "rollouts_per_effective", "candidates", "frac_all_correct",
-          "frac_all_wrong", "temperature_mean", "temperature_max", "revived_frac", "mean_solve_prob")
+SERIES = (
+    "effective_prompts",
+    "rollouts",
+    "rollouts_per_effective",
+    "candidates",
+    "frac_all_correct",
+    "frac_all_wrong",
+    "temperature_mean",
+    "temperature_max",
+    "revived_frac",
+    "mean_solve_prob",
+)
 GRESO_SERIES = ("skipped", "p_easy", "p_hard", "zero_variance_share")
 
 
@@ -91,15 +101,24 @@ def simulate(variant: str, cfg: SimConfig, return_controller: bool = False):
 def _append(series: dict[str, list[float]], out: sampling.StepResult, world: World) -> None:
     first = {key.removeprefix("erpo/"): value for key, value in out.first.items()}
     values = {
-        "effective_prompts": float(out.trained), "rollouts": float(out.rollouts),
-        "rollouts_per_effective": out.rollouts / max(out.trained, 1), "candidates": float(out.candidates),
-        "frac_all_correct": first.get("frac_all_correct", 0.0), "frac_all_wrong": first.get("frac_all_wrong", 0.0),
-        "temperature_mean": first.get("temperature_mean", 1.0), "temperature_max": first.get("temperature_max", 1.0),
-        "revived_frac": first.get("revived_frac", 0.0), "mean_solve_prob": world.mean_solve_prob(),
+        "effective_prompts": float(out.trained),
+        "rollouts": float(out.rollouts),
+        "rollouts_per_effective": out.rollouts / max(out.trained, 1),
+        "candidates": float(out.candidates),
+        "frac_all_correct": first.get("frac_all_correct", 0.0),
+        "frac_all_wrong": first.get("frac_all_wrong", 0.0),
+        "temperature_mean": first.get("temperature_mean", 1.0),
+        "temperature_max": first.get("temperature_max", 1.0),
+        "revived_frac": first.get("revived_frac", 0.0),
+        "mean_solve_prob": world.mean_solve_prob(),
     }
     if out.greso:
-        values.update(skipped=out.greso["greso/skipped"], p_easy=out.greso["greso/p_easy"],
-                      p_hard=out.greso["greso/p_hard"], zero_variance_share=out.greso["greso/zero_variance_share"])
+        values.update(
+            skipped=out.greso["greso/skipped"],
+            p_easy=out.greso["greso/p_easy"],
+            p_hard=out.greso["greso/p_hard"],
+            zero_variance_share=out.greso["greso/zero_variance_share"],
+        )
     for key in series:
         series[key].append(values[key])
 
@@ -127,5 +146,7 @@ def summarise(series: dict[str, list[float]]) -> dict[str, float]:
 
 def run_variants(cfg: SimConfig, variants=VARIANTS) -> dict:
     """Every variant on the same prompt pool and seed."""
-    return {"config": asdict(cfg),
-            "variants": {v: {"series": (s := simulate(v, cfg)), "summary": summarise(s)} for v in variants}}
+    return {
+        "config": asdict(cfg),
+        "variants": {v: {"series": (s := simulate(v, cfg)), "summary": summarise(s)} for v in variants},
+    }

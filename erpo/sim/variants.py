@@ -74,7 +74,7 @@ def greso(world: World, step: int) -> StepResult:
         mixed, metrics = world.rollout(step, prompts)
         out.first = out.first or metrics
         out.rollouts += cfg.n * len(prompts)
-        used = prompts[mixed][:cfg.batch_size - out.trained]  # surplus mixed groups are dropped, not trained on
+        used = prompts[mixed][: cfg.batch_size - out.trained]  # surplus mixed groups are dropped, not trained on
         world.train_on(used)
         out.trained += len(used)
         remaining = cfg.batch_size - out.trained

@@ -40,7 +40,7 @@ class Loader:
         if self.cursor + k > len(self.order):
             self._next_epoch()
         self.cursor += k
-        return self.order[self.cursor - k:self.cursor]
+        return self.order[self.cursor - k : self.cursor]
 
     def draw_up_to(self, k: int) -> np.ndarray:
         """Handed-back prompts first, then up to k of what is left of the epoch (a new one when none is)."""
@@ -78,8 +78,9 @@ class World:
         cfg, controller = self.cfg, self.controller
         temps = controller.assign(self.sources[prompts], prompts).astype(np.float64)
         correct = self.rng.binomial(cfg.n, solve_prob(self.logits[prompts], temps, cfg.slope))
-        metrics = controller.update(step, self.sources[prompts], prompts, np.full(len(prompts), cfg.n), correct,
-                                    correct / cfg.n, temps)
+        metrics = controller.update(
+            step, self.sources[prompts], prompts, np.full(len(prompts), cfg.n), correct, correct / cfg.n, temps
+        )
         return (correct > 0) & (correct < cfg.n), metrics
 
     def train_on(self, prompts: np.ndarray) -> None:

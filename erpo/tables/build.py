@@ -33,15 +33,26 @@ def run_rows(results: list[dict], metric: str | None) -> list[dict]:
     rows: dict[tuple, dict] = {}
     for result in results:
         key = (result.get("variant") or "", result["run_name"])
-        row = rows.setdefault(key, {"label": result["run_name"], "variant": key[0], "model": result["model"],
-                                    "values": {}, "kind": "run", "samplings": set(), "rollouts": None})
+        row = rows.setdefault(
+            key,
+            {
+                "label": result["run_name"],
+                "variant": key[0],
+                "model": result["model"],
+                "values": {},
+                "kind": "run",
+                "samplings": set(),
+                "rollouts": None,
+            },
+        )
         row["samplings"].add(sampling_label(result))
         if result.get("rollouts") is not None:
             row["rollouts"] = int(result["rollouts"])
         name = metric or f"avg@{result['k']}"
         if name not in result["metrics"]:
-            raise KeyError(f"{result['run_name']}/{result['benchmark']}: no metric {name!r}; "
-                           f"have {sorted(result['metrics'])}")
+            raise KeyError(
+                f"{result['run_name']}/{result['benchmark']}: no metric {name!r}; have {sorted(result['metrics'])}"
+            )
         row["values"][result["benchmark"]] = 100.0 * result["metrics"][name]
     for row in rows.values():
         row["sampling"] = " / ".join(sorted(row.pop("samplings")))  # more than one: benchmarks differ
@@ -53,16 +64,20 @@ def sampling_label(result: dict) -> str:
     sampling = result.get("sampling")
     if sampling is None:
         settings = result.get("settings", {})
-        return (f"unrecorded T={settings.get('temperature')} top_p={settings.get('top_p')} "
-                f"max={settings.get('max_new_tokens')} k={result.get('k')}")
-    return (f"{sampling['preset']} T={sampling['temperature']:g} top_p={sampling['top_p']:g} "
-            f"max={sampling['max_tokens']} k={sampling['k']}")
+        return (
+            f"unrecorded T={settings.get('temperature')} top_p={settings.get('top_p')} "
+            f"max={settings.get('max_new_tokens')} k={result.get('k')}"
+        )
+    return (
+        f"{sampling['preset']} T={sampling['temperature']:g} top_p={sampling['top_p']:g} "
+        f"max={sampling['max_tokens']} k={sampling['k']}"
+    )
 
 
 def paper_name(paper: dict) -> str:
     """The short name in the paper's title, e.g. "PREPO" from "... Intrinsic Exploration (PREPO), Sun et al."."""
     title = paper["paper"]
-    return title[title.rindex("(") + 1:title.rindex(")")] if "(" in title else paper["arxiv"]
+    return title[title.rindex("(") + 1 : title.rindex(")")] if "(" in title else paper["arxiv"]
 
 
 def published_rows(models: list[str] | None, path: Path = PUBLISHED) -> list[dict]:
@@ -71,10 +86,18 @@ def published_rows(models: list[str] | None, path: Path = PUBLISHED) -> list[dic
         for entry in paper["rows"]:
             if models and entry["model"] not in models:
                 continue
-            rows.append({"label": f"{entry['method']} ({entry['model']}), {paper_name(paper)} paper",
-                         "variant": entry["method"], "model": entry["model"], "kind": "published",
-                         "values": dict(entry["values"]), "rollouts": entry.get("rollouts"), "sampling": "paper",
-                         "source": f"arXiv {paper['arxiv']}, {paper['source']} ({paper['metric']})"})
+            rows.append(
+                {
+                    "label": f"{entry['method']} ({entry['model']}), {paper_name(paper)} paper",
+                    "variant": entry["method"],
+                    "model": entry["model"],
+                    "kind": "published",
+                    "values": dict(entry["values"]),
+                    "rollouts": entry.get("rollouts"),
+                    "sampling": "paper",
+                    "source": f"arXiv {paper['arxiv']}, {paper['source']} ({paper['metric']})",
+                }
+            )
     return rows
 
 
@@ -108,8 +131,11 @@ def render(rows: list[dict], benchmarks: list[str], baseline: str | None, fmt: s
             delta = value - reference if value is not None and reference is not None else None
             cells.append(_cell(value, delta if row["kind"] == "run" else None))
         rollouts = row.get("rollouts")
-        body.append([row["label"], row["variant"]] + cells
-                    + [f"{rollouts:,}" if rollouts is not None else "n/a", row.get("sampling") or "n/a"])
+        body.append(
+            [row["label"], row["variant"]]
+            + cells
+            + [f"{rollouts:,}" if rollouts is not None else "n/a", row.get("sampling") or "n/a"]
+        )
     notes = sorted({r["source"] for r in rows if r["kind"] == "published"})
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -119,11 +145,16 @@ def render(rows: list[dict], benchmarks: list[str], baseline: str | None, fmt: s
             lines.append(f"Parentheses: difference to {baseline}, in points.")
         return "\n".join(lines) + "\n"
     if fmt == "latex":
+
         def escape(s):
             return str(s).replace("_", "\\_").replace("%", "\\%")
 
-        lines = ["\\begin{tabular}{ll" + "r" * len(columns) + "rl}", "\\toprule",
-                 " & ".join(map(escape, header)) + " \\\\", "\\midrule"]
+        lines = [
+            "\\begin{tabular}{ll" + "r" * len(columns) + "rl}",
+            "\\toprule",
+            " & ".join(map(escape, header)) + " \\\\",
+            "\\midrule",
+        ]
         lines += [" & ".join(map(escape, cells)) + " \\\\" for cells in body]
         lines += ["\\bottomrule", "\\end{tabular}"]
         lines += [f"% Paper rows: {note}." for note in notes]
@@ -131,8 +162,15 @@ def render(rows: list[dict], benchmarks: list[str], baseline: str | None, fmt: s
     raise ValueError(f"format must be markdown or latex, got {fmt!r}")
 
 
-def build_table(result_paths, benchmarks=None, metric=None, baseline=None,
-                published_models=None, include_published=True, fmt="markdown") -> str:
+def build_table(
+    result_paths,
+    benchmarks=None,
+    metric=None,
+    baseline=None,
+    published_models=None,
+    include_published=True,
+    fmt="markdown",
+) -> str:
     results = load_results(result_paths)
     if not benchmarks:
         benchmarks = sorted({r["benchmark"] for r in results})
@@ -154,16 +192,23 @@ def paper_tables(models: list[str] | None = None, path: Path = PUBLISHED) -> str
         columns = list(paper["benchmarks"]) + ["average"]
         with_rollouts = any(e.get("rollouts") is not None for e in entries)
         header = ["model", "method"] + columns + (["rollouts"] if with_rollouts else [])
-        lines = [f"### {paper['paper']} (arXiv {paper['arxiv']}), {paper['table']}", "",
-                 "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines = [
+            f"### {paper['paper']} (arXiv {paper['arxiv']}), {paper['table']}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
         for entry in entries:
             values = [entry["values"].get(c) for c in columns]  # as published, not rounded again
             cells = [entry["model"], entry["method"]] + ["n/a" if v is None else f"{v:g}" for v in values]
             if with_rollouts:
                 cells.append(f"{entry['rollouts']:,}" if entry.get("rollouts") is not None else "n/a")
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", f"Source: {paper['source']}; metric: {paper['metric']}. n/a: no document available to us "
-                      "gives the cell.", ""]
+        lines += [
+            "",
+            f"Source: {paper['source']}; metric: {paper['metric']}. n/a: no document available to us gives the cell.",
+            "",
+        ]
         out.append("\n".join(lines))
     if not out:
         raise KeyError(f"no published rows for models {models}")

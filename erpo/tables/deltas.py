@@ -31,8 +31,10 @@ def per_problem(result: dict) -> dict[str, float]:
             raise InputError(f"{result.get('run_name')}: problem {problem.get('index')} has no samples")
         out[str(problem["index"])] = float(np.mean(flags))
     if not out:
-        raise InputError(f"{result.get('run_name')}/{result.get('benchmark')}: no per-problem samples; deltas with "
-                         "intervals need them (erpo.eval and benchmarks.cpu_study write them)")
+        raise InputError(
+            f"{result.get('run_name')}/{result.get('benchmark')}: no per-problem samples; deltas with "
+            "intervals need them (erpo.eval and benchmarks.cpu_study write them)"
+        )
     return out
 
 
@@ -51,8 +53,13 @@ def by_variant(results: list[dict], benchmark: str) -> dict[str, dict[int, dict[
     return dict(out)
 
 
-def paired_delta(variant: dict[int, dict[str, float]], baseline: dict[int, dict[str, float]],
-                 iters: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+def paired_delta(
+    variant: dict[int, dict[str, float]],
+    baseline: dict[int, dict[str, float]],
+    iters: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
     """Mean delta (variant - baseline) and its bootstrap interval over paired seeds and problems."""
     seeds = sorted(set(variant) & set(baseline))
     if not seeds:
@@ -67,8 +74,13 @@ def paired_delta(variant: dict[int, dict[str, float]], baseline: dict[int, dict[
     # mean over drawn seeds of the mean over drawn problems (same problem draw for every seed of a draw)
     means = np.array([diff[np.ix_(ds, dp)].mean() for ds, dp in zip(draw_s, draw_p, strict=True)])
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return {"delta": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi), "seeds": len(seeds),
-            "problems": len(problems)}
+    return {
+        "delta": float(diff.mean()),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "seeds": len(seeds),
+        "problems": len(problems),
+    }
 
 
 def delta_rows(results: list[dict], benchmark: str, baselines: list[str], order: list[str] | None = None) -> list[dict]:
@@ -82,9 +94,15 @@ def delta_rows(results: list[dict], benchmark: str, baselines: list[str], order:
         if variant not in runs:
             continue
         per_seed = [float(np.mean(list(v.values()))) for v in runs[variant].values()]
-        row = {"variant": variant, "seeds": len(per_seed), "mean": float(np.mean(per_seed)),
-               "sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
-               "min": min(per_seed), "max": max(per_seed), "deltas": {}}
+        row = {
+            "variant": variant,
+            "seeds": len(per_seed),
+            "mean": float(np.mean(per_seed)),
+            "sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
+            "min": min(per_seed),
+            "max": max(per_seed),
+            "deltas": {},
+        }
         for base in baselines:
             if base != variant:
                 row["deltas"][base] = paired_delta(runs[variant], runs[base])
@@ -98,11 +116,18 @@ def render_markdown(rows: list[dict], baselines: list[str], metric: str, scale: 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         sd = f"{row['sd'] * scale:.1f}" if row["sd"] is not None else "-"
-        cells = [row["variant"], str(row["seeds"]),
-                 f"{row['mean'] * scale:.1f} ({sd}; {row['min'] * scale:.1f}-{row['max'] * scale:.1f})"]
+        cells = [
+            row["variant"],
+            str(row["seeds"]),
+            f"{row['mean'] * scale:.1f} ({sd}; {row['min'] * scale:.1f}-{row['max'] * scale:.1f})",
+        ]
         for base in baselines:
             d = row["deltas"].get(base)
-            cells.append("-" if d is None else f"{d['delta'] * scale:+.1f} [{d['ci_low'] * scale:+.1f}, "
-                         f"{d['ci_high'] * scale:+.1f}]" + (f" ({d['seeds']} seed)" if d["seeds"] == 1 else ""))
+            cells.append(
+                "-"
+                if d is None
+                else f"{d['delta'] * scale:+.1f} [{d['ci_low'] * scale:+.1f}, "
+                f"{d['ci_high'] * scale:+.1f}]" + (f" ({d['seeds']} seed)" if d["seeds"] == 1 else "")
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

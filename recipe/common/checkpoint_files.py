@@ -31,8 +31,9 @@ def save_side_file(trainer_cfg, global_steps: int, name: str, state: dict) -> st
     return path
 
 
-def load_side_file(trainer_cfg, global_steps: int, name: str, *, what: str, fix: str,
-                   allow_fresh: bool = False, fresh_flag: str = "") -> tuple[str, dict | None]:
+def load_side_file(
+    trainer_cfg, global_steps: int, name: str, *, what: str, fix: str, allow_fresh: bool = False, fresh_flag: str = ""
+) -> tuple[str, dict | None]:
     """(path, state) of side file ``name`` in the checkpoint verl resumed from; see erpo.state_files.read_state."""
     path = os.path.join(resumed_folder(trainer_cfg, global_steps), name)
     return path, read_state(path, what=what, fix=fix, allow_fresh=allow_fresh, fresh_flag=fresh_flag)

@@ -39,8 +39,11 @@ def build_local_assets(config: DictConfig) -> None:
     if assets.get("tiny_model_dir"):
         from erpo.tiny import build_tiny_model
 
-        build_tiny_model(assets.tiny_model_dir, seed=int(assets.get("seed", 0)),
-                         warm_start_steps=int(assets.get("warm_start_steps", 0)))
+        build_tiny_model(
+            assets.tiny_model_dir,
+            seed=int(assets.get("seed", 0)),
+            warm_start_steps=int(assets.get("warm_start_steps", 0)),
+        )
     if assets.get("builder"):
         # A study's own asset builder, named by the config (recipe/conf/model/cpu_study.yaml): the driver does
         # not import the study.
@@ -123,5 +126,3 @@ def set_wandb_environment(config: DictConfig) -> None:
             if key not in os.environ or os.environ[key] == _WANDB_SET_HERE.get(key):
                 os.environ[key] = value
                 _WANDB_SET_HERE[key] = value
-
-

@@ -59,8 +59,9 @@ class _RASettings:
 _settings = _RASettings()
 
 
-def configure(enabled: bool, form: str = "virtual_response", pseudo_reward: float | None = None,
-              advantage: float | None = None) -> None:
+def configure(
+    enabled: bool, form: str = "virtual_response", pseudo_reward: float | None = None, advantage: float | None = None
+) -> None:
     """Set RA for this process (called by the ERPO trainer at init with the checked erpo.ra fields)."""
     if form not in ("virtual_response", "fixed_advantage"):
         raise ValueError(f"erpo.ra.form={form!r} is not supported; choose virtual_response or fixed_advantage.")

@@ -134,8 +134,10 @@ def check_recipe_fields(config: DictConfig, erpo_cfg: ERPOConfig) -> None:
     reward_fn = config.reward.get("custom_reward_function") or {}
     scale = (reward_fn.get("reward_kwargs") or {}).get("scale", "zero_one")
     if scale not in REWARD_SCALES:
-        raise ConfigRefused(f"reward.custom_reward_function.reward_kwargs.scale={scale!r} is not supported; choose "
-                            f"one of {sorted(REWARD_SCALES)} (erpo/rewards/math_reward.py).")
+        raise ConfigRefused(
+            f"reward.custom_reward_function.reward_kwargs.scale={scale!r} is not supported; choose "
+            f"one of {sorted(REWARD_SCALES)} (erpo/rewards/math_reward.py)."
+        )
 
 
 def refuse_idle_ra_magnitude(ra, norm_by_std: bool) -> None:

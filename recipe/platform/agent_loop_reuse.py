@@ -54,18 +54,29 @@ class ReusedLoopWorkerTQ(AgentLoopWorkerTQ.__ray_actor_class__):
         return cache[agent_name]
 
     async def _run_agent_loop(
-        self, sampling_params: dict[str, Any], trajectory: dict[str, Any], *, agent_name: str, trace: bool = True,
+        self,
+        sampling_params: dict[str, Any],
+        trajectory: dict[str, Any],
+        *,
+        agent_name: str,
+        trace: bool = True,
         **kwargs,
     ):
         if agent_name not in _agent_loop_registry:
             raise KeyError(f"Agent loop {agent_name} not registered; registered: {list(_agent_loop_registry)}")
         loop = self._loop_for(agent_name)
         if loop is None:  # a loop kind with per-request state: built per rollout, as verl does
-            return await super()._run_agent_loop(sampling_params, trajectory, agent_name=agent_name, trace=trace,
-                                                 **kwargs)
-        with rollout_trace_attr(step=trajectory["step"], sample_index=trajectory["sample_index"],
-                                rollout_n=trajectory["rollout_n"], validate=trajectory["validate"],
-                                name="agent_loop", trace=trace):
+            return await super()._run_agent_loop(
+                sampling_params, trajectory, agent_name=agent_name, trace=trace, **kwargs
+            )
+        with rollout_trace_attr(
+            step=trajectory["step"],
+            sample_index=trajectory["sample_index"],
+            rollout_n=trajectory["rollout_n"],
+            validate=trajectory["validate"],
+            name="agent_loop",
+            trace=trace,
+        ):
             output = await loop.run(sampling_params, **kwargs)
             return await self._agent_loop_postprocess(output, trajectory["validate"], **kwargs)
 

@@ -72,12 +72,23 @@ def _device_module() -> types.SimpleNamespace:
         **{name: getattr(torch.cpu, name) for name in dir(torch.cpu) if not name.startswith("_")}
     )
     module.__dict__.update(
-        is_available=lambda: True, device_count=lambda: 1, current_device=lambda: 0, set_device=_noop,
-        synchronize=_noop, empty_cache=_noop, memory_reserved=zero, memory_allocated=zero,
-        max_memory_allocated=zero, max_memory_reserved=zero, reset_peak_memory_stats=_noop,
-        mem_get_info=lambda *a: (8 << 30, 16 << 30), manual_seed=torch.manual_seed,
-        manual_seed_all=torch.manual_seed, get_device_name=lambda *a: "cpu",
-        get_rng_state=torch.get_rng_state, set_rng_state=torch.set_rng_state,
+        is_available=lambda: True,
+        device_count=lambda: 1,
+        current_device=lambda: 0,
+        set_device=_noop,
+        synchronize=_noop,
+        empty_cache=_noop,
+        memory_reserved=zero,
+        memory_allocated=zero,
+        max_memory_allocated=zero,
+        max_memory_reserved=zero,
+        reset_peak_memory_stats=_noop,
+        mem_get_info=lambda *a: (8 << 30, 16 << 30),
+        manual_seed=torch.manual_seed,
+        manual_seed_all=torch.manual_seed,
+        get_device_name=lambda *a: "cpu",
+        get_rng_state=torch.get_rng_state,
+        set_rng_state=torch.set_rng_state,
     )
     return module
 
@@ -165,30 +176,64 @@ if ACTIVE:
         vendor_name = "cpu"
         device_module = _device_module()
 
-        def is_available(self): return True
-        def current_device(self): return "cpu"
-        def device_count(self): return 1
-        def set_device(self, device_index): return None
-        def synchronize(self, device_index=None): return None
-        def manual_seed(self, seed): torch.manual_seed(seed)
-        def manual_seed_all(self, seed): torch.manual_seed(seed)
-        def set_allocator_settings(self, settings): return None
-        def empty_cache(self): return None
-        def get_device_capability(self, device_index=0): return (None, None)
-        def communication_backend_name(self): return "gloo"
-        def visible_devices_envvar(self): return "CUDA_VISIBLE_DEVICES"
+        def is_available(self):
+            return True
+
+        def current_device(self):
+            return "cpu"
+
+        def device_count(self):
+            return 1
+
+        def set_device(self, device_index):
+            return None
+
+        def synchronize(self, device_index=None):
+            return None
+
+        def manual_seed(self, seed):
+            torch.manual_seed(seed)
+
+        def manual_seed_all(self, seed):
+            torch.manual_seed(seed)
+
+        def set_allocator_settings(self, settings):
+            return None
+
+        def empty_cache(self):
+            return None
+
+        def get_device_capability(self, device_index=0):
+            return (None, None)
+
+        def communication_backend_name(self):
+            return "gloo"
+
+        def visible_devices_envvar(self):
+            return "CUDA_VISIBLE_DEVICES"
 
         @contextlib.contextmanager
         def nvtx_range(self, msg):
             yield
 
-        def profiler_start(self): return None
-        def profiler_stop(self): return None
+        def profiler_start(self):
+            return None
+
+        def profiler_stop(self):
+            return None
+
         # Ray's "GPU" resource: `ray_init.num_gpus=1` gives one logical device to schedule on.
-        def ray_resource_name(self): return "GPU"
-        def ray_noset_envvars(self): return []
-        def is_ipc_supported(self): return False
-        def cudart(self): return None
+        def ray_resource_name(self):
+            return "GPU"
+
+        def ray_noset_envvars(self):
+            return []
+
+        def is_ipc_supported(self):
+            return False
+
+        def cudart(self):
+            return None
 
     _dedupe_backend()
     _vllm_cpu_version()

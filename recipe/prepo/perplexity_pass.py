@@ -17,8 +17,9 @@ from verl.workers.utils.padding import left_right_2_no_padding, no_padding_2_pad
 from erpo.prepo.perplexity import sequence_perplexity
 
 
-def prompt_token_ids(tokenizer, raw_prompts, perplexity_on: str,
-                     chat_template_kwargs: dict | None = None) -> list[list[int]]:
+def prompt_token_ids(
+    tokenizer, raw_prompts, perplexity_on: str, chat_template_kwargs: dict | None = None
+) -> list[list[int]]:
     """Token ids to score for each prompt (chat messages, as verl's dataset yields them).
 
     ``templated``: the chat-templated prompt with the generation prefix, the exact tokens the
@@ -79,8 +80,9 @@ def perplexities_from_output(log_probs, batch: TensorDict) -> np.ndarray:
     return sequence_perplexity(padded.numpy(), mask.numpy())
 
 
-def compute_prompt_perplexities(worker_group, token_ids: list[list[int]], pad_token_id: int,
-                                rows_multiple: int = 1) -> np.ndarray:
+def compute_prompt_perplexities(
+    worker_group, token_ids: list[list[int]], pad_token_id: int, rows_multiple: int = 1
+) -> np.ndarray:
     """Score prompts with ``worker_group.compute_log_prob``; padding rows are added and dropped.
 
     ``rows_multiple``: the row count verl's log-prob pass needs a multiple of (data-parallel size

@@ -25,8 +25,12 @@ def _on(**fields) -> WeightingConfig:
 
 def actor_config(loss_mode="vanilla", loss_agg_mode="token-mean"):
     return FSDPActorConfig(
-        rollout_n=8, ppo_micro_batch_size_per_gpu=2, clip_ratio_low=0.2, clip_ratio_high=0.28,
-        loss_agg_mode=loss_agg_mode, policy_loss=PolicyLossConfig(loss_mode=loss_mode),
+        rollout_n=8,
+        ppo_micro_batch_size_per_gpu=2,
+        clip_ratio_low=0.2,
+        clip_ratio_high=0.28,
+        loss_agg_mode=loss_agg_mode,
+        policy_loss=PolicyLossConfig(loss_mode=loss_mode),
     )
 
 
@@ -106,8 +110,9 @@ def test_disabled_weighting_is_vanilla_and_missing_entropy_is_an_error():
     old, new, adv, mask = ppo_inputs()
     cfg = actor_config(PREPO_LOSS_MODE)
     off = WeightingConfig(enabled=False)
-    loss, _ = compute_policy_loss_prepo_entropy_weighted(old, new, adv, mask, "token-mean", cfg,
-                                                         entropy=torch.rand(old.shape), weighting=off)
+    loss, _ = compute_policy_loss_prepo_entropy_weighted(
+        old, new, adv, mask, "token-mean", cfg, entropy=torch.rand(old.shape), weighting=off
+    )
     assert torch.equal(loss, compute_policy_loss_vanilla(old, new, adv, mask, "token-mean", cfg)[0])
     with pytest.raises(ValueError, match="set_loss_fn"):
         get_policy_loss_fn(PREPO_LOSS_MODE)(old, new, adv, mask, "token-mean", cfg)
@@ -124,9 +129,12 @@ def engine_micro_batch(seed=0):
     input_ids = torch.randint(1, 50, (3, p + r), generator=g) * attention
     data = TensorDict(
         {
-            "input_ids": input_ids, "attention_mask": attention,
+            "input_ids": input_ids,
+            "attention_mask": attention,
             "position_ids": (attention.cumsum(-1) - 1).clamp(min=0),
-            "prompts": input_ids[:, :p], "responses": input_ids[:, p:], "response_mask": attention[:, p:],
+            "prompts": input_ids[:, :p],
+            "responses": input_ids[:, p:],
+            "response_mask": attention[:, p:],
             "old_log_probs": -torch.rand(3, r, generator=g),
             "advantages": torch.randn(3, 1, generator=g).expand(3, r).clone(),
         },

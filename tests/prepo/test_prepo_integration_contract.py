@@ -24,8 +24,14 @@ def test_prompt_as_response_layout_slices_out_prompt_token_logprobs():
     rest_mask = torch.tensor([[1, 1, 1], [1, 0, 0]])
     attention = torch.cat([torch.ones(2, 1, dtype=torch.long), rest_mask], dim=1)
     data = TensorDict(
-        {"input_ids": torch.cat([first, rest], 1), "attention_mask": attention,
-         "position_ids": attention.cumsum(-1) - 1, "prompts": first, "responses": rest, "response_mask": rest_mask},
+        {
+            "input_ids": torch.cat([first, rest], 1),
+            "attention_mask": attention,
+            "position_ids": attention.cumsum(-1) - 1,
+            "prompts": first,
+            "responses": rest,
+            "response_mask": rest_mask,
+        },
         batch_size=[2],
     )
     data = left_right_2_no_padding(data)

@@ -59,9 +59,16 @@ def test_window_start_clips_overshooting_pacing():
     assert window_start(10, 2, 0.1, lambda r: -0.3) == 0
 
 
-@pytest.mark.parametrize("k,progress,message", [(0, 0.5, "k must be"), (11, 0.5, "k must be"),
-                                                (2, -0.1, "progress"), (2, 1.1, "progress"),
-                                                (2, float("nan"), "progress")])
+@pytest.mark.parametrize(
+    "k,progress,message",
+    [
+        (0, 0.5, "k must be"),
+        (11, 0.5, "k must be"),
+        (2, -0.1, "progress"),
+        (2, 1.1, "progress"),
+        (2, float("nan"), "progress"),
+    ],
+)
 def test_window_start_rejects_bad_input(k, progress, message):
     with pytest.raises(ValueError, match=message):
         window_start(10, k, progress)

@@ -104,12 +104,16 @@ class _FakeVerlTrainer:
         rows = [(self._cursor + i) % 10 for i in range(num_prompts)]
         self._cursor += num_prompts
         questions = [f"What is {r} + {r * 7 % 10}? " + "Think. " * r for r in rows]
-        return tu.get_tensordict({
-            "raw_prompt": np.array([[{"role": "user", "content": q}] for q in questions] + [None], dtype=object)[:-1],
-            "data_source": np.array(["toy"] * len(rows), dtype=object),
-            "index": np.array(rows),
-            "uid": np.array([str(i) for i in range(len(rows))], dtype=object),
-        })
+        return tu.get_tensordict(
+            {
+                "raw_prompt": np.array([[{"role": "user", "content": q}] for q in questions] + [None], dtype=object)[
+                    :-1
+                ],
+                "data_source": np.array(["toy"] * len(rows), dtype=object),
+                "index": np.array(rows),
+                "uid": np.array([str(i) for i in range(len(rows))], dtype=object),
+            }
+        )
 
     def _compute_old_log_prob(self, batch, metrics):
         return batch
@@ -163,15 +167,20 @@ class _Trainer(_FakeVerlTrainer):
 def _trainer(tiny, tmp_path, **prepo):
     from omegaconf import OmegaConf
 
-    config = OmegaConf.create({
-        "prepo": {"enabled": True, "candidate_multiplier": 5, **prepo},
-        "data": {"train_batch_size": 2},
-        "actor_rollout_ref": {"rollout": {"n": 4, "log_prob_micro_batch_size_per_gpu": 4}},
-        "trainer": {"default_local_dir": str(tmp_path), "resume_mode": "auto"},
-    })
+    config = OmegaConf.create(
+        {
+            "prepo": {"enabled": True, "candidate_multiplier": 5, **prepo},
+            "data": {"train_batch_size": 2},
+            "actor_rollout_ref": {"rollout": {"n": 4, "log_prob_micro_batch_size_per_gpu": 4}},
+            "trainer": {"default_local_dir": str(tmp_path), "resume_mode": "auto"},
+        }
+    )
     trainer = _Trainer(config)
     trainer.actor_rollout_wg, trainer.tokenizer, trainer.total_training_steps = (
-        TinyModelWorkerGroup(tiny[0]), tiny[1], 3)
+        TinyModelWorkerGroup(tiny[0]),
+        tiny[1],
+        3,
+    )
     return trainer
 
 
@@ -183,8 +192,11 @@ def test_component_rolls_out_the_pacing_window_of_the_candidates(tiny, tmp_path)
         trainer.global_steps = step
         expected_pool = [(trainer._cursor + i) % 10 for i in range(10)]
         batch = trainer.next_batch()
-        ids = prompt_token_ids(tiny[1], [[{"role": "user", "content": f"What is {r} + {r * 7 % 10}? " + "Think. " * r}]
-                                         for r in expected_pool], "templated")
+        ids = prompt_token_ids(
+            tiny[1],
+            [[{"role": "user", "content": f"What is {r} + {r * 7 % 10}? " + "Think. " * r}] for r in expected_pool],
+            "templated",
+        )
         ppl = np.array([_direct_ppl(tiny[0], i) for i in ids])
         chosen, _ = select_window(ppl, 2, (step - 1) / 2, "linear")
         assert [int(i) for i in batch["index"]] == [expected_pool[c] for c in chosen]
