@@ -44,8 +44,15 @@ ORDER = ["base", "grpo", "erpo", "grpo_hot", "dapo", "dapo_ra", "erpo_dapo", "er
 BASELINES = ["base", "grpo", "dapo"]
 # (arm, baseline) pairs of the mechanism comparisons: ERPO against GRPO and against sampling hotter; the
 # paper's rows on DAPO (RA alone, ERPO) against DAPO and ERPO against RA alone.
-COMPARISONS = [("erpo", "grpo"), ("grpo_hot", "grpo"), ("erpo", "grpo_hot"), ("dapo_ra", "dapo"),
-               ("erpo_dapo", "dapo"), ("erpo_dapo", "dapo_ra"), ("erpo_ra", "erpo")]
+COMPARISONS = [
+    ("erpo", "grpo"),
+    ("grpo_hot", "grpo"),
+    ("erpo", "grpo_hot"),
+    ("dapo_ra", "dapo"),
+    ("erpo_dapo", "dapo"),
+    ("erpo_dapo", "dapo_ra"),
+    ("erpo_ra", "erpo"),
+]
 VAL_KEY_PREFIX = "val-core/"
 
 
@@ -64,10 +71,14 @@ def check_code(runs: list[dict], allow_mixed: bool = False) -> dict | None:
         return runs[0]["result"]["code"]
     if allow_mixed:
         return None
-    detail = "; ".join(f"{tree[:12]}: {', '.join(sorted(names)[:3])}{' ...' if len(names) > 3 else ''}"
-                       for tree, names in trees.items())
-    raise InputError(f"the runs were produced by different or unrecorded code ({detail}): rerun them with one "
-                     "checkout, or pass --allow-mixed-commits to analyse them anyway")
+    detail = "; ".join(
+        f"{tree[:12]}: {', '.join(sorted(names)[:3])}{' ...' if len(names) > 3 else ''}"
+        for tree, names in trees.items()
+    )
+    raise InputError(
+        f"the runs were produced by different or unrecorded code ({detail}): rerun them with one "
+        "checkout, or pass --allow-mixed-commits to analyse them anyway"
+    )
 
 
 def load(results: str | Path, allow_mixed_commits: bool = False) -> list[dict]:
@@ -81,8 +92,17 @@ def load(results: str | Path, allow_mixed_commits: bool = False) -> list[dict]:
         result = json.loads((side / "result.json").read_text()) if (side / "result.json").exists() else {}
         if result.get("status") != "ok":
             continue
-        runs.append({"name": run.name, "variant": run.meta["variant"], "seed": run.meta["seed"], "config": config,
-                     "history": run.history, "dir": side, "result": result})
+        runs.append(
+            {
+                "name": run.name,
+                "variant": run.meta["variant"],
+                "seed": run.meta["seed"],
+                "config": config,
+                "history": run.history,
+                "dir": side,
+                "result": result,
+            }
+        )
     if not runs:
         raise FileNotFoundError(
             f"no finished study runs under {results}; run `python -m benchmarks.cpu_study run` first"
@@ -97,10 +117,16 @@ def step_frame(run: dict) -> pd.DataFrame:
     n = int(run["config"]["actor_rollout_ref"]["rollout"]["n"])
     h = run["history"]
     h = h[h["erpo/groups"].notna()] if "erpo/groups" in h else h.iloc[0:0]
-    frame = pd.DataFrame({"groups": h["erpo/groups"].astype(float), "all_correct": h["erpo/frac_all_correct"],
-                          "all_wrong": h["erpo/frac_all_wrong"], "mixed": h["erpo/frac_mixed"],
-                          "temperature_mean": h["erpo/temperature_mean"],
-                          "raised": h["erpo/frac_raised_temperature"]})
+    frame = pd.DataFrame(
+        {
+            "groups": h["erpo/groups"].astype(float),
+            "all_correct": h["erpo/frac_all_correct"],
+            "all_wrong": h["erpo/frac_all_wrong"],
+            "mixed": h["erpo/frac_mixed"],
+            "temperature_mean": h["erpo/temperature_mean"],
+            "raised": h["erpo/frac_raised_temperature"],
+        }
+    )
     for key, column in (("rollouts/total", "rollouts"), ("rollouts/effective", "effective")):
         if key in h:
             cumulative = h[key].astype(float)
@@ -141,8 +167,10 @@ def prompt_counts(run: dict) -> dict[str, dict[str, int]]:
     if not path.exists():
         return {}
     state = json.loads(path.read_text())
-    tracker = PromptTracker(history_length=int(run["config"]["erpo"]["history_length"]),
-                            base_temperature=float(run["config"]["erpo"]["temperature"]["base"]))
+    tracker = PromptTracker(
+        history_length=int(run["config"]["erpo"]["history_length"]),
+        base_temperature=float(run["config"]["erpo"]["temperature"]["base"]),
+    )
     tracker.load_state_dict(state["tracker"])
     return {f"{source}/{index}": c for (source, index), c in revival_counts(tracker).items()}
 
@@ -163,39 +191,56 @@ def run_summary(run: dict) -> dict:
     temps = temperatures(run)
     base = float(run["config"]["erpo"]["temperature"]["base"])
     counts = prompt_counts(run).values()
-    total = {k: sum(c[k] for c in counts) for k in ("visits", "all_correct", "mixed", "all_wrong", "base1", "hits1",
-                                                     "base2", "hits2")}
+    total = {
+        k: sum(c[k] for c in counts)
+        for k in ("visits", "all_correct", "mixed", "all_wrong", "base1", "hits1", "base2", "hits2")
+    }
     has_rollouts = bool(f["rollouts"].notna().all() and len(f))
     effective = float(f["effective"].sum()) if has_rollouts else None
     return {
-        "run": run["name"], "variant": run["variant"], "seed": run["seed"], "steps": len(f),
+        "run": run["name"],
+        "variant": run["variant"],
+        "seed": run["seed"],
+        "steps": len(f),
         "visits": total["visits"],
-        **{f"frac_{k}": total[k] / total["visits"] if total["visits"] else None
-           for k in ("all_correct", "mixed", "all_wrong")},
+        **{
+            f"frac_{k}": total[k] / total["visits"] if total["visits"] else None
+            for k in ("all_correct", "mixed", "all_wrong")
+        },
         "effective_prompts_per_step": effective / len(f) if has_rollouts else None,
         "rollouts_per_effective_prompt": float(f["rollouts"].sum()) / effective if effective else None,
         "groups_per_step": float(f["groups"].mean()),
-        "all_correct_visits_with_a_revisit": total["base1"], "revived_1": total["hits1"],
+        "all_correct_visits_with_a_revisit": total["base1"],
+        "revived_1": total["hits1"],
         "revived_within_1": total["hits1"] / total["base1"] if total["base1"] else None,
-        "all_correct_visits_with_two_revisits": total["base2"], "revived_2": total["hits2"],
+        "all_correct_visits_with_two_revisits": total["base2"],
+        "revived_2": total["hits2"],
         "revived_within_2": total["hits2"] / total["base2"] if total["base2"] else None,
         "mean_temperature": float(temps["temperature"].mean()) if len(temps) else None,
         "share_raised": float((temps["temperature"] > base + 1e-6).mean()) if len(temps) else None,
         "base_temperature": base,
-        "heldout_final": run["result"].get("heldout_avg@k"), "heldout_final_ci": run["result"].get("heldout_ci"),
+        "heldout_final": run["result"].get("heldout_avg@k"),
+        "heldout_final_ci": run["result"].get("heldout_ci"),
         "k": run["result"].get("k"),
-        "wall_s": run["result"].get("wall_s"), "mean_step_s": run["result"].get("mean_step_s"),
+        "wall_s": run["result"].get("wall_s"),
+        "mean_step_s": run["result"].get("mean_step_s"),
         "fixed_s": run["result"].get("fixed_s"),
     }
 
 
 # Outcomes counted per (seed, prompt): name -> (hits key, base key) of prompt_counts.
-PROMPT_OUTCOMES = {"frac_all_correct": ("all_correct", "visits"), "frac_mixed": ("mixed", "visits"),
-                   "frac_all_wrong": ("all_wrong", "visits"), "revived_within_1": ("hits1", "base1"),
-                   "revived_within_2": ("hits2", "base2")}
+PROMPT_OUTCOMES = {
+    "frac_all_correct": ("all_correct", "visits"),
+    "frac_mixed": ("mixed", "visits"),
+    "frac_all_wrong": ("all_wrong", "visits"),
+    "revived_within_1": ("hits1", "base1"),
+    "revived_within_2": ("hits2", "base2"),
+}
 # Outcomes counted per (seed, step): name -> (numerator column, denominator column or None = one per step).
-STEP_OUTCOMES = {"effective_prompts_per_step": ("effective", None),
-                 "rollouts_per_effective_prompt": ("rollouts", "effective")}
+STEP_OUTCOMES = {
+    "effective_prompts_per_step": ("effective", None),
+    "rollouts_per_effective_prompt": ("rollouts", "effective"),
+}
 
 
 def _cells(runs: list[dict], variant: str, name: str) -> dict[int, dict[str, tuple[float, float]]]:
@@ -212,8 +257,9 @@ def _cells(runs: list[dict], variant: str, name: str) -> dict[int, dict[str, tup
             f = run["_steps"]
             if f[num].isna().any():
                 continue
-            out[run["seed"]] = {str(step): (float(row[num]), float(row[den]) if den else 1.0)
-                                for step, row in f.iterrows()}
+            out[run["seed"]] = {
+                str(step): (float(row[num]), float(row[den]) if den else 1.0) for step, row in f.iterrows()
+            }
     return {s: c for s, c in out.items() if c}
 
 
@@ -258,19 +304,39 @@ def probe_comparison(per_variant: dict, probe_path: str | Path, base_temperature
         rev = stats.get("revived_within_1")
         if not rev or not rev["n"]:
             continue
-        rows.append({"variant": variant, "revived": rev["hits"], "all_correct_visits": rev["n"], "rate": rev["rate"],
-                     "wilson": rev["wilson"], "control_rate": ctl["mixed"] / ctl["prompts"] if ctl["prompts"] else None,
-                     "delta": rev["rate"] - ctl["mixed"] / ctl["prompts"] if ctl["prompts"] else None,
-                     "fisher_p": fisher_exact(rev["hits"], rev["n"], ctl["mixed"], ctl["prompts"])})
-    return {"path": str(probe_path), "entries": entries,
-            "control": {**ctl, "rate": ctl["mixed"] / ctl["prompts"] if ctl["prompts"] else None,
-                        "wilson": list(wilson(ctl["mixed"], ctl["prompts"]))}, "arms": rows}
+        rows.append(
+            {
+                "variant": variant,
+                "revived": rev["hits"],
+                "all_correct_visits": rev["n"],
+                "rate": rev["rate"],
+                "wilson": rev["wilson"],
+                "control_rate": ctl["mixed"] / ctl["prompts"] if ctl["prompts"] else None,
+                "delta": rev["rate"] - ctl["mixed"] / ctl["prompts"] if ctl["prompts"] else None,
+                "fisher_p": fisher_exact(rev["hits"], rev["n"], ctl["mixed"], ctl["prompts"]),
+            }
+        )
+    return {
+        "path": str(probe_path),
+        "entries": entries,
+        "control": {
+            **ctl,
+            "rate": ctl["mixed"] / ctl["prompts"] if ctl["prompts"] else None,
+            "wilson": list(wilson(ctl["mixed"], ctl["prompts"])),
+        },
+        "arms": rows,
+    }
 
 
-LABELS = {"frac_all_correct": "all-correct share", "frac_mixed": "mixed share", "frac_all_wrong": "all-wrong share",
-          "effective_prompts_per_step": "effective prompts/step",
-          "rollouts_per_effective_prompt": "rollouts per effective prompt",
-          "revived_within_1": "revived within 1", "revived_within_2": "revived within 2"}
+LABELS = {
+    "frac_all_correct": "all-correct share",
+    "frac_mixed": "mixed share",
+    "frac_all_wrong": "all-wrong share",
+    "effective_prompts_per_step": "effective prompts/step",
+    "rollouts_per_effective_prompt": "rollouts per effective prompt",
+    "revived_within_1": "revived within 1",
+    "revived_within_2": "revived within 2",
+}
 
 
 def _cell(stat: dict | None, digits: int = 2) -> str:
@@ -286,10 +352,14 @@ def outcomes_table(per_variant: dict, per_run: list[dict]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant, stats in per_variant.items():
         seeds = sorted(r["seed"] for r in per_run if r["variant"] == variant)
-        temps = [r["mean_temperature"] for r in per_run
-                 if r["variant"] == variant and r["mean_temperature"] is not None]
-        t = f"{np.mean(temps):.3f} ({np.std(temps, ddof=1):.3f})" if len(temps) > 1 else (
-            f"{temps[0]:.3f}" if temps else "-")
+        temps = [
+            r["mean_temperature"] for r in per_run if r["variant"] == variant and r["mean_temperature"] is not None
+        ]
+        t = (
+            f"{np.mean(temps):.3f} ({np.std(temps, ddof=1):.3f})"
+            if len(temps) > 1
+            else (f"{temps[0]:.3f}" if temps else "-")
+        )
         digits = {"rollouts_per_effective_prompt": 1, "effective_prompts_per_step": 1}
         cells = [_cell(stats.get(k), digits.get(k, 2)) for k in keys]
         lines.append("| " + " | ".join([variant, str(len(seeds)), *cells, t]) + " |")
@@ -297,41 +367,66 @@ def outcomes_table(per_variant: dict, per_run: list[dict]) -> str:
 
 
 def comparisons_table(comparisons: list[dict]) -> str:
-    header = ["arm vs baseline", "outcome", "difference [95% CI]", "counts arm / baseline", "Fisher p",
-              "detectable (80 % power)"]
+    header = [
+        "arm vs baseline",
+        "outcome",
+        "difference [95% CI]",
+        "counts arm / baseline",
+        "Fisher p",
+        "detectable (80 % power)",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for c in comparisons:
         lo, hi = c["ci"]
         counted = "fisher_p" in c
-        lines.append("| " + " | ".join([
-            f"{c['arm']} vs {c['baseline']}", LABELS[c["outcome"]],
-            f"{c['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]" if c["delta"] is not None else "-",
-            (f"{c['arm_counts'][0]}/{c['arm_counts'][1]} vs {c['baseline_counts'][0]}/{c['baseline_counts'][1]}"
-             if counted else "-"),
-            f"{c['fisher_p']:.3g}" if counted else "-",
-            f"{c['mde80']:.3f}" if c.get("mde80") is not None else "-"]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"{c['arm']} vs {c['baseline']}",
+                    LABELS[c["outcome"]],
+                    f"{c['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]" if c["delta"] is not None else "-",
+                    _counts(c) if counted else "-",
+                    f"{c['fisher_p']:.3g}" if counted else "-",
+                    f"{c['mde80']:.3f}" if c.get("mde80") is not None else "-",
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def probe_table(probe: dict) -> str:
     ctl = probe["control"]
     lo, hi = ctl["wilson"]
-    lines = [f"Control: the probe's redraw at T = {ctl['temperature']:g}: {ctl['mixed']}/{ctl['prompts']} all-correct "
-             f"prompts came back mixed ({ctl['rate']:.2f}, Wilson [{lo:.2f}, {hi:.2f}]).", "",
-             "| variant | revived within 1 (counts) | Wilson 95% | vs control | Fisher p |", "|---|---|---|---|---|"]
+    lines = [
+        f"Control: the probe's redraw at T = {ctl['temperature']:g}: {ctl['mixed']}/{ctl['prompts']} all-correct "
+        f"prompts came back mixed ({ctl['rate']:.2f}, Wilson [{lo:.2f}, {hi:.2f}]).",
+        "",
+        "| variant | revived within 1 (counts) | Wilson 95% | vs control | Fisher p |",
+        "|---|---|---|---|---|",
+    ]
     for row in probe["arms"]:
         lo, hi = row["wilson"]
-        lines.append(f"| {row['variant']} | {row['rate']:.2f} ({row['revived']}/{row['all_correct_visits']}) | "
-                     f"[{lo:.2f}, {hi:.2f}] | {row['delta']:+.2f} | {row['fisher_p']:.3g} |")
+        lines.append(
+            f"| {row['variant']} | {row['rate']:.2f} ({row['revived']}/{row['all_correct_visits']}) | "
+            f"[{lo:.2f}, {hi:.2f}] | {row['delta']:+.2f} | {row['fisher_p']:.3g} |"
+        )
     lines += ["", "Within 2 revisits has no probe counterpart (the probe draws one revisit per group, not two)."]
-    lines += ["", "Dose-response (probe, no learning): " + ", ".join(
-        f"T={e['temperature']:g}: mixed {e['mixed']}/{e['prompts']}, all-wrong {e['all_wrong']}/{e['prompts']}"
-        for e in probe["entries"])]
+    lines += [
+        "",
+        "Dose-response (probe, no learning): "
+        + ", ".join(
+            f"T={e['temperature']:g}: mixed {e['mixed']}/{e['prompts']}, all-wrong {e['all_wrong']}/{e['prompts']}"
+            for e in probe["entries"]
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
-def analyse_study(results: str | Path, figures: bool = True, probe: str | Path | None = None,
-                  allow_mixed_commits: bool = False) -> dict:
+def analyse_study(
+    results: str | Path, figures: bool = True, probe: str | Path | None = None, allow_mixed_commits: bool = False
+) -> dict:
     """analysis.json, table.md (outcomes with intervals, comparisons, probe control, held-out deltas, simulator),
     and the notebook's figures."""
     results = Path(results)
@@ -343,8 +438,9 @@ def analyse_study(results: str | Path, figures: bool = True, probe: str | Path |
     evals = load_results([str(results / "runs")])
     ks = sorted({e["k"] for e in evals})
     if len(ks) > 1:
-        raise InputError(f"held-out results with different k {ks} under {results / 'runs'}: evaluate every model "
-                         "with one --eval-k")
+        raise InputError(
+            f"held-out results with different k {ks} under {results / 'runs'}: evaluate every model with one --eval-k"
+        )
     metric = f"avg@{ks[0]}" if ks else "avg@k"
     eval_variants = _order({e["variant"] for e in evals})
     baselines = [b for b in BASELINES if b in eval_variants]
@@ -354,14 +450,26 @@ def analyse_study(results: str | Path, figures: bool = True, probe: str | Path |
         tables[bench] = {"rows": rows, "markdown": render_markdown(rows, baselines, f"{bench} {metric} (%)")}
     study = json.loads((results / "study.json").read_text()) if (results / "study.json").exists() else {}
     steps = sorted({r["steps"] for r in per_run})
-    md = ["# CPU study results", "",
-          f"Runs: {len(runs)}; steps per run: {steps}. "
-          "Generated by `python -m benchmarks.cpu_study analyse` from the run logs. "
-          + (f"Code: commit {code['commit'][:12]}{' (dirty)' if code['dirty'] else ''}, code tree "
-             f"{code['code_tree'][:12]}." if code else "**Runs of different code mixed (--allow-mixed-commits).**"),
-          "", "## Mechanism outcomes (pooled over seeds; [95 % CI]: bootstrap over seeds and prompts, per-step "
-          "outcomes over seeds and steps; counts in parentheses)", "", outcomes_table(measured["per_variant"], per_run),
-          "## Comparisons (paired on seed and prompt / step)", "", comparisons_table(measured["comparisons"])]
+    md = [
+        "# CPU study results",
+        "",
+        f"Runs: {len(runs)}; steps per run: {steps}. "
+        "Generated by `python -m benchmarks.cpu_study analyse` from the run logs. "
+        + (
+            f"Code: commit {code['commit'][:12]}{' (dirty)' if code['dirty'] else ''}, code tree "
+            f"{code['code_tree'][:12]}."
+            if code
+            else "**Runs of different code mixed (--allow-mixed-commits).**"
+        ),
+        "",
+        "## Mechanism outcomes (pooled over seeds; [95 % CI]: bootstrap over seeds and prompts, per-step "
+        "outcomes over seeds and steps; counts in parentheses)",
+        "",
+        outcomes_table(measured["per_variant"], per_run),
+        "## Comparisons (paired on seed and prompt / step)",
+        "",
+        comparisons_table(measured["comparisons"]),
+    ]
     probe_out = None
     if probe:
         bases = {r["base_temperature"] for r in per_run if r["variant"] != "grpo_hot"}
@@ -369,9 +477,14 @@ def analyse_study(results: str | Path, figures: bool = True, probe: str | Path |
             raise InputError(f"runs have base temperatures {sorted(bases)}: the probe control needs one")
         probe_out = probe_comparison(measured["per_variant"], probe, bases.pop())
         md += ["## Revival against the probe's control (resampling alone)", "", probe_table(probe_out)]
-    md += [f"## Held-out accuracy ({metric}, offline evaluation of the base and each final checkpoint; deltas: "
-           "paired bootstrap over seeds and problems, points)", "", tables["heldout"]["markdown"],
-           "### By tier (levels 1-3, 4-6, 7-9)", ""]
+    md += [
+        f"## Held-out accuracy ({metric}, offline evaluation of the base and each final checkpoint; deltas: "
+        "paired bootstrap over seeds and problems, points)",
+        "",
+        tables["heldout"]["markdown"],
+        "### By tier (levels 1-3, 4-6, 7-9)",
+        "",
+    ]
     for bench in ("heldout_easy", "heldout_medium", "heldout_hard"):
         md += [tables[bench]["markdown"]]
     simulated = None
@@ -382,22 +495,38 @@ def analyse_study(results: str | Path, figures: bool = True, probe: str | Path |
         start = json.loads(shares_path.read_text())["start_shares"]
         if "train_rl" in start:
             hot = [r["mean_temperature"] for r in per_run if r["variant"] == "erpo" and r["mean_temperature"]]
-            simulated = simulate_study(runs[0]["config"], max(steps), start["train_rl"],
-                                       num_prompts=int(start["train_rl"]["prompts"]),
-                                       hot_temperature=float(np.mean(hot)) if hot else None)
+            simulated = simulate_study(
+                runs[0]["config"],
+                max(steps),
+                start["train_rl"],
+                num_prompts=int(start["train_rl"]["prompts"]),
+                hot_temperature=float(np.mean(hot)) if hot else None,
+            )
             fit = simulated["fit"]
-            md += ["## Simulator (python -m erpo.sim's model) at the same settings beside the measurement", "",
-                   f"Pool {simulated['settings']['num_prompts']} prompts, {simulated['settings']['batch_size']} per "
-                   f"step, n={simulated['settings']['n']}, {max(steps)} steps; initial logits fitted to the measured "
-                   f"start shares (mean {fit['init_logit_mean']:g}, std {fit['init_logit_std']:g}); slope, lr, "
-                   "transfer: simulator defaults. Measured: pooled value [95 % CI]; '-': not measured or not "
-                   "modelled.", "", comparison_table(measured["per_variant"], simulated)]
+            md += [
+                "## Simulator (python -m erpo.sim's model) at the same settings beside the measurement",
+                "",
+                f"Pool {simulated['settings']['num_prompts']} prompts, {simulated['settings']['batch_size']} per "
+                f"step, n={simulated['settings']['n']}, {max(steps)} steps; initial logits fitted to the measured "
+                f"start shares (mean {fit['init_logit_mean']:g}, std {fit['init_logit_std']:g}); slope, lr, "
+                "transfer: simulator defaults. Measured: pooled value [95 % CI]; '-': not measured or not "
+                "modelled.",
+                "",
+                comparison_table(measured["per_variant"], simulated),
+            ]
     table_path = results / "table.md"
     table_path.write_text("\n".join(md))
-    out = {"per_run": per_run, "per_variant": measured["per_variant"], "comparisons": measured["comparisons"],
-           "probe": probe_out, "code": code, "variants": variants,
-           "heldout_tables": {b: t["rows"] for b, t in tables.items()}, "simulated": simulated,
-           "plan": study.get("plan")}
+    out = {
+        "per_run": per_run,
+        "per_variant": measured["per_variant"],
+        "comparisons": measured["comparisons"],
+        "probe": probe_out,
+        "code": code,
+        "variants": variants,
+        "heldout_tables": {b: t["rows"] for b, t in tables.items()},
+        "simulated": simulated,
+        "plan": study.get("plan"),
+    }
     (results / "analysis.json").write_text(json.dumps(out, indent=1, default=float))
     if figures:
         render_figures(results)
@@ -415,8 +544,9 @@ def render_figures(results: Path, figure_dir: Path | None = None) -> Path:
     notebook = root / "notebooks" / "cpu_study.ipynb"
     figure_dir = Path(figure_dir or results / "figures")
     # the kernel imports this checkout's erpo (not another install's), whatever its working directory
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *[p for p in os.environ.get("PYTHONPATH", "").split(
-        os.pathsep) if p]])
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(root), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
+    )
     figure_dir.mkdir(parents=True, exist_ok=True)
     os.environ["ERPO_STUDY_DIR"] = str(results.resolve())
     os.environ["ERPO_STUDY_FIGURES"] = str(figure_dir.resolve())
@@ -424,3 +554,9 @@ def render_figures(results: Path, figure_dir: Path | None = None) -> Path:
     nb = nbformat.read(notebook, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(figure_dir)}}).execute()
     return figure_dir
+
+
+def _counts(c: dict) -> str:
+    """ "k/n vs k/n" of a comparison's arm and baseline."""
+    (k_arm, n_arm), (k_base, n_base) = c["arm_counts"], c["baseline_counts"]
+    return f"{k_arm}/{n_arm} vs {k_base}/{n_base}"
