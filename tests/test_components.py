@@ -31,7 +31,7 @@ def _compose(*overrides):
         return compose("train", overrides=list(overrides))
 
 
-# verl's config tree (conf/train.yaml's own search path) and the example's conf/ folder.
+# verl's config tree (recipe/conf/train.yaml's own search path) and the example's conf/ folder.
 SEARCHPATH = f"hydra.searchpath=[pkg://verl.trainer.config,file://{EXAMPLE / 'conf'}]"
 
 
