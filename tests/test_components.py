@@ -39,6 +39,20 @@ def _with_example(*overrides):
     return _compose(SEARCHPATH, "algorithm=random_skip", *overrides)
 
 
+@pytest.fixture(autouse=True)
+def _example_method_stays_in_its_test():
+    """The example registers itself at import, into the process-wide registry: later tests of this worker must
+    not find it there (its refusals run for every registered method), so it leaves with the modules it loaded."""
+    from erpo import components
+
+    before = dict(components._REGISTRY)
+    yield
+    components._REGISTRY.clear()
+    components._REGISTRY.update(before)
+    for name in [m for m in sys.modules if m == "example_method" or m.startswith("example_method.")]:
+        del sys.modules[name]
+
+
 def test_the_protocol_module_imports_without_torch_ray_or_verl():
     code = (
         "import sys, erpo.components; bad = [m for m in ('torch', 'verl', 'ray') if m in sys.modules]; "

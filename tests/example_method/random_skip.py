@@ -104,11 +104,20 @@ class RandomSkip(VerlComponent):
         return {"format": FORMAT, "version": VERSION, "skipped_total": self.skipped_total}
 
     def load_state_dict(self, state: dict) -> str:
-        total = state.get("skipped_total") if isinstance(state, dict) else None
+        if not isinstance(state, dict):
+            raise InputError(f"not a random-skip state (a dict of format {FORMAT!r}): {state!r}")
+        total = state.get("skipped_total")
         if state.get("format") != FORMAT or state.get("version") != VERSION or not isinstance(total, int) or total < 0:
             raise InputError(f"not a random-skip state of format {FORMAT!r} version {VERSION}: {state!r}")
         self.skipped_total = total
         return f"skipped_total={total}"
+
+
+def _refuse(config) -> None:
+    """Refusals run for every registered method, on or off: a config without the section has nothing to check."""
+    section = config.get("random_skip")
+    if section is not None:
+        parse_config(OmegaConf.to_container(section, resolve=True) if OmegaConf.is_config(section) else dict(section))
 
 
 SPEC = register(
@@ -118,6 +127,6 @@ SPEC = register(
         enabled=lambda section: bool(section.get("enabled")),
         build=RandomSkip.from_config,
         order=50,
-        refuse=lambda config: parse_config(OmegaConf.to_container(config.get("random_skip") or {}, resolve=True)),
+        refuse=lambda config: _refuse(config),
     )
 )
