@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.cpu_study.outcomes import LABELS
 from benchmarks.cpu_study.probe import control, read_probe
 from benchmarks.cpu_study.stats import fisher_exact, ratio_bootstrap, ratio_diff_bootstrap, wilson
 from erpo.analysis.revival import revival_counts
@@ -326,17 +327,6 @@ def probe_comparison(per_variant: dict, probe_path: str | Path, base_temperature
         },
         "arms": rows,
     }
-
-
-LABELS = {
-    "frac_all_correct": "all-correct share",
-    "frac_mixed": "mixed share",
-    "frac_all_wrong": "all-wrong share",
-    "effective_prompts_per_step": "effective prompts/step",
-    "rollouts_per_effective_prompt": "rollouts per effective prompt",
-    "revived_within_1": "revived within 1",
-    "revived_within_2": "revived within 2",
-}
 
 
 def _cell(stat: dict | None, digits: int = 2) -> str:

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from benchmarks.cpu_study.outcomes import LABELS
 from erpo.analysis.revival import revival
 from erpo.sim.model import SimConfig, simulate, summarise
 
@@ -26,15 +27,7 @@ SIM_VARIANTS = {
     "dapo": ("dapo", None),
     "erpo_dapo": ("erpo_dapo", None),
 }
-KEYS = (
-    "frac_all_correct",
-    "frac_mixed",
-    "frac_all_wrong",
-    "effective_prompts_per_step",
-    "rollouts_per_effective_prompt",
-    "revived_within_1",
-    "revived_within_2",
-)
+KEYS = tuple(LABELS)
 
 
 def _first_shares(cfg: SimConfig, repeats: int = 5) -> np.ndarray:
@@ -135,16 +128,7 @@ def simulate_study(
 
 def comparison_table(measured: dict, simulated: dict) -> str:
     """Markdown: per measured variant and outcome, measured (pooled [95 % CI]) beside simulated."""
-    labels = {
-        "frac_all_correct": "all-correct share",
-        "frac_mixed": "mixed share",
-        "frac_all_wrong": "all-wrong share",
-        "effective_prompts_per_step": "effective prompts/step",
-        "rollouts_per_effective_prompt": "rollouts per effective prompt",
-        "revived_within_1": "revived within 1",
-        "revived_within_2": "revived within 2",
-    }
-    header = ["variant"] + [f"{labels[k]}: measured [CI] / sim" for k in KEYS]
+    header = ["variant"] + [f"{LABELS[k]}: measured [CI] / sim" for k in KEYS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant, stats in measured.items():
         sim = simulated["variants"].get(variant, {})

@@ -127,6 +127,6 @@ SPEC = register(
         enabled=lambda section: bool(section.get("enabled")),
         build=RandomSkip.from_config,
         order=50,
-        refuse=lambda config: _refuse(config),
+        refuse=_refuse,
     )
 )
