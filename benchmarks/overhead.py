@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 from benchmarks.common import table, write
-from erpo.config import ERPOConfig
-from erpo.controller import ERPOController
+from erpo.erpo.config import ERPOConfig
+from erpo.erpo.controller import ERPOController
 
 SHAPES = [(64, 8), (256, 8), (512, 16), (1024, 16)]
 

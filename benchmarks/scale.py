@@ -22,8 +22,8 @@ import time
 import numpy as np
 
 from benchmarks.common import table, write
+from erpo.erpo.tracker import PromptTracker
 from erpo.state_files import read_state, write_state
-from erpo.tracker import PromptTracker
 
 HISTORY = 8
 

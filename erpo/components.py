@@ -51,7 +51,7 @@ OUTCOME_RULE = "outcome_rule"
 
 
 class PromptHistory(Protocol):
-    """Read-only per-prompt view of the ERPO tracker (erpo/tracker.py)."""
+    """Read-only per-prompt view of the ERPO tracker (erpo/erpo/tracker.py)."""
 
     def zero_variance_streaks(self, sources: Sequence[str], indices) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -61,7 +61,7 @@ class PromptHistory(Protocol):
 @dataclass(frozen=True)
 class ScoredGroup:
     """One finished group of ``len(scores)`` responses to prompt (source, index), sampled at ``temperature``.
-    ``correct``: each response's acc (erpo/correctness.py); ``trained``: in the step's training batch."""
+    ``correct``: each response's acc (erpo/erpo/correctness.py); ``trained``: in the step's training batch."""
 
     source: str
     index: int

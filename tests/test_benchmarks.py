@@ -72,8 +72,8 @@ def test_ledger_from_simulator_and_logs(tmp_path):
 
 
 def test_revival_counts_a_mixed_visit_after_an_all_correct_one():
-    from erpo.config import ERPOConfig
-    from erpo.controller import ERPOController
+    from erpo.erpo.config import ERPOConfig
+    from erpo.erpo.controller import ERPOController
 
     c = ERPOController(ERPOConfig.from_dict({"history_length": 8}))
     # prompt 0: all-correct, mixed -> revived within 1; prompt 1: all-correct, all-correct, mixed

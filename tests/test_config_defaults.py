@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from erpo.config import ERPOConfig
+from erpo.erpo.config import ERPOConfig
 from erpo.greso import GRESOConfig
 from erpo.prepo.config import PREPOConfig
 from recipe.driver.compose import CONF_DIR

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict, read_write
 
-from erpo.config import ERPOConfig
+from erpo.erpo.config import ERPOConfig
 from erpo.errors import ConfigError
 from recipe.driver.compose import CONF_DIR
 from recipe.erpo.refusals import ConfigRefused, check_recipe_fields, check_rl_parquet

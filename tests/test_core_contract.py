@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erpo.config import ERPOConfig
-from erpo.controller import ERPOController
+from erpo.erpo.config import ERPOConfig
+from erpo.erpo.controller import ERPOController
+from erpo.erpo.temperature import TemperaturePolicy
+from erpo.erpo.tracker import VISITS_MAX, Outcome, PromptTracker
 from erpo.errors import ConfigError, InputError
-from erpo.temperature import TemperaturePolicy
-from erpo.tracker import VISITS_MAX, Outcome, PromptTracker
 
 CFG = {"history_length": 3, "temperature": {"step": 0.1, "t_max": 1.6, "on_mixed": "decay", "all_wrong": "lower"}}
 SOURCES = ["math", "gsm8k"]
@@ -287,7 +287,7 @@ def test_a_corrupt_tracker_state_is_refused_and_changes_nothing(corrupt):
     queries=st.lists(st.integers(0, 50), max_size=30),
 )
 def test_key_index_finds_every_row_whether_keys_are_dense_or_sparse(batches, queries):
-    from erpo.prompt_table import PromptTable
+    from erpo.erpo.prompt_table import PromptTable
 
     table, rows_of = PromptTable(2, 1.0), {}
     for batch in batches:

@@ -20,24 +20,15 @@ CORE_MODULES = frozenset(
     {
         "erpo",
         "erpo.components",
-        "erpo.config",
         "erpo.config_builder",
-        "erpo.controller",
-        "erpo.correctness",
         "erpo.errors",
         "erpo.inputs",
-        "erpo.metrics",
         "erpo.plan",
-        "erpo.prompt_table",
-        "erpo.rollouts",
         "erpo.state_files",
-        "erpo.temperature",
-        "erpo.tracker",
-        "erpo.tracker_state",
     }
 )
 # Core packages: every module inside them is core, so a new GRESO, PREPO or reward module is checked too.
-CORE_PACKAGES = ("erpo.greso", "erpo.prepo", "erpo.rewards")
+CORE_PACKAGES = ("erpo.erpo", "erpo.greso", "erpo.prepo", "erpo.rewards", "erpo.rollouts")
 # Not core: each runs around the algorithm, not inside a training step.
 TOOLS = ("erpo.analysis", "erpo.data", "erpo.eval", "erpo.probe", "erpo.sim", "erpo.tables", "erpo.tiny")
 HEAVY = ("torch", "ray", "verl", "vllm", "transformers")
@@ -100,3 +91,17 @@ def test_the_check_names_a_module_that_imports_a_heavy_library_through_another(t
     (tmp_path / "helper_mod.py").write_text("import verl\n")
     (tmp_path / "impure_mod.py").write_text("import helper_mod\n")
     assert _heavy(_loaded_by(["json", "impure_mod"], path_first=str(tmp_path))) == {"impure_mod": ["verl"]}
+
+
+def test_the_old_names_of_erpos_core_modules_are_the_moved_modules_themselves():
+    """Code written before erpo/erpo/ existed imports ``erpo.tracker`` and friends: the same module objects."""
+    import importlib
+
+    for old, new in erpo.MOVED_MODULES.items():
+        assert importlib.import_module(old) is importlib.import_module(new), old
+        assert importlib.import_module(new).__spec__.name == new, f"{new} lost its own __spec__"
+    from erpo.tracker import PromptTracker as old_name
+
+    from erpo.erpo.tracker import PromptTracker
+
+    assert old_name is PromptTracker

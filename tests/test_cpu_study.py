@@ -9,10 +9,10 @@ import pytest
 from benchmarks.cpu_study.run import Plan, _groups, _job_of, environment, is_done, run_name
 from benchmarks.cpu_study.task import LEVELS, SOURCE, all_problems, make_split, verl_rows
 from erpo.analysis.revival import revival
+from erpo.erpo.tracker import PromptTracker
 from erpo.errors import InputError
 from erpo.rewards import compute_score
 from erpo.tables.deltas import by_variant, delta_rows, paired_delta, render_markdown
-from erpo.tracker import PromptTracker
 
 
 def test_levels_keep_their_promises():

@@ -14,8 +14,8 @@ from benchmarks.cpu_study.provenance import code_version
 from benchmarks.cpu_study.run import HOT_VARIANT, Plan, _groups, hot_temperature, run_name
 from benchmarks.cpu_study.stats import fisher_exact, ratio_bootstrap, ratio_diff_bootstrap, wilson
 from benchmarks.cpu_study.task import make_split
+from erpo.erpo.tracker import PromptTracker
 from erpo.errors import InputError
-from erpo.tracker import PromptTracker
 from recipe.driver.compose import CONF_DIR
 
 SOURCE = "cpu_study"

@@ -15,8 +15,8 @@ from hydra import compose, initialize_config_dir
 from metric_docs import undocumented
 from omegaconf import OmegaConf
 
-from erpo.config import ERPOConfig
-from erpo.controller import ERPOController
+from erpo.erpo.config import ERPOConfig
+from erpo.erpo.controller import ERPOController
 from recipe.driver.compose import CONF_DIR
 from recipe.erpo.component import ASSIGNMENTS_FILE, STATE_FILE, state_digest
 from recipe.greso.component import STATE_FILE as GRESO_STATE_FILE
@@ -216,7 +216,7 @@ def test_prepo_schedule_and_weighting_run_inside_verl_with_erpo(tmp_path):
 def test_ra_under_dapo_trains_all_correct_groups(tmp_path):
     """ERPO on DAPO with RA: all-correct groups survive DAPO's filter (only all-wrong ones are evicted) and
     train with RA's positive advantage (GRPO would give them 0); rollouts are counted with refills."""
-    from recipe.common.rollouts import STATE_FILE as ROLLOUTS_STATE_FILE
+    from recipe.rollouts.component import STATE_FILE as ROLLOUTS_STATE_FILE
 
     out = _train(
         tmp_path,

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from erpo.config import ERPOConfig
-from erpo.controller import ERPOController
+from erpo.erpo.config import ERPOConfig
+from erpo.erpo.controller import ERPOController
 from erpo.errors import ConfigError, StateFileError
 from erpo.rewards import math_reward
 from recipe.common.components import load_component_states

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erpo.config import ERPOConfig
-from erpo.controller import ERPOController
+from erpo.erpo.config import ERPOConfig
+from erpo.erpo.controller import ERPOController
+from erpo.erpo.tracker import Outcome
 from erpo.errors import ConfigError, InputError
 from erpo.greso import GRESOConfig, GRESOSelector
 from erpo.greso.skip import adapted, keep_probability, skipped
-from erpo.tracker import Outcome
 from recipe.driver.compose import CONF_DIR
 
 EASY, HARD, MIXED, UNSEEN = Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.MIXED, Outcome.UNSEEN

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 from metric_docs import documented_patterns, undocumented
 
-from erpo.metrics import visit_metrics
+from erpo.erpo.metrics import visit_metrics
+from erpo.erpo.tracker import RecordResult
 from erpo.prepo.metrics import progress_metrics, selection_metrics, weight_metrics
 from erpo.prepo.schedule_state import PREPOScheduleState
 from erpo.rollouts import RolloutCounter
-from erpo.tracker import RecordResult
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from erpo.erpo.temperature import TemperatureConfig, TemperaturePolicy
+from erpo.erpo.tracker import Outcome
 from erpo.errors import InputError
 from erpo.probe import stats
-from erpo.temperature import TemperatureConfig, TemperaturePolicy
-from erpo.tracker import Outcome
 from recipe.driver.compose import CONF_DIR
 
 

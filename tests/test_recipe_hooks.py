@@ -136,7 +136,7 @@ def test_ra_forms_on_an_all_correct_group_of_16_at_two_magnitudes():
 
 
 def test_ra_settings_without_effect_are_refused():
-    from erpo.config import ERPOConfig
+    from erpo.erpo.config import ERPOConfig
     from recipe.erpo.refusals import ConfigRefused, refuse_idle_ra_magnitude
 
     def ra(**fields):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from erpo.correctness import all_correct_groups, dapo_filter_under_ra, is_correct
+from erpo.erpo.correctness import all_correct_groups, dapo_filter_under_ra, is_correct
 from erpo.errors import InputError, StateFileError
 from erpo.plan import PlanInputs, format_plan, make_plan, visits_refusal
 from erpo.rollouts import RolloutCounter, refill_ceiling_error

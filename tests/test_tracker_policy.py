@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from erpo.config import ERPOConfig
-from erpo.controller import ERPOController
+from erpo.erpo.config import ERPOConfig
+from erpo.erpo.controller import ERPOController
+from erpo.erpo.temperature import SCHEDULES, TemperatureConfig, TemperaturePolicy
+from erpo.erpo.tracker import Outcome, PromptTracker, classify
 from erpo.errors import ConfigError
 from erpo.state_files import read_state, write_state
-from erpo.temperature import SCHEDULES, TemperatureConfig, TemperaturePolicy
-from erpo.tracker import Outcome, PromptTracker, classify
 
 
 def test_classify():
@@ -149,7 +149,7 @@ def test_invalid_config_names_the_field(bad, field):
 
 
 def test_schedule_registry_is_extensible():
-    from erpo.temperature import register_schedule
+    from erpo.erpo.temperature import register_schedule
 
     @register_schedule("jump_to_cap")
     def _jump(current, streak, cfg):

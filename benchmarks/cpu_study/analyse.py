@@ -34,11 +34,11 @@ from benchmarks.cpu_study.probe import control, read_probe
 from benchmarks.cpu_study.stats import fisher_exact, ratio_bootstrap, ratio_diff_bootstrap, wilson
 from erpo.analysis.revival import revival_counts
 from erpo.analysis.runs import load_runs
+from erpo.erpo.metrics import DEFAULT_EDGES
+from erpo.erpo.tracker import PromptTracker
 from erpo.errors import InputError
-from erpo.metrics import DEFAULT_EDGES
 from erpo.tables.build import load_results
 from erpo.tables.deltas import delta_rows, render_markdown
-from erpo.tracker import PromptTracker
 
 ORDER = ["base", "grpo", "erpo", "grpo_hot", "dapo", "dapo_ra", "erpo_dapo", "erpo_ra"]
 # Held-out deltas are taken against these (those present).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from erpo.tracker import Outcome, PromptTracker
+from erpo.erpo.tracker import Outcome, PromptTracker
 
 
 def revival_counts(tracker: PromptTracker) -> dict[tuple[str, int], dict[str, int]]:

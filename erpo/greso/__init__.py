@@ -2,7 +2,7 @@
 
 Pure numpy. The per-prompt zero-variance streaks come from the ERPO tracker (one history, one checkpoint
 file); :class:`~erpo.greso.selector.GRESOSelector` holds the adaptive keep probabilities. The simulator calls it
-through :class:`erpo.controller.ERPOController` (``select``, ``update``, ``end_step``); the verl trainer through
+through :class:`erpo.erpo.controller.ERPOController` (``select``, ``update``, ``end_step``); the verl trainer through
 its component (recipe/greso/component.py), with its own state file.
 """
 

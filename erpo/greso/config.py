@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from erpo.config_builder import build_config, require, require_choice
+from erpo.erpo.tracker import Outcome
 from erpo.errors import ConfigError
-from erpo.tracker import Outcome
 
 # How a group is judged easy (all correct) or hard (all wrong) for GRESO's streaks: acc (every response's
 # acc, the project's one definition of correct) | mean_score (the group's mean score against thresholds,

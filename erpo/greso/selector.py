@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from erpo.erpo.tracker import Outcome
 from erpo.errors import InputError
 from erpo.greso.config import GRESOConfig
 from erpo.greso.skip import adapted, keep_probability, skipped
 from erpo.inputs import integer_array, integer_scalar
-from erpo.tracker import Outcome
 
 logger = logging.getLogger(__name__)
 

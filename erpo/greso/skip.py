@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from erpo.tracker import Outcome
+from erpo.erpo.tracker import Outcome
 
 
 def keep_probability(

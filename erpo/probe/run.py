@@ -20,7 +20,7 @@ import time
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from erpo.correctness import is_correct
+from erpo.erpo.correctness import is_correct
 from erpo.errors import InputError
 from erpo.probe import stats
 from erpo.probe.report import write_figure, write_table

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from erpo.erpo.temperature import TemperatureConfig, TemperaturePolicy
+from erpo.erpo.tracker import Outcome
 from erpo.errors import InputError
-from erpo.temperature import TemperatureConfig, TemperaturePolicy
-from erpo.tracker import Outcome
 
 METRICS = ("mixed", "all_wrong", "accuracy", "length", "entropy")
 
@@ -198,12 +198,12 @@ def choose_temperature(
 def schedule_to_reach(
     target: float, base: float, visits: float, reach_fraction: float = 0.5, resolution: float = 0.01
 ) -> dict:
-    """ERPO's additive schedule (erpo/temperature.py) with ``t_max = target`` and the smallest ``step`` (on a
+    """ERPO's additive schedule (erpo/erpo/temperature.py) with ``t_max = target`` and the smallest ``step`` (on a
     ``resolution`` grid) that puts a prompt which stays all correct at ``target`` by visit
     ``v = max(2, floor(reach_fraction * visits))``: the temperature at visit ``j`` is
     ``min(base + (j - 1) * step, t_max)``, so ``step = (target - base) / (v - 1)``, rounded up. Our choice of
     ``reach_fraction`` (0.5: the prompt spends about half of its visits at ``t_max``). The reach is checked by
-    stepping erpo.temperature.TemperaturePolicy itself."""
+    stepping erpo.erpo.temperature.TemperaturePolicy itself."""
     if visits < 2:
         raise InputError(
             f"visits={visits:g} per prompt: ERPO raises a temperature only on a revisit after an "

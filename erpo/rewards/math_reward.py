@@ -44,7 +44,7 @@ __all__ = [
 
 # Score of (a correct answer, a wrong answer in the asked format, no answer in that format), by the
 # `scale` the reward is called with (reward.custom_reward_function.reward_kwargs.scale). ``acc`` never
-# depends on it: correctness is one definition (erpo/correctness.py).
+# depends on it: correctness is one definition (erpo/erpo/correctness.py).
 REWARD_SCALES = {
     # Ours: 1 / 0.
     "zero_one": (1.0, 0.0, 0.0),

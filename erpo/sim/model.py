@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from erpo.config import ERPOConfig
-from erpo.controller import ERPOController
+from erpo.erpo.config import ERPOConfig
+from erpo.erpo.controller import ERPOController
 from erpo.greso import GRESOConfig
 from erpo.sim import variants as sampling
 from erpo.sim.world import World

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from erpo.controller import ERPOController
+from erpo.erpo.controller import ERPOController
 from erpo.prepo.config import PREPOConfig
 
 SOURCE = "sim"

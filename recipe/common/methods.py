@@ -5,7 +5,7 @@ temperatures), not from this list. A method of one's own registers from its own 
 config list ``method_modules`` (docs/adding-a-method.md).
 """
 
-from recipe.common import rollouts  # noqa: F401  (registers "rollouts")
 from recipe.erpo import component as erpo_component  # noqa: F401  (registers "erpo")
 from recipe.greso import component as greso_component  # noqa: F401  (registers "greso")
 from recipe.prepo import component as prepo_component  # noqa: F401  (registers "prepo")
+from recipe.rollouts import component as rollouts_component  # noqa: F401  (registers "rollouts")

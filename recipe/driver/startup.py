@@ -12,7 +12,7 @@ import os
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from erpo.config import ERPOConfig
+from erpo.erpo.config import ERPOConfig
 from recipe.common.environment import add_verl_external_modules
 from recipe.erpo.refusals import as_list, refuse_bad_data, refuse_bad_fields, refuse_bad_plan
 

@@ -1,4 +1,4 @@
-"""ERPO as a data-side component on verl's V1 sync trainer (the pure core: erpo/controller.py).
+"""ERPO as a data-side component on verl's V1 sync trainer (the pure core: erpo/erpo/controller.py).
 
 1. ``choose``: each prompt of the batch chosen before it gets its temperature from the tracker, as a
    per-sample ``temperature`` field the agent loop turns into that request's sampling temperature
@@ -13,7 +13,7 @@
    ``end_step`` returns the ``erpo/`` metrics. The tracker is published as ``prompt_history``.
 4. Checkpoints hold the tracker (``erpo_state.json``; its ``greso`` entry stays None, GRESO has its own file).
 5. RA (``erpo.ra.enabled``): before the advantage the estimator learns which groups were all correct by
-   ``acc`` (erpo/correctness.py, the tracker's definition); under DAPO the replay buffer's filter keeps
+   ``acc`` (erpo/erpo/correctness.py, the tracker's definition); under DAPO the replay buffer's filter keeps
    all-correct groups (only all-wrong ones are evicted), so RA reaches them (docs/erpo.md).
 """
 
@@ -31,9 +31,9 @@ import torch
 from omegaconf import OmegaConf
 
 from erpo.components import OUTCOME_RULE, PROMPT_HISTORY, MethodSpec, register
-from erpo.config import ERPOConfig
-from erpo.controller import ERPOController
-from erpo.correctness import all_correct_groups, dapo_filter_under_ra, is_correct
+from erpo.erpo.config import ERPOConfig
+from erpo.erpo.controller import ERPOController
+from erpo.erpo.correctness import all_correct_groups, dapo_filter_under_ra, is_correct
 from recipe.common.components import VerlComponent
 from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.erpo import reactivation

@@ -17,7 +17,7 @@ our readings (``erpo.ra.form``):
 
 Mixed and all-wrong groups are left exactly as GRPO computes them.
 
-"All correct" is decided by ``acc`` (erpo/correctness.py), the definition ERPO's tracker and DAPO's filter
+"All correct" is decided by ``acc`` (erpo/erpo/correctness.py), the definition ERPO's tracker and DAPO's filter
 use, not by the score (which carries DAPO's overlong penalty): the trainer reads each response's ``acc``
 and calls :func:`set_all_correct_groups` before verl's advantage step (recipe/erpo/trainer.py), because
 verl passes the estimator only token rewards and group ids.

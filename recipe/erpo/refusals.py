@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
 from erpo.components import refuse_methods
-from erpo.config import ERPOConfig
+from erpo.erpo.config import ERPOConfig
 from erpo.errors import ConfigError
 from erpo.rewards.math_reward import REWARD_SCALES
 from recipe.common import methods  # noqa: F401  (registers the built-in methods and their refusals)

@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from erpo.components import ScoredGroup, StepContext, build_components, choose_batch, close_step, shared_pieces
-from erpo.correctness import is_correct
+from erpo.erpo.correctness import is_correct
 from recipe.common import methods  # noqa: F401  (registers the built-in methods)
 from recipe.common.components import load_component_states, save_component_states
 from recipe.common.non_tensor import unwrap_non_tensor

@@ -29,8 +29,8 @@ from omegaconf import OmegaConf
 from verl.utils import tensordict_utils as tu
 
 from erpo.components import OUTCOME_RULE, PROMPT_HISTORY, MethodSpec, register
+from erpo.erpo.tracker import classify
 from erpo.greso import GRESOConfig, GRESOSelector
-from erpo.tracker import classify
 from recipe.common.components import VerlComponent, take_rows
 from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.greso.refusals import check_greso_fields

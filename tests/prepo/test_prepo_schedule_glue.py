@@ -130,8 +130,8 @@ class _Trainer(_FakeVerlTrainer):
 
     def __init__(self, config):
         from erpo.components import StepContext
-        from recipe.common.rollouts import RolloutAccounting
         from recipe.prepo.component import PREPOComponent
+        from recipe.rollouts.component import RolloutAccounting
 
         super().__init__(config)
         self.prepo = PREPOComponent.from_config(config)

@@ -19,12 +19,12 @@ from dataclasses import asdict
 
 import numpy as np
 
-from erpo.config import ERPOConfig
+from erpo.erpo.config import ERPOConfig
+from erpo.erpo.metrics import visit_metrics
+from erpo.erpo.temperature import TemperaturePolicy
+from erpo.erpo.tracker import PromptTracker
 from erpo.errors import ConfigError, InputError
 from erpo.greso import GRESOConfig, GRESOSelector, Selection
-from erpo.metrics import visit_metrics
-from erpo.temperature import TemperaturePolicy
-from erpo.tracker import PromptTracker
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ERPOController:
         if greso.enabled and greso.group_rule == "mean_score" and cfg.enabled:
             raise ConfigError(
                 "greso.group_rule=mean_score with erpo.enabled=true: the tracker's outcomes would then come from "
-                "mean scores, but ERPO's residual prompts are all-correct by acc (erpo/correctness.py). Use "
+                "mean scores, but ERPO's residual prompts are all-correct by acc (erpo/erpo/correctness.py). Use "
                 "greso.group_rule=acc with ERPO, or erpo.enabled=false for GRESO's own rule."
             )
         self.greso = GRESOSelector(greso) if greso.enabled else None

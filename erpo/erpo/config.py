@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from erpo.config_builder import build_config, require, require_choice
-from erpo.temperature import TemperatureConfig
+from erpo.erpo.temperature import TemperatureConfig
 
 # Temperature of the old-policy, reference and actor log-prob passes: each sample's own (sampled) or base.
 LOGPROB_TEMPERATURES = ("sampled", "base")

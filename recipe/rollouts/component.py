@@ -1,4 +1,4 @@
-"""Rollout accounting as a data-side component (pure counter: erpo/rollouts.py; metrics in docs/metrics.md).
+"""Rollout accounting as a data-side component (pure counter: erpo/rollouts/counter.py; metrics in docs/metrics.md).
 
 Every prompt batch the trainer sends to the rollout, the step's first batch and every DAPO refill alike, is
 reported through ``dispatched``: counting there counts what was generated, whatever chose the prompts

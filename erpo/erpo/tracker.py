@@ -1,7 +1,7 @@
 """Per-prompt history tracker, keyed by a stable prompt key (data_source, dataset index).
 
 Never keyed by verl's per-dispatch ``uid``: the same prompt gets a new uid every epoch. Storage is
-:class:`erpo.prompt_table.PromptTable`, one per data source: compact numpy columns in rows found through
+:class:`erpo.erpo.prompt_table.PromptTable`, one per data source: compact numpy columns in rows found through
 sorted keys, so memory follows the prompts seen (about 125 bytes each with an 8-visit history), not
 the largest dataset index, and a batch update is a handful of vectorised array operations.
 
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from erpo.erpo.prompt_table import PromptTable
+from erpo.erpo.tracker_state import tables_from_state, tables_to_state
 from erpo.errors import InputError
 from erpo.inputs import float_array, integer_array, integer_scalar, source_names
-from erpo.prompt_table import PromptTable
-from erpo.tracker_state import tables_from_state, tables_to_state
 
-# Limits of the storage dtypes (erpo.prompt_table): a value beyond them is refused, never wrapped.
+# Limits of the storage dtypes (erpo.erpo.prompt_table): a value beyond them is refused, never wrapped.
 STEP_MAX = 2**31 - 1  # int32 step columns
 GROUP_MAX = 2**16 - 1  # uint16 group size and correct count
 FLOAT16_MAX = 65504.0  # float16 history of rewards and temperatures

@@ -4,7 +4,7 @@
 rounds and groups later filtered or discarded included; a prompt a selector skips is never dispatched and
 costs nothing). ``effective``: responses in trained groups that carry gradient (reward variance, or an
 all-correct group that RA reactivates). ``scoring_forward_passes``: PREPO's prompt-perplexity passes (forward
-passes over prompts, not rollouts). The recipe glue is recipe/common/rollouts.py; metrics in docs/metrics.md.
+passes over prompts, not rollouts). The recipe glue is recipe/rollouts/component.py; metrics in docs/metrics.md.
 """
 
 from __future__ import annotations

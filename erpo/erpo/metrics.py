@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from erpo.tracker import Outcome, RecordResult
+from erpo.erpo.tracker import Outcome, RecordResult
 
 DEFAULT_EDGES = (0.0, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 2.0, np.inf)
 

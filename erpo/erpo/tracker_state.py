@@ -14,8 +14,8 @@ import binascii
 
 import numpy as np
 
+from erpo.erpo.prompt_table import COLUMNS, RING, PromptTable
 from erpo.errors import ConfigError, InputError
-from erpo.prompt_table import COLUMNS, RING, PromptTable
 
 FORMAT = "erpo.tracker"
 VERSION = 2  # 2: sparse keys, `history_length`, zero-variance streaks. 1: dense tables, `window`.

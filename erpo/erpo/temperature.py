@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from erpo.config_builder import require
-from erpo.tracker import Outcome
+from erpo.erpo.tracker import Outcome
 
 ScheduleFn = Callable[[np.ndarray, np.ndarray, "TemperatureConfig"], np.ndarray]
 SCHEDULES: dict[str, ScheduleFn] = {}
