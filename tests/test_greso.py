@@ -14,7 +14,7 @@ from erpo.errors import ConfigError, InputError
 from erpo.greso import GRESOConfig, GRESOSelector
 from erpo.greso.skip import adapted, keep_probability, skipped
 from erpo.tracker import Outcome
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 EASY, HARD, MIXED, UNSEEN = Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.MIXED, Outcome.UNSEEN
 
