@@ -17,7 +17,7 @@ from verl.utils import tensordict_utils as tu
 from erpo.components import StepContext, build_components, choose_batch, close_step, registered
 from erpo.errors import ConfigError, InputError
 from recipe.common.components import load_component_states, save_component_states
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 from recipe.erpo.refusals import ConfigRefused, refuse_bad_fields
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from erpo.erpo.config import ERPOConfig
 from erpo.greso import GRESOConfig
 from erpo.prepo.config import PREPOConfig
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 SECTIONS = {"erpo": ERPOConfig, "prepo": PREPOConfig, "greso": GRESOConfig}
 

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf, open_dict, read_write
 
 from erpo.erpo.config import ERPOConfig
 from erpo.errors import ConfigError
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 from recipe.erpo.refusals import ConfigRefused, check_recipe_fields, check_rl_parquet
 from recipe.greso.refusals import check_greso_fields
 from recipe.prepo.refusals import check_prepo_fields

@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 CONF = CONF_DIR
 MANAGER = "recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ"

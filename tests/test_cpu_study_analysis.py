@@ -16,7 +16,7 @@ from benchmarks.cpu_study.stats import fisher_exact, ratio_bootstrap, ratio_diff
 from benchmarks.cpu_study.task import make_split
 from erpo.erpo.tracker import PromptTracker
 from erpo.errors import InputError
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 SOURCE = "cpu_study"
 

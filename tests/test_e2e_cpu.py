@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from erpo.erpo.config import ERPOConfig
 from erpo.erpo.controller import ERPOController
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 from recipe.erpo.component import ASSIGNMENTS_FILE, STATE_FILE, state_digest
 from recipe.greso.component import STATE_FILE as GRESO_STATE_FILE
 

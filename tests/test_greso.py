@@ -14,7 +14,7 @@ from erpo.erpo.tracker import Outcome
 from erpo.errors import ConfigError, InputError
 from erpo.greso import GRESOConfig, GRESOSelector
 from erpo.greso.skip import adapted, keep_probability, skipped
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 EASY, HARD, MIXED, UNSEEN = Outcome.ALL_CORRECT, Outcome.ALL_WRONG, Outcome.MIXED, Outcome.UNSEEN
 

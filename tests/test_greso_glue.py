@@ -14,7 +14,7 @@ from verl.utils import tensordict_utils as tu
 from erpo.components import ScoredGroup, StepContext, choose_batch, close_step, shared_pieces
 from erpo.erpo.config import ERPOConfig
 from recipe.common.non_tensor import unwrap_non_tensor
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 from recipe.erpo.component import ERPOComponent
 from recipe.greso.component import GRESOCannotFill, GRESOComponent, candidate_limit
 

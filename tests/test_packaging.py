@@ -1,6 +1,7 @@
 """The config tree ships with the package: a non-editable install composes and launches from any directory."""
 
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a build reads: the packages, the packaging and the readme it names (not outputs/, results or .git).
@@ -33,8 +34,26 @@ def _pip(*args: str, python: str = sys.executable, cwd: Path) -> None:
 
 
 def test_conf_is_found_inside_the_recipe_package():
-    assert Path(CONF_DIR) == ROOT / "recipe" / "conf"
+    assert Path(CONF_DIR).is_absolute() and Path(CONF_DIR) == ROOT / "recipe" / "conf"
     assert (Path(CONF_DIR) / "train.yaml").is_file()
+
+
+def test_hydra_lists_the_config_package_as_configs_only(tmp_path):
+    """recipe/conf/ is a Python package: Hydra lists neither its __init__.py nor its __pycache__ (as an installed
+    copy has it) as a config or a group, so the groups are the folders of yaml files."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.object_type import ObjectType
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf, ignore=shutil.ignore_patterns("__pycache__"))
+    py_compile.compile(str(conf / "__init__.py"), doraise=True)
+    assert (conf / "__pycache__").is_dir()
+    folders = {p.name for p in conf.iterdir() if p.is_dir()} - {"__pycache__"}
+    with initialize_config_dir(config_dir=str(conf), version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        assert set(loader.get_group_options("", ObjectType.GROUP)) == folders
+        assert "__init__" not in loader.get_group_options("", ObjectType.CONFIG)
 
 
 def test_wheel_ships_every_config_file(tmp_path):
@@ -42,8 +61,10 @@ def test_wheel_ships_every_config_file(tmp_path):
     _pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(src), cwd=tmp_path)
     (wheel,) = (tmp_path / "dist").glob("erpo-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {p.relative_to(ROOT).as_posix() for p in Path(CONF_DIR).rglob("*.yaml")}
-    assert expected and expected <= names, sorted(expected - names)
+    yaml = {p.relative_to(ROOT).as_posix() for p in Path(CONF_DIR).rglob("*.yaml")}
+    # recipe/conf/__init__.py says where the tree is (CONF_DIR); without it an installed copy cannot find it.
+    expected = yaml | {"recipe/conf/__init__.py"}
+    assert yaml and expected <= names, sorted(expected - names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "erpo-train = recipe.driver.train:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
@@ -62,7 +83,7 @@ def test_installed_entry_point_composes_outside_the_checkout(tmp_path):
     _pip("install", "--no-deps", "--no-build-isolation", "-q", str(src), python=python, cwd=elsewhere)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     where = subprocess.run(
-        [python, "-c", "import recipe.driver.compose as c; print(c.CONF_DIR)"],
+        [python, "-c", "import recipe.conf as c; print(c.CONF_DIR)"],
         cwd=elsewhere,
         env=env,
         capture_output=True,

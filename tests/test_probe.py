@@ -13,7 +13,7 @@ from erpo.erpo.temperature import TemperatureConfig, TemperaturePolicy
 from erpo.erpo.tracker import Outcome
 from erpo.errors import InputError
 from erpo.probe import stats
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 
 def _draws(correct, n=4, control=0, temps=(1.0, 1.5), tokens_per_response=3, entropy_per_token=0.5):

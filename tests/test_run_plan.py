@@ -13,7 +13,7 @@ from erpo.erpo.correctness import all_correct_groups, dapo_filter_under_ra, is_c
 from erpo.errors import InputError, StateFileError
 from erpo.plan import PlanInputs, format_plan, make_plan, visits_refusal
 from erpo.rollouts import RolloutCounter, refill_ceiling_error
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 from recipe.driver.plan_of_config import parquet_counts, plan_inputs
 from recipe.erpo.refusals import ConfigRefused, plan_refusals
 

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from erpo.sim import SimConfig, run_variants, simulate
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 SMALL = dict(num_prompts=2000, steps=40, batch_size=128, n=8, init_logit_mean=2.5, seed=3)
 

@@ -5,18 +5,23 @@ from pathlib import Path
 
 import pytest
 
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 TRAIN = Path(CONF_DIR) / "train.yaml"
 # Defaults entries of train.yaml that choose a group of recipe/conf/: `- group: option` or `- override group@pkg: x`.
 ENTRY = re.compile(r"^\s*- (?:override )?(?P<group>[\w/]+)(?:@[\w.]+)?: \S+")
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders Hydra lists as groups: recipe/conf/ is a Python package, and Hydra skips its __pycache__."""
+    return [p for p in folder.iterdir() if p.is_dir() and p.name != "__pycache__"]
+
+
 def _members(group: str) -> set[str]:
     """The options of a group: file stems, and `<folder>/<` for a folder of rows (experiment=cpu_study/<variant>)."""
     folder = Path(CONF_DIR) / group
     files = {p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_")}
-    return files | {f"{p.name}/<" for p in folder.iterdir() if p.is_dir()}
+    return files | {f"{p.name}/<" for p in _subfolders(folder)}
 
 
 def _comment_above_each_entry() -> dict[str, str]:
@@ -41,7 +46,7 @@ def _listed(member: str, comment: str) -> bool:
 
 def test_every_group_of_the_defaults_list_has_a_comment():
     comments = _comment_above_each_entry()
-    groups = {p.name for p in Path(CONF_DIR).iterdir() if p.is_dir()} - {"hydra", "eval", "probe", "sim"}
+    groups = {p.name for p in _subfolders(Path(CONF_DIR))} - {"hydra", "eval", "probe", "sim"}
     assert set(comments) == groups
 
 

@@ -7,7 +7,7 @@ from omegaconf import DictConfig
 
 from erpo.eval.generate import make_generator
 from erpo.eval.runner import evaluate
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 
 def run(cfg: DictConfig) -> list[dict]:

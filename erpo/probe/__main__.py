@@ -8,7 +8,8 @@ import hydra
 from omegaconf import DictConfig
 
 from erpo.errors import InputError
-from erpo.probe.run import CONF_DIR, run
+from erpo.probe.run import run
+from recipe.conf import CONF_DIR
 
 
 @hydra.main(config_path=CONF_DIR, config_name="probe/probe", version_base=None)

@@ -25,7 +25,7 @@ from erpo.errors import InputError
 from erpo.probe import stats
 from erpo.probe.report import write_figure, write_table
 from erpo.rewards import compute_score
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 # The checkout the code runs from (git provenance; the run-plan child process starts there).
 CODE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -101,8 +101,11 @@ def run_plan_visits(cfg: DictConfig) -> tuple[float | None, str]:
     if cfg.schedule.train_overrides is None:
         return None, "none (set schedule.visits or schedule.train_overrides)"
     overrides = [str(o) for o in cfg.schedule.train_overrides]
-    # A child process composes the training config: Hydra allows one initialised config per process, and the
-    # probe's own is in use.
+    # The visits are the training run's own: the probe asks the driver's composition and run plan
+    # (recipe.driver.compose, recipe.driver.plan_of_config) on purpose, the ones the launcher and
+    # `python -m recipe.driver.show_plan` use, not a copy that could drift. A child process does it: Hydra allows
+    # one initialised config per process and the probe's own is in use; it also keeps the driver out of the
+    # probe's imports.
     done = subprocess.run(
         [sys.executable, "-c", _PLAN_VISITS, json.dumps(overrides)],
         cwd=CODE_ROOT,

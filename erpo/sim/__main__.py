@@ -10,7 +10,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from erpo.sim.model import SimConfig, run_variants
-from recipe.driver.compose import CONF_DIR
+from recipe.conf import CONF_DIR
 
 SIM_CONF_DIR = os.path.join(CONF_DIR, "sim")
 

@@ -1,17 +1,14 @@
-"""Where the project's Hydra config tree is, and composing it without Ray.
+"""Composing the project's Hydra config tree without Ray, as the launcher does.
 
-``recipe/conf/`` is found here and nowhere else (the launcher, the run plan, the eval, probe and simulator
-commands and the tests all take :data:`CONF_DIR` from this module).
+Where the tree is, :data:`recipe.conf.CONF_DIR`, is said by the config package itself (recipe/conf/__init__.py),
+so the tools that only read configs need not import the driver.
 """
 
 from __future__ import annotations
 
-import os
-
 from omegaconf import DictConfig
 
-# recipe/conf/: inside the package, so a wheel ships it and an installed ``erpo-train`` finds it.
-CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
+from recipe.conf import CONF_DIR
 
 
 def compose(overrides: list[str], config_name: str = "train") -> DictConfig:

@@ -16,8 +16,8 @@ import ray
 from omegaconf import DictConfig
 from verl.trainer.main_ppo import TaskRunnerV1
 
+from recipe.conf import CONF_DIR
 from recipe.driver import sweep_dir
-from recipe.driver.compose import CONF_DIR
 from recipe.driver.startup import preflight
 from recipe.erpo.refusals import ConfigRefused
 
