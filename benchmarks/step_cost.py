@@ -6,17 +6,20 @@ the machine hits both alike:
 
 - ``before``: the platform as it was, every cut of ``CUTS`` reverted by its override;
 - ``after``: ``recipe/conf/platform/cpu.yaml`` as it is;
-- ``after-<cut>`` (``--ablate``): every cut but one, to see what each buys.
+- ``after-<cut>`` (``--ablate``): every cut but one, to see what each buys;
+- ``try-<trial>`` (``--arms``): a setting of ``TRIALS`` on top of ``after``, measured before it joins the platform.
 
 Per run: median seconds of each phase over steps 2..N (verl's ``timing_s/*``), start-up (launch to the start of
 step 1), step 1, launch to the end of step 1, tear-down (end of the last step to exit), wall. Step ends are
-timed by watching verl's JSONL grow (0.05 s resolution). Ratios are before / after, side by side.
+timed by watching verl's JSONL grow (0.05 s resolution). Ratios are each arm / after, side by side (before / after
+is what the cuts buy).
 
 It refuses to time a busy machine (1-minute load average above ``--max-load`` per core) unless
 ``--allow-busy``, and records the load either way: two shared cores made a 3.5 s step read 9.6 s.
 
     python -m benchmarks.step_cost                       # 9 and 36 prompts, before and after, 5 steps
     python -m benchmarks.step_cost --prompts 36 --ablate  # what each cut buys at 36 prompts
+    python -m benchmarks.step_cost --prompts 36 --arms after,try-whole_old_log_prob_only --repeats 2
 """
 
 from __future__ import annotations
@@ -66,6 +69,17 @@ MICRO_BATCH_KEYS = (
     "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu",
 )
 CUTS["whole_step_micro_batches"] = [f"{key}=72" for key in MICRO_BATCH_KEYS]
+
+# Settings tried on top of the committed platform (arm ``try-<name>``), kept out of the platform until measured.
+TRIALS: dict[str, list[str]] = {
+    # Whole-step micro-batches for the old-policy log-prob pass only; the reference pass and the update in the
+    # study's 72-rollout micro-batches (the ablation saw the update and the reference faster in 72s, the
+    # old-log-prob pass faster whole).
+    "whole_old_log_prob_only": [
+        "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=72",
+        "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=72",
+    ],
+}
 
 
 def load_per_core() -> float:
@@ -127,11 +141,24 @@ class StepWatch:
         self._thread.join()
 
 
+def check_arm(arm: str) -> None:
+    """An arm is ``before``, ``after``, ``after-<cut>`` (a cut of CUTS reverted) or ``try-<trial>`` (TRIALS)."""
+    if arm in ("before", "after"):
+        return
+    if arm.startswith("after-") and arm.removeprefix("after-") in CUTS:
+        return
+    if arm.startswith("try-") and arm.removeprefix("try-") in TRIALS:
+        return
+    raise SystemExit(
+        f"arm {arm!r} unknown: use before, after, after-<cut> with a cut of {sorted(CUTS)}, "
+        f"or try-<trial> with a trial of {sorted(TRIALS)}"
+    )
+
+
 def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: Path) -> dict:
+    check_arm(arm)
     cuts_off = list(CUTS) if arm == "before" else ([arm.removeprefix("after-")] if arm.startswith("after-") else [])
-    unknown = [c for c in cuts_off if c not in CUTS]
-    if unknown:
-        raise SystemExit(f"--ablate/arm names unknown cut(s) {unknown}; known: {sorted(CUTS)}")
+    trial = TRIALS.get(arm.removeprefix("try-"), []) if arm.startswith("try-") else []
     name = f"stepcost-{arm}-p{prompts}"
     # 64 prompts in the study's RL pool (train_rl, benchmarks/cpu_study/model.py); more per step needs all 144 train
     # prompts (the epoch cap is high).
@@ -157,6 +184,7 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
         ]
     )
     settings.update(o.split("=", 1) for cut in cuts_off for o in CUTS[cut])  # a cut's revert replaces the value
+    settings.update(o.split("=", 1) for o in trial)
     overrides = [f"{key}={value}" for key, value in settings.items()]
     env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(work / "logs"), "PYTHONPATH": str(ROOT)}
     log = work / "logs" / "erpo" / f"{name}.jsonl"
@@ -210,6 +238,11 @@ def main(argv=None) -> dict:
     p.add_argument("--steps", type=int, default=5, help="training steps per run (steady phases: steps 2..N)")
     p.add_argument("--repeats", type=int, default=1, help="runs per (arm, prompts); medians over all")
     p.add_argument("--ablate", action="store_true", help="also run every cut but one (arm after-<cut>)")
+    p.add_argument(
+        "--arms",
+        default=None,
+        help="comma-separated arms instead of before,after[,after-<cut>...]: before, after, after-<cut>, try-<trial>",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--assets", default="outputs/assets/cpu_study", help="built by python -m benchmarks.cpu_study build")
     p.add_argument("--max-load", type=float, default=0.5, help="refuse above this 1-min load average per core")
@@ -228,6 +261,10 @@ def main(argv=None) -> dict:
             "timings would measure contention; wait, or pass --allow-busy (recorded in the output)"
         )
     arms = ["before", "after"] + ([f"after-{c}" for c in CUTS] if args.ablate else [])
+    if args.arms:
+        arms = args.arms.split(",")
+    for arm in arms:
+        check_arm(arm)
     prompt_counts = [int(x) for x in args.prompts.split(",")]
     runs = []
     with tempfile.TemporaryDirectory(prefix="step_cost_") as tmp:
@@ -259,25 +296,30 @@ def main(argv=None) -> dict:
             mine = [r for r in runs if r["arm"] == arm and r["prompts"] == prompts]
             medians = {k: float(np.median([r[k] for r in mine])) for k in keys}
             summary.append({"arm": arm, "prompts": prompts, **medians})
+    # Each arm against "after" (the committed platform); "before" / "after" is the cuts' ratio.
     ratios = []
     for prompts in prompt_counts:
-        before = next(s for s in summary if s["arm"] == "before" and s["prompts"] == prompts)
-        after = next(s for s in summary if s["arm"] == "after" and s["prompts"] == prompts)
-        ratios.append({"prompts": prompts, **{k: before[k] / after[k] if after[k] > 0 else None for k in keys}})
+        after = next((s for s in summary if s["arm"] == "after" and s["prompts"] == prompts), None)
+        for s in summary:
+            if after is None or s["prompts"] != prompts or s["arm"] == "after":
+                continue
+            ratio = {k: s[k] / after[k] if after[k] > 0 else None for k in keys}
+            ratios.append({"prompts": prompts, "arm / after": s["arm"], **ratio})
     headers = ["arm", "prompts", *[k.removesuffix("_s") for k in keys]]
     print(
         "\nMedian seconds (phases: steps 2..N)\n"
         + table(headers, [[s["arm"], s["prompts"], *[s[k] for k in keys]] for s in summary])
     )
     print(
-        "\nbefore / after\n"
+        "\narm / after (above 1: the arm is slower than the committed platform)\n"
         + table(
-            ["prompts", *[k.removesuffix("_s") for k in keys]],
-            [[r["prompts"], *[r[k] if r[k] is not None else "-" for k in keys]] for r in ratios],
+            ["prompts", "arm", *[k.removesuffix("_s") for k in keys]],
+            [[r["prompts"], r["arm / after"], *[r[k] if r[k] is not None else "-" for k in keys]] for r in ratios],
         )
     )
     payload = {
         "cuts": CUTS,
+        "trials": TRIALS,
         "arms": arms,
         "steps": args.steps,
         "repeats": args.repeats,

@@ -150,3 +150,26 @@ def test_step_cost_refuses_a_busy_machine_and_missing_assets(tmp_path, monkeypat
         step_cost.main(["--assets", str(tmp_path)])
     with pytest.raises(SystemExit, match="--steps must be >= 2"):
         step_cost.main(["--assets", str(tmp_path), "--steps", "1"])
+
+
+@pytest.mark.parametrize("trial", sorted(__import__("benchmarks.step_cost", fromlist=["TRIALS"]).TRIALS))
+def test_each_benchmark_trial_changes_a_setting_of_the_committed_platform(trial):
+    """A `try-<trial>` arm must time something else than `after`: its overrides compose and change a value."""
+    from benchmarks.step_cost import MICRO_BATCH_KEYS, TRIALS
+
+    base = ["experiment=cpu_study/grpo", *[f"{key}=288" for key in MICRO_BATCH_KEYS]]
+    after, tried = _compose(*base), _compose(*base, *TRIALS[trial])
+    for override in TRIALS[trial]:
+        key = override.split("=", 1)[0]
+        assert OmegaConf.select(after, key) != OmegaConf.select(tried, key), override
+
+
+def test_step_cost_refuses_an_unknown_arm_before_it_runs_anything(tmp_path, monkeypatch):
+    from benchmarks import step_cost
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    monkeypatch.setattr(step_cost, "load_per_core", lambda: 0.0)
+    monkeypatch.setattr(step_cost, "run_once", lambda *a, **k: pytest.fail("ran an arm before checking the list"))
+    with pytest.raises(SystemExit, match="arm 'after-nothing' unknown"):
+        step_cost.main(["--assets", str(tmp_path), "--arms", "after,after-nothing"])
