@@ -110,6 +110,8 @@ def test_greso_sits_beside_the_controller_and_shares_only_what_is_published():
     controller, greso, shared = compose_variant("greso", cfg)
     assert set(shared) == {PROMPT_HISTORY, OUTCOME_RULE} and greso.history is shared[PROMPT_HISTORY]
     assert isinstance(greso.history, TrackerHistory) and not hasattr(controller, "greso")
+    gathered = World(cfg, controller, greso).shared  # the same pieces when the world gathers them itself
+    assert set(gathered) == set(shared) and gathered[OUTCOME_RULE] == shared[OUTCOME_RULE]
     world = World(cfg, controller, greso, shared)
     prompts = np.arange(cfg.batch_size)
     mixed_by_acc, _ = world.rollout(0, prompts)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from erpo.components import OUTCOME_RULE
+from erpo.components import OUTCOME_RULE, PROMPT_HISTORY
 from erpo.erpo.controller import ERPOController
 from erpo.prepo.config import PREPOConfig
 from erpo.sim.greso import SimGRESO
@@ -63,11 +63,13 @@ class Loader:
 class World:
     """Prompt logits, the loader, ERPO's controller and GRESO beside it (or None), and one rollout + training
     call. ``shared``: the pieces the two publish by name (erpo/components.py), the only way either reads the
-    other's data."""
+    other's data (None: the controller's ``prompt_history`` and what GRESO publishes)."""
 
     def __init__(self, cfg, controller: ERPOController, greso: SimGRESO | None = None, shared=None):
         self.cfg, self.controller, self.greso = cfg, controller, greso
-        self.shared = dict(shared or {})
+        if shared is None:
+            shared = {PROMPT_HISTORY: controller.history(), **(greso.publishes() if greso is not None else {})}
+        self.shared = dict(shared)
         self.rng = np.random.default_rng(cfg.seed)
         self.logits = self.rng.normal(cfg.init_logit_mean, cfg.init_logit_std, cfg.num_prompts)
         self.loader = Loader(cfg.num_prompts, self.rng)
