@@ -1,6 +1,6 @@
 """Sample-efficiency ledger: rollouts per effective prompt, and revival of all-correct prompts.
 
-From the simulator (same ERPOController, and GRESO selector, as training): GRPO, DAPO (dynamic
+From the simulator (same ERPOController, and GRESO's selector beside it, as training): GRPO, DAPO (dynamic
 sampling), ERPO, ERPO on DAPO, PREPO, GRESO and ERPO on GRESO's kept prompts, at one rollout budget
 (GRPO's spend over ``--steps`` steps: every variant stops once it has spent it): steps taken, effective
 (non-zero-variance) prompts trained on, rollouts per effective prompt, candidates drawn, and among visits

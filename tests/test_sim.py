@@ -2,11 +2,17 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from erpo.components import OUTCOME_RULE, PROMPT_HISTORY
+from erpo.erpo.controller import TrackerHistory
+from erpo.erpo.tracker import Outcome
 from erpo.sim import SimConfig, run_variants, simulate
+from erpo.sim.model import compose as compose_variant
+from erpo.sim.world import World
 from recipe.conf import CONF_DIR
 
 SMALL = dict(num_prompts=2000, steps=40, batch_size=128, n=8, init_logit_mean=2.5, seed=3)
@@ -93,3 +99,28 @@ def test_a_rollout_budget_stops_every_variant_at_one_budget():
         rollouts = v["series"]["rollouts"]
         assert sum(rollouts[:-1]) < budget <= sum(rollouts), name
     assert out["grpo"]["summary"]["steps"] == 20 and out["dapo"]["summary"]["steps"] < 20
+
+
+def test_greso_sits_beside_the_controller_and_shares_only_what_is_published():
+    """GRESO reads the tracker through the published history view; under a mean-score rule it publishes the
+    rule, and the tracker records the same outcomes GRESO counts (thresholds 0.8 / 0.2 make a 7/8 or a 1/8
+    group zero-variance, which acc calls mixed)."""
+    rule = {"group_rule": "mean_score", "easy_mean_at_least": 0.8, "hard_mean_at_most": 0.2}
+    cfg = SimConfig(**{**SMALL, "greso": rule})
+    controller, greso, shared = compose_variant("greso", cfg)
+    assert set(shared) == {PROMPT_HISTORY, OUTCOME_RULE} and greso.history is shared[PROMPT_HISTORY]
+    assert isinstance(greso.history, TrackerHistory) and not hasattr(controller, "greso")
+    gathered = World(cfg, controller, greso).shared  # the same pieces when the world gathers them itself
+    assert set(gathered) == set(shared) and gathered[OUTCOME_RULE] == shared[OUTCOME_RULE]
+    world = World(cfg, controller, greso, shared)
+    prompts = np.arange(cfg.batch_size)
+    mixed_by_acc, _ = world.rollout(0, prompts)
+    kind = controller.history().zero_variance_streaks(["sim"] * len(prompts), prompts)[1]
+    assert (
+        int(np.sum(kind != Outcome.MIXED))
+        == greso.selector.counts["easy_groups"] + greso.selector.counts["hard_groups"]
+    )
+    assert int(np.sum(kind != Outcome.MIXED)) > int(np.sum(~mixed_by_acc))  # the rule, not acc, decided
+    plain_controller, plain_greso, plain_shared = compose_variant("erpo_greso", SimConfig(**SMALL))
+    assert set(plain_shared) == {PROMPT_HISTORY} and plain_controller.cfg.enabled
+    assert compose_variant("erpo", SimConfig(**SMALL))[1] is None

@@ -1,12 +1,15 @@
-"""ERPO controller: the tracker, the temperature policy and (optionally) GRESO's skip rule, behind the calls
-a trainer makes each step.
+"""ERPO controller: the tracker and the temperature policy, behind the calls a trainer makes each step.
 
-``assign`` before rollout (each prompt's temperature); with GRESO on, ``select`` before rollout (which
-candidates to roll out); ``update`` after scoring (record every group, move temperatures, count
-GRESO's zero-variance shares; returns the ``erpo/`` metrics); ``end_step`` once per training step
-(GRESO adapts its probabilities; returns the ``greso/`` metrics). Framework-free: the verl recipe, the
-simulator and users' loops call the same object. Every call checks its arguments first
-(erpo.inputs), so a refused call changes nothing.
+``assign`` before rollout (each prompt's temperature); ``update`` after scoring (record every group, move
+temperatures; returns the ``erpo/`` metrics); ``history`` the tracker's read-only per-prompt view
+(``prompt_history`` in erpo/components.py). ERPO has no per-step work of its own beyond these.
+Framework-free: the verl recipe, the simulator and users' loops call the same object. Every call checks its
+arguments first (erpo.inputs), so a refused call changes nothing.
+
+GRESO is composed beside the controller, not inside it (as the verl trainer does, recipe/greso/component.py):
+a :class:`erpo.greso.GRESOSelector` reads the streaks from ``controller.history().zero_variance_streaks``,
+observes the groups' outcomes, and has its own ``end_step`` and state; under GRESO's mean-score rule the
+caller passes the outcomes to ``update(outcome=...)`` (erpo/sim/greso.py shows the whole composition).
 """
 
 from __future__ import annotations
@@ -23,10 +26,17 @@ from erpo.erpo.config import ERPOConfig
 from erpo.erpo.metrics import visit_metrics
 from erpo.erpo.temperature import TemperaturePolicy
 from erpo.erpo.tracker import PromptTracker
-from erpo.errors import ConfigError, InputError
-from erpo.greso import GRESOConfig, GRESOSelector, Selection
+from erpo.errors import InputError
 
 logger = logging.getLogger(__name__)
+
+# Why ERPOController(cfg, greso=...) is refused, and what replaces it.
+GRESO_MOVED = (
+    "ERPOController no longer takes greso=: GRESO runs beside the controller, not inside it. Build "
+    "erpo.greso.GRESOSelector(greso_cfg) (erpo/greso/selector.py) and feed it the streaks from "
+    "controller.history().zero_variance_streaks(sources, indices); it observes the groups' outcomes and has its "
+    "own end_step and state_dict (erpo/sim/greso.py composes the two; docs/greso.md)."
+)
 
 
 class TrackerHistory:
@@ -43,18 +53,13 @@ class TrackerHistory:
 
 
 class ERPOController:
-    def __init__(self, cfg: ERPOConfig, greso: GRESOConfig | None = None):
+    def __init__(self, cfg: ERPOConfig, greso: None = None):
+        """``greso``: no longer accepted (anything but None is a TypeError naming the replacement)."""
+        if greso is not None:
+            raise TypeError(GRESO_MOVED)
         self.cfg = cfg.validate()
         self.policy = TemperaturePolicy(cfg.temperature)
         self.tracker = PromptTracker(history_length=cfg.history_length, base_temperature=cfg.temperature.base)
-        greso = (greso or GRESOConfig()).validate()
-        if greso.enabled and greso.group_rule == "mean_score" and cfg.enabled:
-            raise ConfigError(
-                "greso.group_rule=mean_score with erpo.enabled=true: the tracker's outcomes would then come from "
-                "mean scores, but ERPO's residual prompts are all-correct by acc (erpo/erpo/correctness.py). Use "
-                "greso.group_rule=acc with ERPO, or erpo.enabled=false for GRESO's own rule."
-            )
-        self.greso = GRESOSelector(greso) if greso.enabled else None
 
     def assign(self, sources: Sequence[str], indices) -> np.ndarray:
         """Sampling temperature of each prompt for its next rollout (the base when ERPO is off)."""
@@ -62,13 +67,6 @@ class ERPOController:
         if not self.cfg.enabled:
             return np.full(len(temperatures), self.cfg.temperature.base, dtype=np.float32)
         return temperatures
-
-    def select(self, sources: Sequence[str], indices, k: int, rng: np.random.Generator) -> Selection:
-        """GRESO: which of these candidate prompts to roll out (at most ``k``); see GRESOSelector.select."""
-        if self.greso is None:
-            raise ConfigError("select() needs GRESO: set greso.enabled=true (or roll out every candidate).")
-        streak, kind = self.tracker.zero_variance_streaks(sources, indices)
-        return self.greso.select(streak, kind, k, rng)
 
     def history(self) -> TrackerHistory:
         """The tracker's read-only per-prompt view (``prompt_history`` in erpo/components.py)."""
@@ -82,24 +80,16 @@ class ERPOController:
         A prompt that occurs twice is two visits in order: the second starts from the state the first
         left (its temperature, streak and previous outcome), whatever ``temperature_used`` says.
         ``outcome``: each group's Outcome code when another rule than acc decides it (GRESO's mean-score
-        rule run as a component of its own); None: from n_correct / n, or this controller's GRESO rule.
+        rule, passed by whoever composes GRESO beside this controller); None: from n_correct / n.
         """
         move = self.policy.next_temperature if self.cfg.enabled else None
-        if self.greso is not None and self.greso.cfg.group_rule == "mean_score":
-            outcome = self.greso.cfg.outcomes_by_mean(mean_reward)
         result = self.tracker.record(
             step, sources, indices, n, n_correct, mean_reward, temperature_used, move_temperature=move, outcome=outcome
         )
-        if self.greso is not None:
-            self.greso.observe(result.outcome)
         # record() accepted temperature_used, so it reads as finite floats
         return visit_metrics(
             result, np.asarray(temperature_used, dtype=np.float64), len(self.tracker), self.cfg.temperature.base
         )
-
-    def end_step(self, epoch: int) -> dict[str, float]:
-        """Close a training step: GRESO adapts p_easy / p_hard ({} when GRESO is off)."""
-        return self.greso.end_step(epoch) if self.greso is not None else {}
 
     # ---- persistence -------------------------------------------------------------------
     def fingerprint(self) -> str:
@@ -107,41 +97,29 @@ class ERPOController:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def state_dict(self) -> dict:
-        """Tracker + GRESO state: the one side file ``erpo_state.json`` of a checkpoint."""
+        """The tracker: the side file ``erpo_state.json`` of a checkpoint. Its ``greso`` entry is always None (GRESO
+        keeps its own state, ``greso_state.json``); it stays so that every erpo_state.json has one shape."""
         return {
             "tracker": self.tracker.state_dict(),
             "temperature_fingerprint": self.fingerprint(),
             "enabled": self.cfg.enabled,
-            "greso": self.greso.state_dict() if self.greso is not None else None,
+            "greso": None,
         }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore from ``state_dict()``; everything is checked before anything changes.
 
-        A state of another history length or base temperature is refused (ConfigError). A GRESO state
-        is restored when GRESO is on; a checkpoint without one starts GRESO from the config's
-        probabilities (logged).
+        A state of another history length or base temperature is refused (ConfigError). A ``greso`` entry
+        (a checkpoint written when GRESO's state lived in this file) is not read here: GRESO's own component
+        restores it (recipe/greso/component.py, ``legacy_state``).
         """
         if not isinstance(state, dict) or "tracker" not in state:
             raise InputError("ERPO controller state must be a dict with a 'tracker' entry (from state_dict())")
         tracker = PromptTracker(self.tracker.history_length, self.tracker.base_temperature)
         tracker.load_state_dict(state["tracker"])
-        greso = None
-        if self.greso is not None:
-            greso = GRESOSelector(self.greso.cfg)
-            if state.get("greso") is None:
-                logger.warning(
-                    "The checkpoint holds no GRESO state; GRESO starts from greso.p_easy=%s, p_hard=%s.",
-                    greso.p_easy,
-                    greso.p_hard,
-                )
-            else:
-                greso.load_state_dict(state["greso"])
         if state.get("temperature_fingerprint") != self.fingerprint():
             logger.warning(
                 "ERPO temperature config changed since the checkpoint; tracked temperatures are kept "
                 "and move under the new config from each prompt's next visit."
             )
         self.tracker = tracker
-        if greso is not None:
-            self.greso = greso

@@ -109,3 +109,15 @@ class GRESOConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None, prefix: str = "greso") -> GRESOConfig:
         return build_config(cls, values, prefix)
+
+
+def refuse_mean_score_with_erpo(cfg: GRESOConfig, erpo_enabled: bool) -> None:
+    """GRESO's mean-score rule and ERPO are not combined, wherever the two are composed (the verl recipe's
+    refusals, the simulator): GRESO's rule would decide the tracker's outcomes, but ERPO's residual prompts are
+    the all-correct ones by acc (erpo/erpo/correctness.py), so ERPO would raise temperatures on other groups."""
+    if cfg.enabled and cfg.group_rule == "mean_score" and erpo_enabled:
+        raise ConfigError(
+            "greso.group_rule=mean_score with erpo.enabled=true: GRESO's mean-score rule would decide the tracker's "
+            "outcomes, but ERPO's residual prompts are all-correct by acc; set greso.group_rule=acc (and the two "
+            "thresholds to null) with ERPO, or erpo.enabled=false."
+        )

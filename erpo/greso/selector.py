@@ -1,9 +1,11 @@
-"""GRESO's state and its three calls per training step (the controller forwards them):
+"""GRESO's state and its three calls per training step (made by whoever composes GRESO beside the ERPO
+controller: recipe/greso/component.py, erpo/sim/greso.py):
 
-``select`` before rollout (which candidates to roll out), ``observe`` after scoring (every recorded group's
-outcome, through ``ERPOController.update``), ``end_step`` once per training step (adapt the base
-probabilities toward the target share of zero-variance groups; the step's metrics). The per-prompt
-streaks live in the ERPO tracker; this object holds only the two probabilities and counters.
+``select`` before rollout (which candidates to roll out, from their streaks in the tracker's
+``prompt_history`` view), ``observe`` after scoring (every recorded group's outcome), ``end_step`` once per
+training step (adapt the base probabilities toward the target share of zero-variance groups; the step's
+metrics). The per-prompt streaks live in the ERPO tracker; this object holds only the two probabilities and
+counters.
 
 | metric | meaning | unit |
 |---|---|---|
@@ -135,7 +137,7 @@ class GRESOSelector:
         self.counts.update(dict.fromkeys(_STEP_COUNTS, 0))
         return metrics
 
-    # ---- persistence (inside the controller's erpo_state.json) ---------------------------
+    # ---- persistence (greso_state.json of a checkpoint) -----------------------------------
     def state_dict(self) -> dict:
         return {
             "format": FORMAT,

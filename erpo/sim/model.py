@@ -1,4 +1,4 @@
-"""A toy model of RLVR data dynamics, driving the real ERPO controller (and GRESO's selector).
+"""A toy model of RLVR data dynamics, driving the real ERPO controller (and GRESO's selector beside it).
 
 The world (erpo.sim.world) and the variants' sampling (erpo.sim.variants) state their assumptions;
 docs/simulator.md collects them. Every variant runs on the same prompt pool and seed, either for
@@ -12,10 +12,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from erpo.components import PROMPT_HISTORY
 from erpo.erpo.config import ERPOConfig
 from erpo.erpo.controller import ERPOController
+from erpo.errors import ConfigError
 from erpo.greso import GRESOConfig
+from erpo.greso.config import refuse_mean_score_with_erpo
 from erpo.sim import variants as sampling
+from erpo.sim.greso import SimGRESO
 from erpo.sim.world import World
 
 VARIANTS = ("grpo", "dapo", "erpo", "erpo_dapo", "prepo", "greso", "erpo_greso")
@@ -76,9 +80,7 @@ def simulate(variant: str, cfg: SimConfig, return_controller: bool = False):
         raise ValueError(f"variant={variant!r}: choose one of {VARIANTS}")
     if cfg.rollout_budget is not None and cfg.rollout_budget < 1:
         raise ValueError(f"rollout_budget={cfg.rollout_budget} must be >= 1 or None")
-    erpo_cfg = ERPOConfig.from_dict({**cfg.erpo, "enabled": variant.startswith("erpo")})
-    greso_cfg = GRESOConfig.from_dict({**cfg.greso, "enabled": variant.endswith("greso")})
-    world = World(cfg, ERPOController(erpo_cfg, greso_cfg))
+    world = World(cfg, *compose(variant, cfg))
     # PREPO's progress runs over the whole run: its steps, or the budget at B x n rollouts per step.
     total_steps = cfg.steps if cfg.rollout_budget is None else max(cfg.rollout_budget // (cfg.batch_size * cfg.n), 1)
     keys = SERIES + (GRESO_SERIES if variant.endswith("greso") else ())
@@ -96,6 +98,26 @@ def simulate(variant: str, cfg: SimConfig, return_controller: bool = False):
         _append(series, out, world)
         step += 1
     return (series, world.controller) if return_controller else series
+
+
+def compose(variant: str, cfg: SimConfig) -> tuple[ERPOController, SimGRESO | None, dict]:
+    """ERPO's controller and, for the GRESO variants, GRESO beside it, as the verl trainer composes them: the
+    controller publishes its tracker's ``prompt_history``, GRESO reads its streaks from there and may publish
+    its ``outcome_rule``; returns (controller, GRESO or None, the shared pieces by name)."""
+    erpo_cfg = ERPOConfig.from_dict({**cfg.erpo, "enabled": variant.startswith("erpo")})
+    # Built for every variant, so that a bad `greso` node is refused whichever variants run.
+    greso_cfg = GRESOConfig.from_dict({**cfg.greso, "enabled": variant.endswith("greso")})
+    controller = ERPOController(erpo_cfg)
+    shared = {PROMPT_HISTORY: controller.history()}
+    if not greso_cfg.enabled:
+        return controller, None, shared
+    try:
+        refuse_mean_score_with_erpo(greso_cfg, erpo_cfg.enabled)
+    except ConfigError as err:
+        raise ConfigError(f"variant={variant}: {err}") from err
+    greso = SimGRESO(greso_cfg, shared)
+    shared.update(greso.publishes())
+    return controller, greso, shared
 
 
 def _append(series: dict[str, list[float]], out: sampling.StepResult, world: World) -> None:

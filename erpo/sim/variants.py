@@ -6,10 +6,11 @@
 - prepo: draw ``prepo.candidate_multiplier`` x B candidates, rank them by a perplexity proxy and roll
   out the B in the pacing window (erpo.prepo.window); scoring costs no rollouts.
 - greso / erpo_greso: GRESO's loop (Infini-AI-Lab/GRESO@b277843, ray_trainer.py lines 988-1235): draw
-  candidates and skip with ``ERPOController.select`` until ceil(sampling_batch_multiplier x B) are kept,
-  roll them out, train on up to B of the mixed groups; while fewer than B, another round of
-  min(S, ceil(remaining x 1.25 / (1 - zero-variance share of the last round))) kept prompts (at least
-  B/4), the last one once that estimate fits in S, at most ``dapo_max_rounds`` more. Then end_step.
+  candidates and skip with GRESO's ``select`` (erpo.sim.greso, on the tracker's shared streaks) until
+  ceil(sampling_batch_multiplier x B) are kept, roll them out, train on up to B of the mixed groups; while
+  fewer than B, another round of min(S, ceil(remaining x 1.25 / (1 - zero-variance share of the last round)))
+  kept prompts (at least B/4), the last one once that estimate fits in S, at most ``dapo_max_rounds`` more.
+  Then GRESO's end_step.
 erpo_* variants use ERPO's temperatures (assign/update), the others the base temperature.
 """
 
@@ -64,8 +65,8 @@ def prepo(world: World, step: int, total_steps: int) -> StepResult:
 
 
 def greso(world: World, step: int) -> StepResult:
-    cfg, controller, out = world.cfg, world.controller, StepResult()
-    full_round = controller.greso.rollout_batch(cfg.batch_size)
+    cfg, greso, out = world.cfg, world.greso, StepResult()
+    full_round = greso.rollout_batch(cfg.batch_size)
     size, smallest, last = full_round, math.ceil(cfg.batch_size / 4), False
     for _ in range(cfg.dapo_max_rounds + 1):
         prompts = _kept_candidates(world, size, out)
@@ -84,7 +85,7 @@ def greso(world: World, step: int) -> StepResult:
         estimate = math.ceil(remaining * 1.25 / informative)
         last = estimate <= full_round
         size = max(min(estimate, full_round), smallest)
-    out.greso = controller.end_step(world.loader.epoch)
+    out.greso = greso.end_step(world.loader.epoch)
     return out
 
 
@@ -98,7 +99,7 @@ def _kept_candidates(world: World, wanted: int, out: StepResult) -> np.ndarray:
     while wanted > 0 and examined < world.cfg.num_prompts:
         size = min(math.ceil(wanted / keep_rate), world.cfg.num_prompts - examined)
         candidates = world.loader.draw_up_to(size)
-        selection = world.controller.select([SOURCE] * len(candidates), candidates, wanted, world.select_rng)
+        selection = world.greso.select([SOURCE] * len(candidates), candidates, wanted, world.select_rng)
         kept.append(candidates[selection.kept])
         world.loader.give_back(candidates[selection.unused])
         keep_rate = max((len(selection.kept) + len(selection.unused)) / len(candidates), 0.01)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from erpo.components import OUTCOME_RULE, PROMPT_HISTORY
 from erpo.erpo.controller import ERPOController
 from erpo.prepo.config import PREPOConfig
+from erpo.sim.greso import SimGRESO
 
 SOURCE = "sim"
 
@@ -59,10 +61,15 @@ class Loader:
 
 
 class World:
-    """Prompt logits, the loader and the controller, and one rollout + training call."""
+    """Prompt logits, the loader, ERPO's controller and GRESO beside it (or None), and one rollout + training
+    call. ``shared``: the pieces the two publish by name (erpo/components.py), the only way either reads the
+    other's data (None: the controller's ``prompt_history`` and what GRESO publishes)."""
 
-    def __init__(self, cfg, controller: ERPOController):
-        self.cfg, self.controller = cfg, controller
+    def __init__(self, cfg, controller: ERPOController, greso: SimGRESO | None = None, shared=None):
+        self.cfg, self.controller, self.greso = cfg, controller, greso
+        if shared is None:
+            shared = {PROMPT_HISTORY: controller.history(), **(greso.publishes() if greso is not None else {})}
+        self.shared = dict(shared)
         self.rng = np.random.default_rng(cfg.seed)
         self.logits = self.rng.normal(cfg.init_logit_mean, cfg.init_logit_std, cfg.num_prompts)
         self.loader = Loader(cfg.num_prompts, self.rng)
@@ -74,13 +81,19 @@ class World:
 
     def rollout(self, step: int, prompts: np.ndarray) -> tuple[np.ndarray, dict]:
         """Sample a group per prompt at its assigned temperature and record it (every group drawn is a
-        visit, as in the verl recipe); returns (mixed mask, the update's erpo/ metrics)."""
+        visit, as in the verl recipe): the tracker by the published ``outcome_rule`` when there is one (GRESO's
+        mean-score rule), else by acc, and GRESO counts it; returns (mixed mask, the update's erpo/ metrics)."""
         cfg, controller = self.cfg, self.controller
         temps = controller.assign(self.sources[prompts], prompts).astype(np.float64)
         correct = self.rng.binomial(cfg.n, solve_prob(self.logits[prompts], temps, cfg.slope))
+        n, mean_score = np.full(len(prompts), cfg.n), correct / cfg.n
+        rule = self.shared.get(OUTCOME_RULE)
+        outcome = None if rule is None else rule(mean_score)
         metrics = controller.update(
-            step, self.sources[prompts], prompts, np.full(len(prompts), cfg.n), correct, correct / cfg.n, temps
+            step, self.sources[prompts], prompts, n, correct, mean_score, temps, outcome=outcome
         )
+        if self.greso is not None:
+            self.greso.observe(correct, n, mean_score)
         return (correct > 0) & (correct < cfg.n), metrics
 
     def train_on(self, prompts: np.ndarray) -> None:

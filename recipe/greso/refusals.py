@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 
 from erpo.errors import ConfigError
 from erpo.greso import GRESOConfig
+from erpo.greso.config import refuse_mean_score_with_erpo
 
 
 def check_greso_fields(config) -> GRESOConfig:
@@ -31,10 +32,5 @@ def check_greso_fields(config) -> GRESOConfig:
             "probabilities once per training step from that step's groups, and this recipe closes a step once per "
             "sampled batch; set parameter_sync_step=1."
         )
-    if greso_cfg.group_rule == "mean_score" and (config.get("erpo") or {}).get("enabled", False):
-        raise ConfigError(
-            "greso.group_rule=mean_score with erpo.enabled=true: GRESO's mean-score rule would decide the tracker's "
-            "outcomes, but ERPO's residual prompts are all-correct by acc; set greso.group_rule=acc (and the two "
-            "thresholds to null) with ERPO, or erpo.enabled=false."
-        )
+    refuse_mean_score_with_erpo(greso_cfg, bool((config.get("erpo") or {}).get("enabled", False)))
     return greso_cfg
