@@ -70,9 +70,10 @@ def test_wheel_ships_every_config_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_installed_entry_point_composes_outside_the_checkout(tmp_path):
-    """``pip install .`` (not editable) into a fresh venv, then ``erpo-train experiment=smoke --cfg job`` from a
-    directory outside the repository composes from the installed copy's conf."""
+def test_installed_entry_point_runs_the_smoke_run_outside_the_checkout(tmp_path):
+    """``pip install .`` (not editable) into a fresh venv, then from a directory outside the repository
+    ``erpo-train experiment=smoke --cfg job`` composes from the installed copy's conf and ``erpo-train
+    experiment=smoke`` trains its 6 steps through verl (~100 s here)."""
     venv = tmp_path / "venv"
     # The system packages (verl, torch, hydra) are reused; --without-pip keeps the system's pip and setuptools.
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
@@ -102,3 +103,19 @@ def test_installed_entry_point_composes_outside_the_checkout(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     # experiment=smoke composed: its variant and its 6 steps
     assert "\nvariant: erpo\n" in done.stdout and "total_training_steps: 6" in done.stdout, done.stdout[-3000:]
+
+    # ... and runs: the smoke run trains through verl from the installed copy, writing outside the checkout.
+    done = subprocess.run(
+        [str(venv / "bin" / "erpo-train"), "experiment=smoke"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    last = elsewhere / "outputs" / "smoke" / "checkpoints" / "global_step_6"
+    assert (last / "erpo_state.json").is_file() and (last / "rollouts_state.json").is_file(), sorted(
+        str(p.relative_to(elsewhere)) for p in elsewhere.rglob("*")
+    )[:50]
+    assert (elsewhere / "outputs" / "logs" / "erpo" / "erpo-tiny-toy-s1.jsonl").is_file()
