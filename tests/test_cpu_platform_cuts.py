@@ -24,6 +24,7 @@ def test_cpu_platform_carries_each_cut_and_gpu_keeps_verls_defaults():
         "actor_rollout_ref.model.enable_gradient_checkpointing": (False, True),
         "actor_rollout_ref.actor.fsdp_config.use_torch_compile": (False, True),
         "actor_rollout_ref.ref.fsdp_config.use_torch_compile": (False, True),
+        "platform.llm_client_class": ("recipe.platform.single_server.SingleServerClient", None),
     }
     for key, (on_cpu, on_gpu) in cuts.items():
         assert (OmegaConf.select(cpu, key), OmegaConf.select(gpu, key)) == (on_cpu, on_gpu), key
@@ -173,3 +174,89 @@ def test_step_cost_refuses_an_unknown_arm_before_it_runs_anything(tmp_path, monk
     monkeypatch.setattr(step_cost, "run_once", lambda *a, **k: pytest.fail("ran an arm before checking the list"))
     with pytest.raises(SystemExit, match="arm 'after-nothing' unknown"):
         step_cost.main(["--assets", str(tmp_path), "--arms", "after,after-nothing"])
+
+
+class _Call:
+    """A stand-in for a Ray actor method: ``.remote(...)`` records the call and returns an awaitable result."""
+
+    def __init__(self, log, name, result):
+        self.log, self.name, self.result = log, name, result
+
+    def remote(self, *args, **kwargs):
+        # Runs at once, as an actor would run a fire-and-forget call; awaiting gives the result.
+        self.log.append(self.name)
+        return _Done(self.result(**kwargs) if callable(self.result) else self.result)
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def __await__(self):
+        return self.value
+        yield  # a generator: awaitable without suspending
+
+
+class _Balancer:
+    """verl's load balancer's interface over fixed servers, counting in-flight requests as it does."""
+
+    def __init__(self, servers):
+        self.log, self.inflight = [], dict.fromkeys(servers, 0)
+        self.get_all_servers = _Call(self.log, "get_all_servers", list(servers))
+        self.require_acquire_fields = _Call(self.log, "require_acquire_fields", [])
+        self.require_release_fields = _Call(self.log, "require_release_fields", [])
+        self.acquire_server = _Call(self.log, "acquire", self._acquire)
+        self.release_server = _Call(self.log, "release", self._release)
+
+    def _acquire(self, request_id):
+        server_id = min(self.inflight, key=self.inflight.get)
+        self.inflight[server_id] += 1
+        return server_id, f"handle-{server_id}"
+
+    def _release(self, server_id):
+        self.inflight[server_id] -= 1
+
+
+def _requests(client, count):
+    import asyncio
+
+    async def all_of_them():  # every request in flight at once, then all released
+        acquired = await asyncio.gather(*(client._acquire_server(f"r{i}") for i in range(count)))
+        for i, (server_id, _) in enumerate(acquired):
+            client._release_server(server_id, request_id=f"r{i}")
+        return [handle for _, handle in acquired]
+
+    return asyncio.run(all_of_them())
+
+
+def test_single_server_client_asks_the_balancer_once_for_its_one_server():
+    from recipe.platform.single_server import SingleServerClient
+
+    balancer = _Balancer(["s0"])
+    client = SingleServerClient(config=None, load_balancer_handle=balancer)
+    assert _requests(client, 50) == ["handle-s0"] * 50
+    assert balancer.log.count("acquire") == 1 and balancer.log.count("release") == 1, balancer.log
+    assert balancer.log.count("get_all_servers") == 1
+    assert balancer.inflight == {"s0": 0}  # the one acquire was released: the balancer's books stay right
+
+
+def test_single_server_client_routes_through_the_balancer_when_it_holds_several():
+    from recipe.platform.single_server import SingleServerClient
+
+    balancer = _Balancer(["s0", "s1"])
+    client = SingleServerClient(config=None, load_balancer_handle=balancer)
+    handles = _requests(client, 20)
+    assert set(handles) == {"handle-s0", "handle-s1"}  # least-loaded routing still spreads the requests
+    assert balancer.log.count("acquire") == 20 and balancer.log.count("release") == 20
+    assert balancer.inflight == {"s0": 0, "s1": 0}
+
+
+def test_llm_client_class_refuses_what_is_not_verls_client():
+    from recipe.erpo.trainer import llm_client_class
+    from recipe.platform.single_server import SingleServerClient
+
+    assert llm_client_class("recipe.platform.single_server.SingleServerClient") is SingleServerClient
+    with pytest.raises(ValueError, match="platform.llm_client_class='collections.OrderedDict' is not a subclass"):
+        llm_client_class("collections.OrderedDict")
+    with pytest.raises(ValueError, match="platform.llm_client_class='no.such.Client' cannot be imported"):
+        llm_client_class("no.such.Client")

@@ -23,7 +23,7 @@ import logging
 from collections import defaultdict
 
 import transfer_queue as tq
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from erpo.components import ScoredGroup, StepContext, build_components, choose_batch, close_step, shared_pieces
@@ -34,6 +34,24 @@ from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
 
 logger = logging.getLogger(__name__)
+
+
+def llm_client_class(name: str) -> type:
+    """``platform.llm_client_class``: a dotted path to a subclass of verl's LLMServerClient."""
+    from hydra.utils import get_class
+    from verl.workers.rollout.llm_server import LLMServerClient
+
+    try:
+        cls = get_class(name)
+    except Exception as exc:  # hydra wraps the import error; keep its reason
+        raise ValueError(f"platform.llm_client_class={name!r} cannot be imported ({exc}); use a dotted path.") from exc
+    if not (isinstance(cls, type) and issubclass(cls, LLMServerClient)):
+        raise ValueError(
+            f"platform.llm_client_class={name!r} is not a subclass of verl's LLMServerClient; "
+            "use one (recipe.platform.single_server.SingleServerClient) or null for verl's."
+        )
+    return cls
+
 
 # Fields of a trajectory a scored group needs; verl stores every prompt field with each trajectory.
 _OBSERVED_FIELDS = ["uid", "data_source", "index", TEMPERATURE_FIELD, "rm_scores", "extra_fields"]
@@ -66,6 +84,14 @@ class ERPOTrainer(PPOTrainerSync):
         for component in self.components:
             component.on_workers_ready()
         super().on_init_end()
+
+    def get_llm_client(self):
+        """The rollout's LLM-server client: ``platform.llm_client_class`` when set (the CPU platform's
+        recipe/platform/single_server.py), through verl's own ``get_client(client_cls=...)``; else verl's."""
+        name = OmegaConf.select(self.config, "platform.llm_client_class")
+        if not name:
+            return super().get_llm_client()
+        return self.llm_server_manager.get_client(client_cls=llm_client_class(name))
 
     # ---- 1. choose the prompts ----------------------------------------------------------
     def _next_train_batch(self, num_prompts: int | None = None):

@@ -1,0 +1,65 @@
+"""An LLM-server client that asks verl's load balancer once when there is only one rollout server.
+
+verl's ``LLMServerClient.generate`` makes two Ray calls to the global load-balancer actor around every request:
+``acquire_server`` (awaited) before it and ``release_server`` after it. With several vLLM replicas that routing is
+the point (least in-flight requests, sticky sessions). With one replica, as on the CPU platform (one logical GPU,
+tensor parallel 1), the balancer's answer is always the same server, and the two calls are pure per-rollout
+overhead in the agent-loop worker, which is what a CPU step's generation time is made of (BENCHMARKS.md, "Step
+cost on CPU"). This client asks the balancer for its server list once; if it holds exactly one server, it
+acquires it once, releases it at once, and sends every later request straight to that server. The requests,
+their sampling parameters and the engine are the same, so nothing generated or trained changes. With more than
+one server it is verl's client.
+
+Selected by ``platform.llm_client_class`` (recipe/conf/platform/cpu.yaml) through verl's extension point
+``LLMServerManager.get_client(client_cls=...)`` (recipe/erpo/trainer.py); cut ``single_server_direct`` in
+benchmarks/step_cost.py. A server pool that changes during a run (verl's elastic add/remove) is not supported
+by the cache; the sync trainer this recipe runs never changes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from verl.workers.rollout.llm_server import LLMServerClient
+
+logger = logging.getLogger(__name__)
+
+
+class SingleServerClient(LLMServerClient):
+    """verl's client, routing straight to the one server when the balancer holds exactly one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # (server_id, handle) once the pool is known to hold that one server; None: ask the balancer.
+        self._only_server: tuple[str, object] | None = None
+        self._pool_checked = False
+
+    def _first_lookup_lock(self) -> asyncio.Lock:
+        # Made in the worker's event loop on first use: the client is built in the trainer and pickled to the
+        # agent-loop workers.
+        return self.__dict__.setdefault("_lookup_lock", asyncio.Lock())
+
+    async def _acquire_server(self, request_id: str, **extra):
+        if self._only_server is not None:
+            return self._only_server
+        async with self._first_lookup_lock():
+            if not self._pool_checked:
+                servers = await self._load_balancer.get_all_servers.remote()
+                if len(servers) == 1:
+                    server_id, handle = await super()._acquire_server(request_id, **extra)
+                    super()._release_server(server_id, request_id=request_id)
+                    self._only_server = (server_id, handle)
+                logger.info(
+                    "rollout server pool of %d: %s",
+                    len(servers),
+                    "requests go straight to it" if self._only_server else "verl's load balancing",
+                )
+                self._pool_checked = True
+        if self._only_server is not None:
+            return self._only_server
+        return await super()._acquire_server(request_id, **extra)
+
+    def _release_server(self, server_id: str, request_id: str | None = None) -> None:
+        if self._only_server is None:
+            super()._release_server(server_id, request_id=request_id)
