@@ -1,6 +1,8 @@
 """Tracker and temperature policy: unit and property tests (pure Python, no verl)."""
 
+import copy
 import json
+import pickle
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
@@ -252,6 +254,16 @@ def test_registration_refuses_a_function_and_unknown_params(schedule_registry):
                 return current**cfg.power
 
     assert "jump_to_cap" not in SCHEDULES and "power" not in SCHEDULES
+
+
+@pytest.mark.parametrize("schedule", sorted(SCHEDULE_CFGS))
+def test_a_policy_survives_pickle_and_deepcopy(schedule):
+    """The schedule's view of its params copies with the policy (a checkpointing or multiprocess caller)."""
+    policy = TemperaturePolicy(TemperatureConfig(schedule=schedule, **SCHEDULE_CFGS[schedule]))
+    args = (np.array([1.0, 1.2]), np.array([Outcome.ALL_CORRECT, Outcome.ALL_CORRECT]), np.array([1, 3]))
+    expected = policy.next_temperature(*args)
+    for other in (pickle.loads(pickle.dumps(policy)), copy.deepcopy(policy)):
+        assert np.array_equal(other.next_temperature(*args), expected)
 
 
 def _another(value):

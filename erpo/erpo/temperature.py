@@ -95,6 +95,10 @@ class ScheduleParams:
         self._cfg, self._name, self._params = cfg, name, params
 
     def __getattr__(self, field: str):
+        # Private and dunder names are not fields: answer them plainly, so copy and pickle (which probe for
+        # hooks before the slots are set) neither loop nor read the config.
+        if field.startswith("_"):
+            raise AttributeError(field)
         if field in self._params:
             return getattr(self._cfg, field)
         raise AttributeError(
