@@ -142,6 +142,43 @@ def test_the_example_composes_from_its_own_folder_and_builds_through_the_registr
         build_components(_with_example("experiment=smoke", "method_modules=[no_such_method]"))
 
 
+SCHEDULE_MODULE = """
+from erpo.config_builder import require
+from erpo.erpo.temperature import Schedule, register_schedule
+
+
+@register_schedule("streak_step")
+class StreakStep(Schedule):
+    params = ("step",)
+
+    def check(self, cfg, prefix):
+        require(0 < cfg.step <= 0.2, prefix, "step", cfg.step, "must be in (0, 0.2] for streak_step.")
+
+    def raise_(self, current, streak, cfg):
+        return current + cfg.step * streak
+"""
+
+
+def test_a_temperature_schedule_from_a_method_module_is_known_before_the_erpo_node_is_checked(tmp_path, monkeypatch):
+    """docs/erpo.md "Adding a temperature schedule": the module that registers it is named in method_modules."""
+    from erpo.erpo.temperature import SCHEDULES
+
+    (tmp_path / "my_schedule.py").write_text(SCHEDULE_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    saved = dict(SCHEDULES)
+    try:
+        with pytest.raises(ConfigRefused, match=r"erpo\.temperature\.schedule='streak_step' is not a known"):
+            refuse_bad_fields(_compose("experiment=smoke", "erpo.temperature.schedule=streak_step"))
+        on = ("experiment=smoke", "+method_modules=[my_schedule]", "erpo.temperature.schedule=streak_step")
+        assert refuse_bad_fields(_compose(*on)).temperature.schedule == "streak_step"
+        with pytest.raises(ConfigRefused, match=r"erpo\.temperature\.step=0\.3 must be in \(0, 0\.2\]"):
+            refuse_bad_fields(_compose(*on, "erpo.temperature.step=0.3"))
+    finally:
+        SCHEDULES.clear()
+        SCHEDULES.update(saved)
+        sys.modules.pop("my_schedule", None)
+
+
 def test_random_skip_drops_at_rate_p_seeded_fills_the_batch_and_keeps_its_state(tmp_path):
     from example_method.random_skip import RandomSkip
 

@@ -1,18 +1,26 @@
 """Tracker and temperature policy: unit and property tests (pure Python, no verl)."""
 
+import copy
 import json
+import pickle
+from contextlib import contextmanager
+from dataclasses import fields, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from omegaconf import OmegaConf
 
+from erpo.config_builder import require
 from erpo.erpo.config import ERPOConfig
 from erpo.erpo.controller import ERPOController
-from erpo.erpo.temperature import SCHEDULES, TemperatureConfig, TemperaturePolicy
+from erpo.erpo.temperature import SCHEDULES, Schedule, TemperatureConfig, TemperaturePolicy, register_schedule
 from erpo.erpo.tracker import Outcome, PromptTracker, classify
 from erpo.errors import ConfigError
 from erpo.state_files import read_state, write_state
+from recipe.conf import CONF_DIR
 
 
 def test_classify():
@@ -148,18 +156,150 @@ def test_invalid_config_names_the_field(bad, field):
         ERPOConfig.from_dict(bad)
 
 
-def test_schedule_registry_is_extensible():
-    from erpo.erpo.temperature import register_schedule
-
-    @register_schedule("jump_to_cap")
-    def _jump(current, streak, cfg):
-        return np.full_like(current, cfg.t_max)
-
+@contextmanager
+def _registry_restored():
+    """The schedule registry, given back as it was: other tests of this process share it."""
+    saved = dict(SCHEDULES)
     try:
-        policy = TemperaturePolicy(TemperatureConfig(schedule="jump_to_cap"))
-        assert policy.next_temperature(np.array([1.0]), np.array([1]), np.array([1]))[0] == pytest.approx(1.4)
+        yield SCHEDULES
     finally:
-        SCHEDULES.pop("jump_to_cap")
+        SCHEDULES.clear()
+        SCHEDULES.update(saved)
+
+
+@pytest.fixture
+def schedule_registry():
+    with _registry_restored() as registry:
+        yield registry
+
+
+def test_the_registry_is_restored_after_a_registration_even_a_failed_one():
+    before = dict(SCHEDULES)
+    with pytest.raises(RuntimeError, match="test ends here"), _registry_restored():
+
+        @register_schedule("additive")
+        class Replaced(Schedule):
+            def check(self, cfg, prefix):
+                pass
+
+            def raise_(self, current, streak, cfg):
+                return current
+
+        assert SCHEDULES["additive"] is not before["additive"]
+        raise RuntimeError("test ends here")
+    assert SCHEDULES == before and all(SCHEDULES[k] is v for k, v in before.items())
+
+
+def test_a_schedule_registered_outside_temperature_config_checks_its_knob_and_runs(schedule_registry):
+    """A schedule written in a test: its own check names its field, and the controller's policy runs it."""
+
+    @register_schedule("streak_step")
+    class StreakStep(Schedule):
+        """T <- T + step * streak: larger steps the longer a prompt stays all correct."""
+
+        params = ("step",)
+
+        def check(self, cfg, prefix):
+            require(0 < cfg.step <= 0.2, prefix, "step", cfg.step, "must be in (0, 0.2] for streak_step.")
+
+        def raise_(self, current, streak, cfg):
+            return current + cfg.step * streak
+
+    with pytest.raises(ConfigError, match=r"erpo\.temperature\.step=0\.3 must be in \(0, 0\.2\] for streak_step"):
+        ERPOConfig.from_dict({"temperature": {"schedule": "streak_step", "step": 0.3}})
+    ctl = ERPOController(ERPOConfig.from_dict({"temperature": {"schedule": "streak_step", "t_max": 2.0}}))
+    seen = []
+    for step in range(4):
+        ctl.update(step, ["a"], [0], [4], [4], [1.0], ctl.assign(["a"], [0]))
+        seen.append(float(ctl.assign(["a"], [0])[0]))
+    # streaks 1, 2, 3, 4: 1.0 + 0.1, + 0.2, + 0.3, then capped at t_max
+    assert seen == pytest.approx([1.1, 1.3, 1.6, 2.0], abs=1e-5)
+    assert "streak_step" in SCHEDULES
+
+
+def test_a_schedule_reads_only_its_params(schedule_registry):
+    @register_schedule("to_cap")
+    class ToCap(Schedule):
+        params = ("high",)  # but raise_ reads t_max
+
+        def check(self, cfg, prefix):
+            pass
+
+        def raise_(self, current, streak, cfg):
+            return np.full_like(current, cfg.t_max)
+
+    policy = TemperaturePolicy(TemperatureConfig(schedule="to_cap"))
+    with pytest.raises(AttributeError, match=r"'to_cap' read erpo\.temperature\.t_max, which is not in its params"):
+        policy.next_temperature(np.array([1.0]), np.array([Outcome.ALL_CORRECT]), np.array([1]))
+
+
+def test_registration_refuses_a_function_and_unknown_params(schedule_registry):
+    """The function form fn(current, streak, cfg) of earlier versions is refused with the fix."""
+    with pytest.raises(TypeError, match=r"subclass of erpo\.erpo\.temperature\.Schedule.*raise_"):
+
+        @register_schedule("jump_to_cap")
+        def _jump(current, streak, cfg):
+            return np.full_like(current, cfg.t_max)
+
+    with pytest.raises(TypeError, match=r"'power'.*TemperatureConfig field names"):
+
+        @register_schedule("power")
+        class Power(Schedule):
+            params = ("power",)
+
+            def check(self, cfg, prefix):
+                pass
+
+            def raise_(self, current, streak, cfg):
+                return current**cfg.power
+
+    assert "jump_to_cap" not in SCHEDULES and "power" not in SCHEDULES
+
+
+@pytest.mark.parametrize("schedule", sorted(SCHEDULE_CFGS))
+def test_a_policy_survives_pickle_and_deepcopy(schedule):
+    """The schedule's view of its params copies with the policy (a checkpointing or multiprocess caller)."""
+    policy = TemperaturePolicy(TemperatureConfig(schedule=schedule, **SCHEDULE_CFGS[schedule]))
+    args = (np.array([1.0, 1.2]), np.array([Outcome.ALL_CORRECT, Outcome.ALL_CORRECT]), np.array([1, 3]))
+    expected = policy.next_temperature(*args)
+    for other in (pickle.loads(pickle.dumps(policy)), copy.deepcopy(policy)):
+        assert np.array_equal(other.next_temperature(*args), expected)
+
+
+def _another(value):
+    """A different value of a TemperatureConfig field's type (validity does not matter: raise_ is called bare)."""
+    if value is None:
+        return 1.23
+    if isinstance(value, tuple):
+        return tuple(t + 0.05 for t in value) or (1.17,)
+    if isinstance(value, str):
+        return value + "_other"
+    return value + 0.37
+
+
+@pytest.mark.parametrize("schedule", sorted(SCHEDULE_CFGS))
+def test_builtin_params_are_exactly_the_fields_raise_reads(schedule):
+    """Changing a field outside a schedule's params leaves its output alone; changing one inside moves it."""
+    assert sorted(SCHEDULE_CFGS) == sorted(SCHEDULES)
+    cfg = TemperatureConfig(schedule=schedule, **SCHEDULE_CFGS[schedule])
+    current, streak = np.array([0.9, 1.0, 1.25, 1.3]), np.array([1, 2, 3, 5])
+    raise_ = SCHEDULES[schedule].raise_
+    expected = raise_(current, streak, cfg)
+    moved = {
+        f.name
+        for f in fields(TemperatureConfig)
+        if not np.array_equal(
+            raise_(current, streak, replace(cfg, **{f.name: _another(getattr(cfg, f.name))})), expected
+        )
+    }
+    assert moved == set(SCHEDULES[schedule].params)
+
+
+def test_each_schedule_file_sets_only_fields_its_schedule_reads():
+    for path in sorted((Path(CONF_DIR) / "temperature_schedule").glob("*.yaml")):
+        knobs = OmegaConf.to_container(OmegaConf.load(path))
+        name = knobs.pop("schedule")
+        assert set(knobs) <= set(SCHEDULES[name].params), path.name
 
 
 def test_disabled_controller_keeps_base_but_tracks():

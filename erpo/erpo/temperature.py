@@ -1,55 +1,110 @@
 """Per-prompt temperature policy: how a prompt's temperature moves after each visit.
 
-All functions are vectorised over prompts (numpy arrays), so a batch of thousands of groups
-costs microseconds. Schedules live in a registry: ``@register_schedule("name")`` adds one.
+All moves are vectorised over prompts (numpy arrays), so a batch of thousands of groups costs microseconds.
+
+After an all-correct visit the chosen **schedule** raises the temperature (then capped at ``t_max``). A schedule
+is one object that owns its parameters: ``params`` names the ``TemperatureConfig`` fields it reads,
+``check(cfg, prefix)`` refuses bad values of them, ``raise_(current, streak, cfg)`` moves temperatures. Built-in
+(``streak`` = consecutive all-correct visits, this one included):
+
+- ``additive``:        T <- T + step                      (step > 0)
+- ``multiplicative``:  T <- T * factor                    (factor > 1)
+- ``constant``:        T <- high, or t_max if high is null (high in (0, t_max])
+- ``table``:           T <- table[min(streak, len) - 1]    (at least one entry, each in (0, t_max])
+
+A new schedule is a ``Schedule`` subclass under ``@register_schedule("name")`` (docs/erpo.md, "Adding a
+temperature schedule"); ``TemperatureConfig.validate`` checks the fields every schedule shares and then asks the
+chosen schedule to check its own, so adding one edits nothing here.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
 from erpo.config_builder import require
 from erpo.erpo.tracker import Outcome
 
-ScheduleFn = Callable[[np.ndarray, np.ndarray, "TemperatureConfig"], np.ndarray]
-SCHEDULES: dict[str, ScheduleFn] = {}
 ON_MIXED = ("reset", "hold", "decay")
 ALL_WRONG = ("off", "lower", "raise")
 
 
-def register_schedule(name: str) -> Callable[[ScheduleFn], ScheduleFn]:
-    """Register ``fn(current, streak, cfg) -> raised temperatures`` (capped at t_max afterwards)."""
+class Schedule(ABC):
+    """How an all-correct visit raises a prompt's temperature; subclass it and register it by name.
 
-    def decorator(fn: ScheduleFn) -> ScheduleFn:
-        SCHEDULES[name] = fn
-        return fn
+    - ``params``: every ``TemperatureConfig`` field ``raise_`` reads, its own knobs and any shared field it uses
+      (``constant`` reads ``t_max`` when ``high`` is null). ``raise_`` is handed only these: reading another
+      field is an error naming it, so the list cannot drift from the code.
+    - ``check(cfg, prefix)``: refuse bad values of its knobs with ``erpo.config_builder.require``, which names the
+      field (``<prefix>.<field>=<value> <why>``); ``why`` says the fix. It sees the whole config (bounds may
+      relate a knob to ``t_max``) and runs, only when this schedule is chosen, after the shared fields were
+      checked. A schedule without knobs of its own says so with an empty body.
+    - ``raise_(current, streak, cfg)``: the raised temperatures of the all-correct prompts, from their current
+      ones and their all-correct streaks (>= 1); the policy caps them at ``t_max`` afterwards.
+    """
+
+    params: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def check(self, cfg: TemperatureConfig, prefix: str) -> None:
+        """Raise ConfigError (through ``require``) naming the first bad knob."""
+
+    @abstractmethod
+    def raise_(self, current: np.ndarray, streak: np.ndarray, cfg: ScheduleParams) -> np.ndarray:
+        """Raised temperatures (float64, same shape as ``current``)."""
+
+
+SCHEDULES: dict[str, Schedule] = {}
+
+
+def register_schedule(name: str) -> Callable[[type[Schedule]], type[Schedule]]:
+    """Class decorator: ``@register_schedule("name")`` over a ``Schedule`` subclass makes it
+    ``erpo.temperature.schedule=name``. Its ``params`` must be ``TemperatureConfig`` fields."""
+
+    def decorator(cls: type[Schedule]) -> type[Schedule]:
+        if not (isinstance(cls, type) and issubclass(cls, Schedule)):
+            raise TypeError(
+                f"register_schedule({name!r}) decorates a subclass of erpo.erpo.temperature.Schedule, got "
+                f"{cls!r}. A schedule is no longer a function fn(current, streak, cfg): write a class with "
+                "`params` (the config fields it reads), `check(cfg, prefix)` and `raise_(current, streak, cfg)` "
+                "(the old function's body) (docs/erpo.md, 'Adding a temperature schedule')."
+            )
+        known = {f.name for f in fields(TemperatureConfig)}
+        params = cls.params
+        if not isinstance(params, tuple) or not all(isinstance(p, str) and p in known for p in params):
+            raise TypeError(
+                f"schedule {name!r} ({cls.__name__}.params={params!r}): params must be a tuple of "
+                f"TemperatureConfig field names, from {sorted(known)}; a new knob is a new field there."
+            )
+        SCHEDULES[name] = cls()
+        return cls
 
     return decorator
 
 
-@register_schedule("constant")
-def _constant(current, streak, cfg):
-    high = cfg.t_max if cfg.high is None else cfg.high
-    return np.full_like(current, high)
+class ScheduleParams:
+    """The fields of a ``TemperatureConfig`` that one schedule declared in ``params``, read-only."""
 
+    __slots__ = ("_cfg", "_name", "_params")
 
-@register_schedule("additive")
-def _additive(current, streak, cfg):
-    return current + cfg.step
+    def __init__(self, cfg: TemperatureConfig, name: str, params: tuple[str, ...]):
+        self._cfg, self._name, self._params = cfg, name, params
 
-
-@register_schedule("multiplicative")
-def _multiplicative(current, streak, cfg):
-    return current * cfg.factor
-
-
-@register_schedule("table")
-def _table(current, streak, cfg):
-    table = np.asarray(cfg.table, dtype=current.dtype)
-    return table[np.clip(streak, 1, len(table)) - 1]
+    def __getattr__(self, field: str):
+        # Private and dunder names are not fields: answer them plainly, so copy and pickle (which probe for
+        # hooks before the slots are set) neither loop nor read the config.
+        if field.startswith("_"):
+            raise AttributeError(field)
+        if field in self._params:
+            return getattr(self._cfg, field)
+        raise AttributeError(
+            f"temperature schedule {self._name!r} read erpo.temperature.{field}, which is not in its params "
+            f"{self._params}; add it to params (every field raise_ reads)."
+        )
 
 
 @dataclass(frozen=True)
@@ -77,20 +132,13 @@ class TemperatureConfig:
         check(
             self.schedule in SCHEDULES,
             "schedule",
-            f"is not a known schedule; choose one of {sorted(SCHEDULES)} or register one.",
+            f"is not a known schedule; choose one of {sorted(SCHEDULES)} or register one "
+            "(docs/erpo.md, 'Adding a temperature schedule').",
         )
         check(self.on_mixed in ON_MIXED, "on_mixed", f"must be one of {ON_MIXED}.")
         check(self.all_wrong in ALL_WRONG, "all_wrong", f"must be one of {ALL_WRONG}.")
         check(0.0 <= self.decay <= 1.0, "decay", "must be in [0, 1].")
-        if self.schedule == "additive":
-            check(self.step > 0, "step", "must be > 0 for the additive schedule.")
-        if self.schedule == "multiplicative":
-            check(self.factor > 1, "factor", "must be > 1 for the multiplicative schedule.")
-        if self.schedule == "constant" and self.high is not None:
-            check(0 < self.high <= self.t_max, "high", f"must be in (0, t_max={self.t_max}] or null.")
-        if self.schedule == "table":
-            check(len(self.table) > 0, "table", "must list at least one temperature for the table schedule.")
-            check(all(0 < t <= self.t_max for t in self.table), "table", f"entries must be in (0, t_max={self.t_max}].")
+        SCHEDULES[self.schedule].check(self, prefix)
         if self.all_wrong == "lower":
             check(self.t_min <= self.base, "t_min", f"must be <= {prefix}.base={self.base} for all_wrong=lower.")
         if self.all_wrong != "off":
@@ -98,11 +146,78 @@ class TemperatureConfig:
         return self
 
 
+@register_schedule("constant")
+class Constant(Schedule):
+    """T <- high (t_max when high is null) on every all-correct visit: one fixed exploration temperature."""
+
+    params = ("high", "t_max")
+
+    def check(self, cfg: TemperatureConfig, prefix: str) -> None:
+        if cfg.high is not None:
+            require(0 < cfg.high <= cfg.t_max, prefix, "high", cfg.high, f"must be in (0, t_max={cfg.t_max}] or null.")
+
+    def raise_(self, current, streak, cfg):
+        high = cfg.t_max if cfg.high is None else cfg.high
+        return np.full_like(current, high)
+
+
+@register_schedule("additive")
+class Additive(Schedule):
+    """T <- T + step."""
+
+    params = ("step",)
+
+    def check(self, cfg: TemperatureConfig, prefix: str) -> None:
+        require(cfg.step > 0, prefix, "step", cfg.step, "must be > 0 for the additive schedule.")
+
+    def raise_(self, current, streak, cfg):
+        return current + cfg.step
+
+
+@register_schedule("multiplicative")
+class Multiplicative(Schedule):
+    """T <- T * factor."""
+
+    params = ("factor",)
+
+    def check(self, cfg: TemperatureConfig, prefix: str) -> None:
+        require(cfg.factor > 1, prefix, "factor", cfg.factor, "must be > 1 for the multiplicative schedule.")
+
+    def raise_(self, current, streak, cfg):
+        return current * cfg.factor
+
+
+@register_schedule("table")
+class Table(Schedule):
+    """T <- table[k - 1] after the k-th consecutive all-correct visit; the last entry repeats."""
+
+    params = ("table",)
+
+    def check(self, cfg: TemperatureConfig, prefix: str) -> None:
+        require(
+            len(cfg.table) > 0, prefix, "table", cfg.table, "must list at least one temperature for the table schedule."
+        )
+        require(
+            all(0 < t <= cfg.t_max for t in cfg.table),
+            prefix,
+            "table",
+            cfg.table,
+            f"entries must be in (0, t_max={cfg.t_max}].",
+        )
+
+    def raise_(self, current, streak, cfg):
+        table = np.asarray(cfg.table, dtype=current.dtype)
+        return table[np.clip(streak, 1, len(table)) - 1]
+
+
 class TemperaturePolicy:
     """Next temperature of each prompt from its current one and this visit's outcome."""
 
     def __init__(self, cfg: TemperatureConfig):
         self.cfg = cfg.validate()
+        schedule = SCHEDULES[cfg.schedule]
+        self._raise = schedule.raise_
+        self._params = ScheduleParams(cfg, cfg.schedule, schedule.params)
 
     def next_temperature(self, current: np.ndarray, outcome: np.ndarray, streak: np.ndarray) -> np.ndarray:
         cfg = self.cfg
@@ -112,7 +227,7 @@ class TemperaturePolicy:
 
         correct = outcome == Outcome.ALL_CORRECT
         if correct.any():
-            nxt[correct] = SCHEDULES[cfg.schedule](current[correct], np.asarray(streak)[correct], cfg)
+            nxt[correct] = self._raise(current[correct], np.asarray(streak)[correct], self._params)
 
         mixed = outcome == Outcome.MIXED
         if cfg.on_mixed == "reset":

@@ -12,7 +12,7 @@ import os
 import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
-from erpo.components import refuse_methods
+from erpo.components import import_method_modules, refuse_methods
 from erpo.erpo.config import ERPOConfig
 from erpo.errors import ConfigError
 from erpo.rewards.math_reward import REWARD_SCALES
@@ -31,6 +31,9 @@ class ConfigRefused(ConfigError):
 def refuse_bad_fields(config: DictConfig) -> ERPOConfig:
     """Every refusal that reads only the config; returns the validated ERPO config."""
     try:
+        # First the user's modules (method_modules): a temperature schedule registers there, and the erpo
+        # node may name it.
+        import_method_modules(config)
         erpo_cfg = ERPOConfig.from_dict(OmegaConf.to_container(config.erpo, resolve=True))
     except ConfigError as err:
         raise ConfigRefused(str(err)) from None
