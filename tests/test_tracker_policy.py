@@ -233,13 +233,20 @@ def test_a_schedule_reads_only_its_params(schedule_registry):
         policy.next_temperature(np.array([1.0]), np.array([Outcome.ALL_CORRECT]), np.array([1]))
 
 
-def test_registration_refuses_a_function_and_unknown_params(schedule_registry):
-    """The function form fn(current, streak, cfg) of earlier versions is refused with the fix."""
-    with pytest.raises(TypeError, match=r"subclass of erpo\.erpo\.temperature\.Schedule.*raise_"):
+def test_a_function_still_registers_as_a_schedule_and_other_things_are_refused(schedule_registry):
+    """The short form fn(current, streak, cfg) (how schedules were written before they owned their params) runs
+    through the policy and is callable from the registry as before; what is neither is refused with the fix."""
 
-        @register_schedule("jump_to_cap")
-        def _jump(current, streak, cfg):
-            return np.full_like(current, cfg.t_max)
+    @register_schedule("jump_to_cap")
+    def _jump(current, streak, cfg):
+        return np.full_like(current, cfg.t_max)
+
+    policy = TemperaturePolicy(TemperatureConfig(schedule="jump_to_cap", t_max=1.7))
+    moved = policy.next_temperature(np.array([1.0, 1.0]), np.array([Outcome.ALL_CORRECT, Outcome.MIXED]), [1, 0])
+    assert moved.tolist() == [1.7, 1.0]
+    assert SCHEDULES["additive"](np.array([1.0]), np.array([1]), TemperatureConfig(step=0.25)).tolist() == [1.25]
+    with pytest.raises(TypeError, match=r"subclass of erpo\.erpo\.temperature\.Schedule.*raise_"):
+        register_schedule("not_a_schedule")(42)
 
     with pytest.raises(TypeError, match=r"'power'.*TemperatureConfig field names"):
 

@@ -13,7 +13,8 @@ is one object that owns its parameters: ``params`` names the ``TemperatureConfig
 - ``table``:           T <- table[min(streak, len) - 1]    (at least one entry, each in (0, t_max])
 
 A new schedule is a ``Schedule`` subclass under ``@register_schedule("name")`` (docs/erpo.md, "Adding a
-temperature schedule"); ``TemperatureConfig.validate`` checks the fields every schedule shares and then asks the
+temperature schedule"), or, without knobs of its own, a function ``fn(current, streak, cfg)`` under the same
+decorator; ``TemperatureConfig.validate`` checks the fields every schedule shares and then asks the
 chosen schedule to check its own, so adding one edits nothing here.
 """
 
@@ -57,6 +58,27 @@ class Schedule(ABC):
     def raise_(self, current: np.ndarray, streak: np.ndarray, cfg: ScheduleParams) -> np.ndarray:
         """Raised temperatures (float64, same shape as ``current``)."""
 
+    def __call__(self, current: np.ndarray, streak: np.ndarray, cfg) -> np.ndarray:
+        """``SCHEDULES[name](current, streak, cfg)``: the raise itself, as when schedules were functions."""
+        return self.raise_(current, streak, cfg)
+
+
+class FunctionSchedule(Schedule):
+    """A schedule given as a function ``fn(current, streak, cfg)``: it may read any field and checks none of its
+    own (the shared fields are still checked); a schedule with knobs of its own is a ``Schedule`` subclass."""
+
+    params = ()  # every field: set per instance below
+
+    def __init__(self, fn: Callable[[np.ndarray, np.ndarray, TemperatureConfig], np.ndarray]):
+        self.fn = fn
+        self.params = tuple(f.name for f in fields(TemperatureConfig))
+
+    def check(self, cfg: TemperatureConfig, prefix: str) -> None:
+        pass
+
+    def raise_(self, current, streak, cfg):
+        return self.fn(current, streak, cfg)
+
 
 SCHEDULES: dict[str, Schedule] = {}
 
@@ -66,12 +88,16 @@ def register_schedule(name: str) -> Callable[[type[Schedule]], type[Schedule]]:
     ``erpo.temperature.schedule=name``. Its ``params`` must be ``TemperatureConfig`` fields."""
 
     def decorator(cls: type[Schedule]) -> type[Schedule]:
+        if not isinstance(cls, type) and callable(cls):
+            # The short form: a function fn(current, streak, cfg) with no knobs of its own to check.
+            SCHEDULES[name] = FunctionSchedule(cls)
+            return cls
         if not (isinstance(cls, type) and issubclass(cls, Schedule)):
             raise TypeError(
-                f"register_schedule({name!r}) decorates a subclass of erpo.erpo.temperature.Schedule, got "
-                f"{cls!r}. A schedule is no longer a function fn(current, streak, cfg): write a class with "
-                "`params` (the config fields it reads), `check(cfg, prefix)` and `raise_(current, streak, cfg)` "
-                "(the old function's body) (docs/erpo.md, 'Adding a temperature schedule')."
+                f"register_schedule({name!r}) decorates a subclass of erpo.erpo.temperature.Schedule (or a "
+                f"function fn(current, streak, cfg)), got {cls!r}: write a class with `params` (the config fields "
+                "it reads), `check(cfg, prefix)` and `raise_(current, streak, cfg)` "
+                "(docs/erpo.md, 'Adding a temperature schedule')."
             )
         known = {f.name for f in fields(TemperatureConfig)}
         params = cls.params
