@@ -260,7 +260,7 @@ def test_a_function_still_registers_as_a_schedule_and_other_things_are_refused(s
             def raise_(self, current, streak, cfg):
                 return current**cfg.power
 
-    assert "jump_to_cap" not in SCHEDULES and "power" not in SCHEDULES
+    assert "not_a_schedule" not in SCHEDULES and "power" not in SCHEDULES
 
 
 @pytest.mark.parametrize("schedule", sorted(SCHEDULE_CFGS))
