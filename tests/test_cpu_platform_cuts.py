@@ -260,3 +260,20 @@ def test_llm_client_class_refuses_what_is_not_verls_client():
         llm_client_class("collections.OrderedDict")
     with pytest.raises(ValueError, match="platform.llm_client_class='no.such.Client' cannot be imported"):
         llm_client_class("no.such.Client")
+
+
+def test_smoke_time_reverts_every_cut_but_the_micro_batches_and_refuses_a_busy_machine(monkeypatch):
+    from benchmarks import smoke_time
+    from benchmarks.step_cost import CUTS
+
+    reverted = {o.split("=", 1)[0] for o in smoke_time.REVERTS}
+    expected = {o.split("=", 1)[0] for cut, os_ in CUTS.items() if cut != "whole_step_micro_batches" for o in os_}
+    assert reverted == expected and not any("micro_batch" in key for key in reverted)
+    smoke, before = _compose("experiment=smoke"), _compose("experiment=smoke", *smoke_time.REVERTS)
+    for override in smoke_time.REVERTS:
+        key = override.split("=", 1)[0]
+        assert OmegaConf.select(smoke, key) != OmegaConf.select(before, key), override
+    monkeypatch.setattr(smoke_time, "load_per_core", lambda: 3.0)
+    monkeypatch.setattr(smoke_time, "run_once", lambda *a: pytest.fail("timed a busy machine"))
+    with pytest.raises(SystemExit, match="busy"):
+        smoke_time.main([])

@@ -219,7 +219,6 @@ def test_bad_select_arguments_are_refused_by_name():
     [
         lambda: ERPOController(ERPOConfig(), greso=GRESOConfig(enabled=True)),
         lambda: ERPOController(ERPOConfig(), GRESOConfig(enabled=True)),
-        lambda: ERPOController(ERPOConfig(), greso=GRESOConfig(enabled=False)),
     ],
 )
 def test_the_controller_refuses_greso_and_names_the_replacement(make):
@@ -329,3 +328,13 @@ def test_mean_score_rule_is_refused_with_erpo_temperatures_in_the_simulator_as_i
         simulate("erpo_greso", sim)
     assert str(simulated.value) == f"variant=erpo_greso: {core.value}"
     assert len(simulate("greso", sim)["skipped"]) == 2  # the same rule without ERPO's temperatures runs
+
+
+def test_a_disabled_greso_config_and_end_step_keep_old_callers_working():
+    """Callers from when GRESO lived in the controller passed a disabled GRESO config and closed each step with
+    end_step: both still work and change nothing."""
+    plain, old_style = ERPOController(ERPOConfig()), ERPOController(ERPOConfig(), greso=GRESOConfig(enabled=False))
+    for controller in (plain, old_style):
+        controller.update(0, ["s"] * 2, [0, 1], [4, 4], [4, 2], [1.0, 0.5], [1.0, 1.0])
+        assert controller.end_step(0) == {}
+    assert plain.state_dict() == old_style.state_dict()

@@ -53,9 +53,10 @@ class TrackerHistory:
 
 
 class ERPOController:
-    def __init__(self, cfg: ERPOConfig, greso: None = None):
-        """``greso``: no longer accepted (anything but None is a TypeError naming the replacement)."""
-        if greso is not None:
+    def __init__(self, cfg: ERPOConfig, greso=None):
+        """``greso``: a GRESO config that turns GRESO on is refused (TypeError naming the replacement); None or a
+        disabled one (what callers passed when GRESO was composed here and off) asks for nothing."""
+        if greso is not None and getattr(greso, "enabled", True):
             raise TypeError(GRESO_MOVED)
         self.cfg = cfg.validate()
         self.policy = TemperaturePolicy(cfg.temperature)
@@ -90,6 +91,10 @@ class ERPOController:
         return visit_metrics(
             result, np.asarray(temperature_used, dtype=np.float64), len(self.tracker), self.cfg.temperature.base
         )
+
+    def end_step(self, epoch: int) -> dict[str, float]:
+        """Close a training step: ERPO has no per-step work ({}); a loop closes every piece's step alike."""
+        return {}
 
     # ---- persistence -------------------------------------------------------------------
     def fingerprint(self) -> str:

@@ -1,0 +1,93 @@
+"""End-to-end wall time of the smoke run (``experiment=smoke``: launch, 6 steps, checkpoints, exit), with the CPU
+platform's cuts reverted (``before``) and as committed (``after``), arms interleaved.
+
+The cuts and their reverting overrides are benchmarks/step_cost.py's ``CUTS`` (the micro-batch one is left out:
+the smoke preset sets its own micro-batches). Each run starts from an empty checkpoint folder, so none resumes.
+Refuses a busy machine (1-minute load average per core above ``--max-load``) unless ``--allow-busy``.
+
+    python -m benchmarks.smoke_time --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import table, write
+from benchmarks.step_cost import CUTS, _commit, load_per_core
+
+ROOT = Path(__file__).resolve().parents[1]
+REVERTS = [o for cut, overrides in CUTS.items() if cut != "whole_step_micro_batches" for o in overrides]
+
+
+def run_once(arm: str, work: Path) -> dict:
+    out = work / arm
+    overrides = [
+        "experiment=smoke",
+        f"hydra.run.dir={out}",
+        f"trainer.default_local_dir={out}/ckpt",
+        *(REVERTS if arm == "before" else []),
+    ]
+    env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(out / "logs"), "PYTHONPATH": str(ROOT)}
+    load = load_per_core()
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "recipe.driver.train", *overrides], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"smoke run ({arm}) failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    return {"arm": arm, "wall_s": wall, "load_per_core_at_start": round(load, 2)}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeats", type=int, default=2, help="runs per arm (medians over them)")
+    p.add_argument("--max-load", type=float, default=0.5, help="refuse above this 1-min load average per core")
+    p.add_argument("--allow-busy", action="store_true", help="time anyway on a busy machine (the load is recorded)")
+    p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/smoke_time.json)")
+    args = p.parse_args(argv)
+    if args.repeats < 1:
+        raise SystemExit("--repeats must be >= 1")
+    load = load_per_core()
+    if load > args.max_load and not args.allow_busy:
+        raise SystemExit(
+            f"load average {load:.2f} per core > --max-load {args.max_load}: the cores are busy; wait, or pass "
+            "--allow-busy (recorded in the output)"
+        )
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="smoke_time_") as tmp:
+        for _ in range(args.repeats):
+            for arm in ("before", "after"):
+                # Let the previous run's processes finish exiting before the next clock starts.
+                while load_per_core() > args.max_load and not args.allow_busy:
+                    time.sleep(5)
+                runs.append(run_once(arm, Path(tmp) / f"{arm}-{len(runs)}"))
+                print(f"{arm:>6}  wall {runs[-1]['wall_s']:.1f} s", flush=True)
+    summary = {arm: float(np.median([r["wall_s"] for r in runs if r["arm"] == arm])) for arm in ("before", "after")}
+    rows = [[arm, summary[arm], min(r["wall_s"] for r in runs if r["arm"] == arm)] for arm in summary]
+    print("\nSmoke run, launch to exit (s)\n" + table(["arm", "median", "min"], rows))
+    print(f"before / after: {summary['before'] / summary['after']:.2f}x")
+    payload = {
+        "reverts": REVERTS,
+        "repeats": args.repeats,
+        "load_per_core_at_start": round(load, 2),
+        "busy_allowed": args.allow_busy,
+        "commit": _commit(),
+        "median_wall_s": summary,
+        "ratio_before_over_after": summary["before"] / summary["after"],
+        "runs": runs,
+    }
+    write("smoke_time", payload, args.out)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
