@@ -477,6 +477,26 @@ def test_wandb_identity_follows_each_job_of_a_multirun(monkeypatch):
     assert os.environ["WANDB_MODE"] == "disabled"
 
 
+def test_a_fixed_wandb_run_id_is_refused_in_a_multirun_and_kept_in_a_single_run(monkeypatch):
+    """A WANDB_RUN_ID the user exported would merge every job of a multirun into one W&B run: refused, naming the
+    fix; in a single run it is the user's choice and wins."""
+    from recipe.driver import startup
+    from recipe.erpo.refusals import ConfigRefused
+
+    monkeypatch.setattr(startup, "_WANDB_SET_HERE", {})
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("WANDB_RUN_ID", "mine")
+    job = _compose("algorithm=grpo", "logger=offline", "seed=1")
+    with pytest.raises(ConfigRefused, match="WANDB_RUN_ID=mine .* Hydra multirun.*Unset WANDB_RUN_ID"):
+        startup.set_wandb_environment(job, multirun=True)
+    startup.set_wandb_environment(job, multirun=False)
+    assert os.environ["WANDB_RUN_ID"] == "mine"
+    monkeypatch.delenv("WANDB_RUN_ID")
+    startup.set_wandb_environment(job, multirun=True)  # our own id, set for the previous job, is replaced
+    startup.set_wandb_environment(_compose("algorithm=erpo", "logger=offline", "seed=2"), multirun=True)
+    assert os.environ["WANDB_RUN_GROUP"] == "erpo"
+
+
 @pytest.mark.parametrize("root", ["eval", "probe"])
 def test_eval_and_probe_take_the_checkpoint_on_the_command_line(root):
     """`model=` would pick the training group recipe/conf/model (Hydra: "Could not override 'model'"), so both CLIs

@@ -57,6 +57,7 @@ def test_hydra_config_composes_into_simconfig():
     raw = OmegaConf.to_container(cfg)
     variants = raw.pop("variants")
     raw.pop("out_dir")
+    assert raw.pop("method_modules") == []
     assert variants == ["grpo", "dapo", "erpo", "erpo_dapo", "prepo", "greso", "erpo_greso"]
     out = run_variants(SimConfig(**raw), ["erpo", "erpo_greso"])
     assert len(out["variants"]["erpo"]["series"]["effective_prompts"]) == 3
@@ -124,3 +125,28 @@ def test_greso_sits_beside_the_controller_and_shares_only_what_is_published():
     plain_controller, plain_greso, plain_shared = compose_variant("erpo_greso", SimConfig(**SMALL))
     assert set(plain_shared) == {PROMPT_HISTORY} and plain_controller.cfg.enabled
     assert compose_variant("erpo", SimConfig(**SMALL))[1] is None
+
+
+def test_the_simulator_command_runs_a_schedule_registered_in_a_users_module(tmp_path):
+    """``method_modules`` is read by ``python -m erpo.sim`` as by training: a user's schedule is selectable."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "my_sim_schedule.py").write_text(
+        "import numpy as np\n"
+        "from erpo.erpo.temperature import register_schedule\n"
+        "@register_schedule('to_cap_sim')\n"
+        "def _to_cap(current, streak, cfg):\n"
+        "    return np.full_like(current, cfg.t_max)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+    out = tmp_path / "out"
+    args = ["method_modules=[my_sim_schedule]", "erpo.temperature.schedule=to_cap_sim", "variants=[erpo]"]
+    args += ["steps=3", "num_prompts=200", "batch_size=32", f"out_dir={out}", f"hydra.run.dir={tmp_path / 'run'}"]
+    done = subprocess.run([sys.executable, "-m", "erpo.sim", *args], cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((out / "sim.json").read_text())
+    assert result["config"]["erpo"]["temperature"]["schedule"] == "to_cap_sim"

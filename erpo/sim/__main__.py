@@ -9,6 +9,7 @@ import time
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from erpo.components import import_method_modules
 from erpo.sim.model import SimConfig, run_variants
 from recipe.conf import CONF_DIR
 
@@ -63,6 +64,7 @@ def plot(result: dict, path: str) -> None:
 def main(config: DictConfig) -> None:
     raw = OmegaConf.to_container(config, resolve=True)
     variants, out_dir = raw.pop("variants"), raw.pop("out_dir")
+    import_method_modules({"method_modules": raw.pop("method_modules", [])})
     start = time.perf_counter()
     result = run_variants(SimConfig(**raw), variants)
     result["seconds"] = time.perf_counter() - start

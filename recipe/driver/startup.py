@@ -14,20 +14,21 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from erpo.erpo.config import ERPOConfig
 from recipe.common.environment import add_verl_external_modules
-from recipe.erpo.refusals import as_list, refuse_bad_data, refuse_bad_fields, refuse_bad_plan
+from recipe.erpo.refusals import ConfigRefused, as_list, refuse_bad_data, refuse_bad_fields, refuse_bad_plan
 
 # Imported by verl in every process (driver, task runner, agent-loop and engine workers).
 PLUGIN_MODULE = "recipe.erpo.plugins"
 
 
-def preflight(config: DictConfig) -> ERPOConfig:
-    """Refuse a config that cannot work, then prepare assets and the environment."""
+def preflight(config: DictConfig, multirun: bool = False) -> ERPOConfig:
+    """Refuse a config that cannot work, then prepare assets and the environment (``multirun``: this is one job
+    of a Hydra multirun, whose jobs share this process)."""
     erpo_cfg = refuse_bad_fields(config)
     build_local_assets(config)  # before the data refusals: they read the toy files it writes
     refuse_bad_data(config)
     refuse_bad_plan(config)  # prints the run plan (erpo/plan.py)
     set_environment(config)
-    set_wandb_environment(config)
+    set_wandb_environment(config, multirun)
     write_run_config(config)
     return erpo_cfg
 
@@ -120,8 +121,15 @@ def wandb_settings(config: DictConfig) -> dict[str, str]:
 _WANDB_SET_HERE: dict[str, str] = {}
 
 
-def set_wandb_environment(config: DictConfig) -> None:
+def set_wandb_environment(config: DictConfig, multirun: bool = False) -> None:
     if "wandb" in as_list(config.trainer.get("logger")):
+        user_run_id = os.environ.get("WANDB_RUN_ID")
+        if multirun and user_run_id is not None and user_run_id != _WANDB_SET_HERE.get("WANDB_RUN_ID"):
+            raise ConfigRefused(
+                f"WANDB_RUN_ID={user_run_id} is set in the environment and this is a Hydra multirun: every job "
+                "would log into that one W&B run. Unset WANDB_RUN_ID (each job then gets its own id from its run "
+                "name, trainer.experiment_name), or run the jobs one at a time."
+            )
         for key, value in wandb_settings(config).items():
             if key not in os.environ or os.environ[key] == _WANDB_SET_HERE.get(key):
                 os.environ[key] = value

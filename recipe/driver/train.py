@@ -46,7 +46,7 @@ def run(config: DictConfig) -> None:
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
-    preflight(config)
+    preflight(config, multirun=_in_multirun())
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
     try:
         run_ppo(config, task_runner_class=ERPOTaskRunner)
