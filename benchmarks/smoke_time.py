@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import table, write
-from benchmarks.step_cost import CUTS, _commit, load_per_core
+from benchmarks import common
+from benchmarks.common import add_quiet_machine_arguments, commit, refuse_a_busy_machine, table, write
+from benchmarks.step_cost import CUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 REVERTS = [o for cut, overrides in CUTS.items() if cut != "whole_step_micro_batches" for o in overrides]
@@ -36,7 +37,7 @@ def run_once(arm: str, work: Path) -> dict:
         *(REVERTS if arm == "before" else []),
     ]
     env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(out / "logs"), "PYTHONPATH": str(ROOT)}
-    load = load_per_core()
+    load = common.load_per_core()
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "recipe.driver.train", *overrides], cwd=ROOT, env=env, capture_output=True, text=True
@@ -50,24 +51,18 @@ def run_once(arm: str, work: Path) -> dict:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=2, help="runs per arm (medians over them)")
-    p.add_argument("--max-load", type=float, default=0.5, help="refuse above this 1-min load average per core")
-    p.add_argument("--allow-busy", action="store_true", help="time anyway on a busy machine (the load is recorded)")
+    add_quiet_machine_arguments(p)
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/smoke_time.json)")
     args = p.parse_args(argv)
     if args.repeats < 1:
         raise SystemExit("--repeats must be >= 1")
-    load = load_per_core()
-    if load > args.max_load and not args.allow_busy:
-        raise SystemExit(
-            f"load average {load:.2f} per core > --max-load {args.max_load}: the cores are busy; wait, or pass "
-            "--allow-busy (recorded in the output)"
-        )
+    load = refuse_a_busy_machine(args)
     runs = []
     with tempfile.TemporaryDirectory(prefix="smoke_time_") as tmp:
         for _ in range(args.repeats):
             for arm in ("before", "after"):
                 # Let the previous run's processes finish exiting before the next clock starts.
-                while load_per_core() > args.max_load and not args.allow_busy:
+                while common.load_per_core() > args.max_load and not args.allow_busy:
                     time.sleep(5)
                 runs.append(run_once(arm, Path(tmp) / f"{arm}-{len(runs)}"))
                 print(f"{arm:>6}  wall {runs[-1]['wall_s']:.1f} s", flush=True)
@@ -80,7 +75,7 @@ def main(argv=None) -> dict:
         "repeats": args.repeats,
         "load_per_core_at_start": round(load, 2),
         "busy_allowed": args.allow_busy,
-        "commit": _commit(),
+        "commit": commit(),
         "median_wall_s": summary,
         "ratio_before_over_after": summary["before"] / summary["after"],
         "runs": runs,

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import table, write
+from benchmarks.common import add_quiet_machine_arguments, commit, load_per_core, refuse_a_busy_machine, table, write
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("gen", "old_log_prob", "ref", "update_actor", "step")
@@ -83,10 +83,6 @@ TRIALS: dict[str, list[str]] = {
         "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=72",
     ],
 }
-
-
-def load_per_core() -> float:
-    return os.getloadavg()[0] / (os.cpu_count() or 1)
 
 
 def process_cpu_seconds() -> dict[int, tuple[str, float]]:
@@ -248,8 +244,7 @@ def main(argv=None) -> dict:
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--assets", default="outputs/assets/cpu_study", help="built by python -m benchmarks.cpu_study build")
-    p.add_argument("--max-load", type=float, default=0.5, help="refuse above this 1-min load average per core")
-    p.add_argument("--allow-busy", action="store_true", help="time anyway on a busy machine (the load is recorded)")
+    add_quiet_machine_arguments(p)
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/step_cost.json)")
     args = p.parse_args(argv)
     if args.steps < 2:
@@ -257,12 +252,7 @@ def main(argv=None) -> dict:
     assets = str(Path(args.assets).resolve())
     if not Path(assets, "model", "config.json").exists():
         raise SystemExit(f"--assets {assets}: no built model; run `python -m benchmarks.cpu_study build` first")
-    load = load_per_core()
-    if load > args.max_load and not args.allow_busy:
-        raise SystemExit(
-            f"load average {load:.2f} per core > --max-load {args.max_load}: the cores are busy, "
-            "timings would measure contention; wait, or pass --allow-busy (recorded in the output)"
-        )
+    load = refuse_a_busy_machine(args)
     arms = ["before", "after"] + ([f"after-{c}" for c in CUTS] if args.ablate else [])
     if args.arms:
         arms = args.arms.split(",")
@@ -328,22 +318,13 @@ def main(argv=None) -> dict:
         "repeats": args.repeats,
         "load_per_core_at_start": round(load, 2),
         "busy_allowed": args.allow_busy,
-        "commit": _commit(),
+        "commit": commit(),
         "summary": summary,
         "ratios": ratios,
         "runs": runs,
     }
     write("step_cost", payload, args.out)
     return payload
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
-        return head + ("-dirty" if dirty.strip() else "")
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":

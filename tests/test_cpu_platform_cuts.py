@@ -17,6 +17,14 @@ def _compose(*overrides):
         return compose("train", overrides=list(overrides))
 
 
+def _assert_each_override_changes(base: list[str], overrides: list[str]) -> None:
+    """Each override composes on ``base`` and changes the value it names (else an arm would time the same thing)."""
+    unchanged, changed = _compose(*base), _compose(*base, *overrides)
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        assert OmegaConf.select(unchanged, key) != OmegaConf.select(changed, key), override
+
+
 def test_cpu_platform_carries_each_cut_and_gpu_keeps_verls_defaults():
     cpu, gpu = _compose("platform=cpu"), _compose("platform=gpu")
     cuts = {
@@ -132,21 +140,17 @@ def test_each_benchmark_cut_reverts_a_setting_the_study_run_has(cut):
     value the study's GRPO run would have (a cut whose revert changed nothing would time the same thing twice)."""
     from benchmarks.step_cost import CUTS, MICRO_BATCH_KEYS
 
-    base = ["experiment=cpu_study/grpo", *[f"{key}=288" for key in MICRO_BATCH_KEYS]]
-    after, before = _compose(*base), _compose(*base, *CUTS[cut])
-    for override in CUTS[cut]:
-        key = override.split("=", 1)[0]
-        assert OmegaConf.select(after, key) != OmegaConf.select(before, key), override
+    _assert_each_override_changes(["experiment=cpu_study/grpo", *[f"{key}=288" for key in MICRO_BATCH_KEYS]], CUTS[cut])
 
 
 def test_step_cost_refuses_a_busy_machine_and_missing_assets(tmp_path, monkeypatch):
-    from benchmarks import step_cost
+    from benchmarks import common, step_cost
 
     with pytest.raises(SystemExit, match="no built model"):
         step_cost.main(["--assets", str(tmp_path)])
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")
-    monkeypatch.setattr(step_cost, "load_per_core", lambda: 3.0)
+    monkeypatch.setattr(common, "load_per_core", lambda: 3.0)
     with pytest.raises(SystemExit, match="busy"):
         step_cost.main(["--assets", str(tmp_path)])
     with pytest.raises(SystemExit, match="--steps must be >= 2"):
@@ -158,19 +162,17 @@ def test_each_benchmark_trial_changes_a_setting_of_the_committed_platform(trial)
     """A `try-<trial>` arm must time something else than `after`: its overrides compose and change a value."""
     from benchmarks.step_cost import MICRO_BATCH_KEYS, TRIALS
 
-    base = ["experiment=cpu_study/grpo", *[f"{key}=288" for key in MICRO_BATCH_KEYS]]
-    after, tried = _compose(*base), _compose(*base, *TRIALS[trial])
-    for override in TRIALS[trial]:
-        key = override.split("=", 1)[0]
-        assert OmegaConf.select(after, key) != OmegaConf.select(tried, key), override
+    _assert_each_override_changes(
+        ["experiment=cpu_study/grpo", *[f"{key}=288" for key in MICRO_BATCH_KEYS]], TRIALS[trial]
+    )
 
 
 def test_step_cost_refuses_an_unknown_arm_before_it_runs_anything(tmp_path, monkeypatch):
-    from benchmarks import step_cost
+    from benchmarks import common, step_cost
 
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")
-    monkeypatch.setattr(step_cost, "load_per_core", lambda: 0.0)
+    monkeypatch.setattr(common, "load_per_core", lambda: 0.0)
     monkeypatch.setattr(step_cost, "run_once", lambda *a, **k: pytest.fail("ran an arm before checking the list"))
     with pytest.raises(SystemExit, match="arm 'after-nothing' unknown"):
         step_cost.main(["--assets", str(tmp_path), "--arms", "after,after-nothing"])
@@ -252,8 +254,7 @@ def test_single_server_client_routes_through_the_balancer_when_it_holds_several(
 
 
 def test_llm_client_class_refuses_what_is_not_verls_client():
-    from recipe.erpo.trainer import llm_client_class
-    from recipe.platform.single_server import SingleServerClient
+    from recipe.platform.single_server import SingleServerClient, llm_client_class
 
     assert llm_client_class("recipe.platform.single_server.SingleServerClient") is SingleServerClient
     with pytest.raises(ValueError, match="platform.llm_client_class='collections.OrderedDict' is not a subclass"):
@@ -263,17 +264,14 @@ def test_llm_client_class_refuses_what_is_not_verls_client():
 
 
 def test_smoke_time_reverts_every_cut_but_the_micro_batches_and_refuses_a_busy_machine(monkeypatch):
-    from benchmarks import smoke_time
+    from benchmarks import common, smoke_time
     from benchmarks.step_cost import CUTS
 
     reverted = {o.split("=", 1)[0] for o in smoke_time.REVERTS}
     expected = {o.split("=", 1)[0] for cut, os_ in CUTS.items() if cut != "whole_step_micro_batches" for o in os_}
     assert reverted == expected and not any("micro_batch" in key for key in reverted)
-    smoke, before = _compose("experiment=smoke"), _compose("experiment=smoke", *smoke_time.REVERTS)
-    for override in smoke_time.REVERTS:
-        key = override.split("=", 1)[0]
-        assert OmegaConf.select(smoke, key) != OmegaConf.select(before, key), override
-    monkeypatch.setattr(smoke_time, "load_per_core", lambda: 3.0)
+    _assert_each_override_changes(["experiment=smoke"], smoke_time.REVERTS)
+    monkeypatch.setattr(common, "load_per_core", lambda: 3.0)
     monkeypatch.setattr(smoke_time, "run_once", lambda *a: pytest.fail("timed a busy machine"))
     with pytest.raises(SystemExit, match="busy"):
         smoke_time.main([])

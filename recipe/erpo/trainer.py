@@ -32,25 +32,9 @@ from recipe.common import methods  # noqa: F401  (registers the built-in methods
 from recipe.common.components import load_component_states, save_component_states
 from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
+from recipe.platform.single_server import llm_client_class
 
 logger = logging.getLogger(__name__)
-
-
-def llm_client_class(name: str) -> type:
-    """``platform.llm_client_class``: a dotted path to a subclass of verl's LLMServerClient."""
-    from hydra.utils import get_class
-    from verl.workers.rollout.llm_server import LLMServerClient
-
-    try:
-        cls = get_class(name)
-    except Exception as exc:  # hydra wraps the import error; keep its reason
-        raise ValueError(f"platform.llm_client_class={name!r} cannot be imported ({exc}); use a dotted path.") from exc
-    if not (isinstance(cls, type) and issubclass(cls, LLMServerClient)):
-        raise ValueError(
-            f"platform.llm_client_class={name!r} is not a subclass of verl's LLMServerClient; "
-            "use one (recipe.platform.single_server.SingleServerClient) or null for verl's."
-        )
-    return cls
 
 
 # Fields of a trajectory a scored group needs; verl stores every prompt field with each trajectory.

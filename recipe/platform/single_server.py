@@ -63,3 +63,19 @@ class SingleServerClient(LLMServerClient):
     def _release_server(self, server_id: str, request_id: str | None = None) -> None:
         if self._only_server is None:
             super()._release_server(server_id, request_id=request_id)
+
+
+def llm_client_class(name: str) -> type:
+    """``platform.llm_client_class``: a dotted path to a subclass of verl's LLMServerClient."""
+    from hydra.utils import get_class
+
+    try:
+        cls = get_class(name)
+    except Exception as exc:  # hydra wraps the import error; keep its reason
+        raise ValueError(f"platform.llm_client_class={name!r} cannot be imported ({exc}); use a dotted path.") from exc
+    if not (isinstance(cls, type) and issubclass(cls, LLMServerClient)):
+        raise ValueError(
+            f"platform.llm_client_class={name!r} is not a subclass of verl's LLMServerClient; "
+            "use one (recipe.platform.single_server.SingleServerClient) or null for verl's."
+        )
+    return cls
