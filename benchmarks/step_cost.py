@@ -61,6 +61,11 @@ CUTS: dict[str, list[str]] = {
     # verl's LLM-server client, which asks the load balancer twice per rollout, instead of straight to the one
     # server.
     "single_server_direct": ["platform.llm_client_class=null"],
+    # verl's per-session reward call and TransferQueue put for each of a prompt's n rollouts (the reused loop
+    # kept), instead of one of each per prompt.
+    "group_rollout": [
+        "actor_rollout_ref.rollout.agent.agent_loop_manager_class=recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ"
+    ],
 }
 
 

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from recipe.conf import CONF_DIR
 
 CONF = CONF_DIR
-MANAGER = "recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ"
+MANAGER = "recipe.platform.group_rollout.GroupRolloutManagerTQ"
 
 
 def _compose(*overrides):
@@ -48,12 +48,18 @@ def test_the_manager_class_is_a_field_verl_knows_and_loads():
     agent = omega_conf_to_dataclass(_compose("platform=cpu").actor_rollout_ref.rollout.agent, AgentLoopConfig)
     manager = load_class_from_fqn(agent.agent_loop_manager_class, "AgentLoopManager")
     from recipe.platform.agent_loop_reuse import ReusedLoopManagerTQ, ReusedLoopWorkerTQ
+    from recipe.platform.group_rollout import GroupRolloutManagerTQ, GroupRolloutWorkerTQ
 
-    assert manager is ReusedLoopManagerTQ
+    assert manager is GroupRolloutManagerTQ
     assert callable(manager.create)
     # verl's manager picks its worker class in __init__ (no Ray needed to build one without workers).
     built = manager(config=_compose("platform=cpu"), llm_client=None)
-    assert built.agent_loop_workers_class is ReusedLoopWorkerTQ
+    assert built.agent_loop_workers_class is GroupRolloutWorkerTQ
+    # The group workers are the reusing workers plus the group path (cut group_rollout keeps the reuse only).
+    assert issubclass(GroupRolloutWorkerTQ.__ray_actor_class__, ReusedLoopWorkerTQ.__ray_actor_class__)
+    assert ReusedLoopManagerTQ(config=_compose("platform=cpu"), llm_client=None).agent_loop_workers_class is (
+        ReusedLoopWorkerTQ
+    )
 
 
 def test_only_single_turn_loops_are_reused():
