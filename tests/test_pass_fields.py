@@ -72,3 +72,21 @@ def test_cpu_keeps_the_fields_verls_engine_and_losses_read_and_gpu_keeps_verls_b
         gpu = compose("train", overrides=["platform=gpu"])
     assert gpu.platform.pass_non_tensor_fields is None
     assert {"multi_modal_inputs", "teacher_ids", "teacher_logprobs"} <= set(cpu.platform.pass_non_tensor_fields)
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("platform.pass_non_tensor_fields=multi_modal_inputs", "platform.pass_non_tensor_fields"),
+        ("platform.llm_client_class=no.such.Client", "platform.llm_client_class='no.such.Client'"),
+    ],
+)
+def test_a_malformed_platform_setting_is_refused_before_ray(override, message):
+    from recipe.erpo.refusals import ConfigRefused, check_platform_fields
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+        good = compose("train", overrides=["platform=cpu"])
+        bad = compose("train", overrides=["platform=cpu", override])
+    check_platform_fields(good)
+    with pytest.raises(ConfigRefused, match=message):
+        check_platform_fields(bad)

@@ -19,6 +19,8 @@ from erpo.rewards.math_reward import REWARD_SCALES
 from recipe.common import methods  # noqa: F401  (registers the built-in methods and their refusals)
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
+from recipe.platform.pass_fields import check_non_tensor_fields
+from recipe.platform.single_server import llm_client_class
 
 # erpo.data.sources.TEMPLATE_ANSWER_FORMAT, inverted: the template whose prompt asks for each answer format.
 TEMPLATE_OF_FORMAT = {"answer_line": "dapo", "boxed": "qwen_math_cot", "any": "plain"}
@@ -38,12 +40,25 @@ def refuse_bad_fields(config: DictConfig) -> ERPOConfig:
     except ConfigError as err:
         raise ConfigRefused(str(err)) from None
     check_recipe_fields(config, erpo_cfg)
+    check_platform_fields(config)
     try:
         # Each data-side method's own refusals live in its folder (recipe/<method>/refusals.py).
         refuse_methods(config)
     except ConfigError as err:
         raise ConfigRefused(str(err)) from None
     return erpo_cfg
+
+
+def check_platform_fields(config: DictConfig) -> None:
+    """The platform settings the trainer's process reads (recipe/conf/platform/*.yaml), refused here rather than
+    minutes later, after Ray and the workers have started."""
+    platform = config.get("platform") or {}
+    try:
+        check_non_tensor_fields(platform.get("pass_non_tensor_fields"))
+        if platform.get("llm_client_class"):
+            llm_client_class(str(platform.get("llm_client_class")))
+    except ValueError as err:
+        raise ConfigRefused(str(err)) from None
 
 
 def refuse_bad_data(config: DictConfig) -> None:
