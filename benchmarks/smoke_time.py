@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import common
-from benchmarks.common import add_quiet_machine_arguments, commit, refuse_a_busy_machine, table, write
+from benchmarks.common import ROOT, add_quiet_machine_arguments, commit, refuse_a_busy_machine, table, write
 from benchmarks.step_cost import CUTS, reverts
 
-ROOT = Path(__file__).resolve().parents[1]
 REVERTS = reverts([cut for cut in CUTS if cut != "whole_step_micro_batches"])
 
 

@@ -36,9 +36,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import add_quiet_machine_arguments, commit, load_per_core, refuse_a_busy_machine, table, write
+from benchmarks.common import (
+    ROOT,
+    add_quiet_machine_arguments,
+    commit,
+    load_per_core,
+    refuse_a_busy_machine,
+    table,
+    write,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("gen", "old_log_prob", "ref", "update_actor", "step")
 
 # Each cut of recipe/conf/platform/cpu.yaml (or the recipe's CPU path) and the override that reverts it: the
