@@ -78,6 +78,12 @@ CUTS: dict[str, list[str]] = {
     "tensor_fields": ["platform.pass_non_tensor_fields=null"],
     # Ray's one torch thread per actor instead of two.
     "torch_threads": ["platform.torch_threads=null"],
+    # vLLM's engine core spawned (a new interpreter importing vLLM again), not forked from its server.
+    "vllm_fork_engine": ["platform.vllm_fork_engine=false"],
+    # vLLM's torch.compile'd sampler functions (an Inductor C++ build on the first sample), not eager ones.
+    "vllm_eager_sampler": ["platform.vllm_eager_sampler=false"],
+    # verl's task runner in an actor of its own, not in the driver's process.
+    "task_runner_in_driver": ["platform.task_runner_in_driver=false"],
 }
 
 

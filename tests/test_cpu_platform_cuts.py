@@ -2,6 +2,8 @@
 what is computed nowhere (the agent loop is reused only where it keeps no per-request state; the reference model
 exists only where a KL term reads it)."""
 
+import os
+
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -33,6 +35,9 @@ def test_cpu_platform_carries_each_cut_and_gpu_keeps_verls_defaults():
         "actor_rollout_ref.actor.fsdp_config.use_torch_compile": (False, True),
         "actor_rollout_ref.ref.fsdp_config.use_torch_compile": (False, True),
         "platform.llm_client_class": ("recipe.platform.single_server.SingleServerClient", None),
+        "platform.task_runner_in_driver": (True, None),
+        "platform.vllm_fork_engine": (True, None),
+        "platform.vllm_eager_sampler": (True, None),
     }
     for key, (on_cpu, on_gpu) in cuts.items():
         assert (OmegaConf.select(cpu, key), OmegaConf.select(gpu, key)) == (on_cpu, on_gpu), key
@@ -141,6 +146,51 @@ def test_torch_threads_travel_as_omp_num_threads_which_ray_then_leaves_alone():
     for bad in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="platform.torch_threads"):
             cpu_environment({"torch_threads": bad})
+
+
+@pytest.mark.parametrize(
+    "field,variable", [("vllm_fork_engine", "ERPO_VLLM_FORK_ENGINE"), ("vllm_eager_sampler", "ERPO_VLLM_EAGER_SAMPLER")]
+)
+def test_vllm_start_up_flags_travel_to_vllms_processes(field, variable):
+    from recipe.platform.cpu import cpu_environment
+
+    assert _compose("platform=cpu").platform[field] is True
+    assert cpu_environment(_compose("platform=cpu").platform)[variable] == "1"
+    assert cpu_environment({field: None})[variable] == "0"  # vLLM's own behaviour
+    for bad in ("yes", 1, 0):
+        with pytest.raises(ValueError, match=f"platform.{field}"):
+            cpu_environment({field: bad})
+
+
+def test_fork_engine_core_makes_vllms_spawn_check_choose_fork(monkeypatch):
+    """vLLM calls _maybe_force_spawn before every process it starts; in a Ray actor it sets spawn. The
+    replacement sets fork, also over a spawn an earlier call left in the environment."""
+    import types
+
+    from recipe.platform.cpu import fork_engine_core
+
+    monkeypatch.setenv("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
+    spawn = lambda: os.environ.update(VLLM_WORKER_MULTIPROC_METHOD="spawn")  # noqa: E731  (vLLM's, in a Ray actor)
+    system_utils = types.SimpleNamespace(_maybe_force_spawn=spawn)
+    fork_engine_core(system_utils)
+    system_utils._maybe_force_spawn()
+    assert os.environ["VLLM_WORKER_MULTIPROC_METHOD"] == "fork"
+
+
+def test_eager_replaces_a_compiled_function_by_the_function_it_wraps():
+    import types
+
+    import torch
+
+    from recipe.platform.cpu import eager
+
+    def draw(logits):
+        return logits.argmax(dim=-1)
+
+    module = types.SimpleNamespace(draw=torch.compile(draw, dynamic=True), plain=draw)
+    eager(module, "draw")
+    eager(module, "plain")  # a function that is not compiled stays as it is
+    assert module.draw is draw and module.plain is draw
 
 
 def test_transfer_queue_threads_are_the_physical_cores():
@@ -268,6 +318,23 @@ def test_single_server_client_routes_through_the_balancer_when_it_holds_several(
     assert set(handles) == {"handle-s0", "handle-s1"}  # least-loaded routing still spreads the requests
     assert balancer.log.count("acquire") == 20 and balancer.log.count("release") == 20
     assert balancer.inflight == {"s0": 0, "s1": 0}
+
+
+def test_single_server_client_given_the_pool_never_asks_the_balancer():
+    """The trainer hands the client its server manager's pool: with one server no request waits on the balancer
+    actor (which may still be starting); with several, verl's balancing routes every request."""
+    from recipe.platform.single_server import SingleServerClient
+
+    balancer = _Balancer(["s0"])
+    client = SingleServerClient(config=None, load_balancer_handle=balancer, servers={"s0": "handle-s0"})
+    assert _requests(client, 20) == ["handle-s0"] * 20
+    assert balancer.log == []
+    balancer = _Balancer(["s0", "s1"])
+    client = SingleServerClient(
+        config=None, load_balancer_handle=balancer, servers={"s0": "handle-s0", "s1": "handle-s1"}
+    )
+    assert set(_requests(client, 20)) == {"handle-s0", "handle-s1"}
+    assert balancer.log.count("acquire") == 20 and "get_all_servers" not in balancer.log
 
 
 def test_llm_client_class_refuses_what_is_not_verls_client():

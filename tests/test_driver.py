@@ -50,3 +50,20 @@ def test_the_cpu_study_model_names_the_study_builder():
     assert (module, name) == ("benchmarks.cpu_study.model", "build_assets")
     assert builder.out_dir == cfg.assets.study_dir
     assert "out_dir" in inspect.signature(getattr(importlib.import_module(module), name)).parameters
+
+
+def test_in_driver_task_runner_answers_run_ppos_two_calls_with_the_recipes_runner(monkeypatch):
+    """verl's run_ppo calls ``task_runner_class.remote().run.remote(config)`` and ray.get()s the result; with
+    platform.task_runner_in_driver the recipe's runner runs here, on a copy of the config (verl's runner resolves
+    it in place, as its actor did on its own copy)."""
+    from omegaconf import OmegaConf
+
+    from recipe.driver import train
+
+    seen = []
+    monkeypatch.setattr(train.ERPOTaskRunner.__ray_actor_class__, "run", lambda self, config: seen.append(config))
+    monkeypatch.setattr(train.ray, "put", lambda value: ("ref", value))
+    monkeypatch.delenv("VERL_PLATFORM", raising=False)
+    config = OmegaConf.create({"trainer": {"v1": {"trainer_mode": "sync"}}})
+    assert train.InDriverTaskRunner.remote().run.remote(config) == ("ref", None)
+    assert seen == [config] and seen[0] is not config

@@ -7,15 +7,19 @@ runner whose trainer is :class:`recipe.erpo.trainer.ERPOTrainer`.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
+import types
 
 import hydra
 import ray
 from omegaconf import DictConfig
 from verl.trainer.main_ppo import TaskRunnerV1
+from verl.utils.import_utils import import_external_libs
 
+from recipe.common.environment import EXTERNAL_MODULES_VAR
 from recipe.conf import CONF_DIR
 from recipe.driver import sweep_dir
 from recipe.driver.startup import preflight
@@ -35,9 +39,41 @@ class ERPOTaskRunner(TaskRunnerV1.__ray_actor_class__):
         from recipe.erpo.trainer import ERPOTrainer
 
         # verl's runner looks the trainer up by trainer_mode; "sync" stays the mode name because
-        # verl branches on it elsewhere. This process is the runner's own, so the swap is local.
+        # verl branches on it elsewhere. The runner's process (its actor's, or the driver's, below) runs only
+        # this recipe's trainer, so the swap stays there.
         trainer_base.TRAINER_REGISTRY[config.trainer.v1.trainer_mode] = ERPOTrainer
         return super().run(config)
+
+
+class InDriverTaskRunner:
+    """``platform.task_runner_in_driver``: the task runner in this process instead of an actor of its own.
+
+    verl's ``run_ppo`` starts Ray, then calls ``task_runner_class.remote().run.remote(config)`` and waits on the
+    result. The task runner only orchestrates (it builds the trainer, which starts every worker, and drives
+    ``fit``); as an actor it is one more process that imports torch, verl and the recipe before any worker can
+    start: ~6 s on the critical path of start-up on 2 cores, where this process has imported them already. This
+    answers the same two calls here: the same runner class, config and trainer.
+    """
+
+    @classmethod
+    def remote(cls) -> InDriverTaskRunner:
+        return cls()
+
+    def __init__(self):
+        self.run = types.SimpleNamespace(remote=self._run)
+
+    @staticmethod
+    def _run(config: DictConfig):
+        # What `import verl` does in each Ray process (VERL_USE_EXTERNAL_MODULES), done here after the fact: this
+        # process imported verl before the driver set the environment.
+        if os.environ.get("VERL_PLATFORM") == "cpu":
+            from recipe.platform.cpu import activate
+
+            activate()
+        import_external_libs([m for m in os.environ.get(EXTERNAL_MODULES_VAR, "").split(",") if m])
+        # verl's runner resolves the config in place; its actor got a copy.
+        ERPOTaskRunner.__ray_actor_class__().run(copy.deepcopy(config))
+        return ray.put(None)  # run_ppo ray.get()s what run.remote returns
 
 
 def run(config: DictConfig) -> None:
@@ -49,7 +85,8 @@ def run(config: DictConfig) -> None:
     preflight(config, multirun=_in_multirun())
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
     try:
-        run_ppo(config, task_runner_class=ERPOTaskRunner)
+        in_driver = bool((config.get("platform") or {}).get("task_runner_in_driver"))
+        run_ppo(config, task_runner_class=InDriverTaskRunner if in_driver else ERPOTaskRunner)
     finally:
         if ray.is_initialized():
             # Each Hydra multirun job gets a fresh Ray session.

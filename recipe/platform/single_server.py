@@ -5,8 +5,8 @@ verl's ``LLMServerClient.generate`` makes two Ray calls to the global load-balan
 the point (least in-flight requests, sticky sessions). With one replica, as on the CPU platform (one logical GPU,
 tensor parallel 1), the balancer's answer is always the same server, and the two calls are pure per-rollout
 overhead in the agent-loop worker, which is what a CPU step's generation time is made of (BENCHMARKS.md, "Step
-cost on CPU"). This client asks the balancer for its server list once; if it holds exactly one server, it
-acquires it once, releases it at once, and sends every later request straight to that server. The requests,
+cost on CPU"). This client takes the server pool from the trainer (or asks the balancer for it once); if it holds
+exactly one server, every request goes straight to that server. The requests,
 their sampling parameters and the engine are the same, so nothing generated or trained changes. With more than
 one server it is verl's client.
 
@@ -29,11 +29,17 @@ logger = logging.getLogger(__name__)
 class SingleServerClient(LLMServerClient):
     """verl's client, routing straight to the one server when the balancer holds exactly one."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, servers: dict[str, object] | None = None, **kwargs):
+        """``servers``: the server pool (address -> handle) as the trainer's server manager holds it, the pool verl
+        builds its balancer from. Given, the client never waits on the balancer when the pool is one server (the
+        balancer actor starts beside the first rollouts, importing vLLM: ~3 s of start-up on 2 cores); None: the
+        client asks the balancer for the pool on the first request."""
         super().__init__(*args, **kwargs)
         # (server_id, handle) once the pool is known to hold that one server; None: ask the balancer.
         self._only_server: tuple[str, object] | None = None
-        self._pool_checked = False
+        self._pool_checked = servers is not None
+        if servers is not None and len(servers) == 1:
+            self._only_server = next(iter(servers.items()))
 
     def _first_lookup_lock(self) -> asyncio.Lock:
         # Made in the worker's event loop on first use: the client is built in the trainer and pickled to the
