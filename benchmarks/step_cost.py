@@ -108,6 +108,9 @@ CUTS["whole_step_micro_batches"] = [f"{key}=72" for key in MICRO_BATCH_KEYS]
 
 # Settings tried on top of the committed platform (arm ``try-<name>``), kept out of the platform until measured.
 TRIALS: dict[str, list[str]] = {
+    # vLLM schedules at most rollout.max_num_seqs (verl's 256) sequences at once: a 36-prompt x 8 step's 288
+    # rollouts decode in two waves. 1024 fits any CPU step here in one (the study's 32 x 8 = 256 fits either way).
+    "one_wave": ["actor_rollout_ref.rollout.max_num_seqs=1024"],
     # Whole-step micro-batches for the old-policy log-prob pass only; the reference pass and the update in the
     # study's 72-rollout micro-batches (the ablation saw the update and the reference faster in 72s, the
     # old-log-prob pass faster whole).
@@ -187,9 +190,15 @@ def check_arm(arm: str) -> None:
     )
 
 
-def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: Path) -> dict:
+def cuts_off(arm: str) -> list[str]:
+    """The cuts an arm reverts."""
+    return list(CUTS) if arm == "before" else ([arm.removeprefix("after-")] if arm.startswith("after-") else [])
+
+
+def study_run(arm: str, prompts: int, steps: int, seed: int, assets: str, work: Path) -> tuple[str, list[str]]:
+    """The run name and the driver's overrides of one arm's short study run (GRPO, fixed seed, no validation, no
+    checkpoint, ``logger=jsonl``, whole-step micro-batches), logging and saving under ``work``."""
     check_arm(arm)
-    cuts_off = list(CUTS) if arm == "before" else ([arm.removeprefix("after-")] if arm.startswith("after-") else [])
     trial = TRIALS.get(arm.removeprefix("try-"), []) if arm.startswith("try-") else []
     name = f"stepcost-{arm}-p{prompts}"
     # 64 prompts in the study's RL pool (train_rl, benchmarks/cpu_study/model.py); more per step needs all 144 train
@@ -215,9 +224,13 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
             "erpo.min_expected_visits=0.1",
         ]
     )
-    settings.update(o.split("=", 1) for o in reverts(cuts_off))  # a cut's revert replaces the value
+    settings.update(o.split("=", 1) for o in reverts(cuts_off(arm)))  # a cut's revert replaces the value
     settings.update(o.split("=", 1) for o in trial)
-    overrides = [f"{key}={value}" for key, value in settings.items()]
+    return name, [f"{key}={value}" for key, value in settings.items()]
+
+
+def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: Path) -> dict:
+    name, overrides = study_run(arm, prompts, steps, seed, assets, work)
     env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(work / "logs"), "PYTHONPATH": str(ROOT)}
     log = work / "logs" / "erpo" / f"{name}.jsonl"
     log.unlink(missing_ok=True)
@@ -246,7 +259,7 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
         "rollouts_per_step": prompts * 8,
         "steps": steps,
         "load_per_core_at_start": round(load, 2),
-        "cuts_off": cuts_off,
+        "cuts_off": cuts_off(arm),
         "overrides": overrides,
         "startup_s": first_end - rows[1]["timing_s/step"],
         "first_step_s": rows[1]["timing_s/step"],

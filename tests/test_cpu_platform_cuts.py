@@ -362,3 +362,35 @@ def test_smoke_time_reverts_every_cut_but_the_micro_batches_and_refuses_a_busy_m
     monkeypatch.setattr(smoke_time, "run_once", lambda *a: pytest.fail("timed a busy machine"))
     with pytest.raises(SystemExit, match="busy"):
         smoke_time.main([])
+
+
+def test_startup_timeline_places_each_processs_cpu_in_the_second_it_was_spent():
+    from benchmarks.startup_timeline import lines_of, per_second
+
+    launch = 100.0
+    samples = [
+        (100.1, {1: ("python -m", 0.0)}),
+        (100.6, {1: ("python -m", 0.4), 2: ("ray::IDLE", 3.0)}),  # pid 2 first seen: its 3 s cannot be placed
+        (101.2, {1: ("python -m", 0.5), 2: ("ray::WorkerDict", 3.5)}),
+    ]
+    seconds = per_second(samples, launch)
+    assert seconds == {
+        0: {"1:python -m": pytest.approx(0.4)},
+        1: {"1:python -m": pytest.approx(0.1), "2:ray::WorkerDict": 0.5},
+    }
+    lines = lines_of(seconds, {1: 1.2})
+    assert (
+        lines[1].startswith("   1 0.60 | 2:ray::WorkerDict 0.50 | 1:python -m 0.10")
+        and lines[-1] == "end of step 1: 1.2 s"
+    )
+
+
+def test_step_cost_before_arm_reverts_every_cut_once(tmp_path):
+    from benchmarks.step_cost import CUTS, reverts, study_run
+
+    name, overrides = study_run("before", 9, 3, 1, str(tmp_path), tmp_path)
+    assert name == "stepcost-before-p9"
+    for override in reverts(list(CUTS)):
+        assert override in overrides
+    keys = [o.split("=", 1)[0] for o in overrides]
+    assert len(keys) == len(set(keys))
