@@ -85,7 +85,7 @@ def run(config: DictConfig) -> None:
     preflight(config, multirun=_in_multirun())
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
     try:
-        in_driver = bool((config.get("platform") or {}).get("task_runner_in_driver"))
+        in_driver = (config.get("platform") or {}).get("task_runner_in_driver") is True  # checked by the refusals
         run_ppo(config, task_runner_class=InDriverTaskRunner if in_driver else ERPOTaskRunner)
     finally:
         if ray.is_initialized():

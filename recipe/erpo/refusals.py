@@ -57,6 +57,12 @@ def check_platform_fields(config: DictConfig) -> None:
         check_non_tensor_fields(platform.get("pass_non_tensor_fields"))
         if platform.get("llm_client_class"):
             llm_client_class(str(platform.get("llm_client_class")))
+        in_driver = platform.get("task_runner_in_driver")
+        if in_driver is not None and not isinstance(in_driver, bool):
+            raise ValueError(
+                f"platform.task_runner_in_driver must be true (the task runner in the driver's process), false or "
+                f"null (verl's task-runner actor), got {in_driver!r}"
+            )
     except ValueError as err:
         raise ConfigRefused(str(err)) from None
 
