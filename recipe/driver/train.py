@@ -46,7 +46,8 @@ class ERPOTaskRunner(TaskRunnerV1.__ray_actor_class__):
 
 
 class InDriverTaskRunner:
-    """``platform.task_runner_in_driver``: the task runner in this process instead of an actor of its own.
+    """``platform.task_runner_in_driver``: the task runner in this process instead of an actor of its own (a single
+    run; the jobs of a multirun keep verl's actor, see :func:`run`).
 
     verl's ``run_ppo`` starts Ray, then calls ``task_runner_class.remote().run.remote(config)`` and waits on the
     result. The task runner only orchestrates (it builds the trainer, which starts every worker, and drives
@@ -85,7 +86,9 @@ def run(config: DictConfig) -> None:
     preflight(config, multirun=_in_multirun())
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
     try:
-        in_driver = (config.get("platform") or {}).get("task_runner_in_driver") is True  # checked by the refusals
+        # A Hydra multirun runs its jobs in this one process: each job's runner keeps its own actor process, so what
+        # lives per process (W&B's run, set up once per process; logging handlers) starts fresh for every job.
+        in_driver = (config.get("platform") or {}).get("task_runner_in_driver") is True and not _in_multirun()
         run_ppo(config, task_runner_class=InDriverTaskRunner if in_driver else ERPOTaskRunner)
     finally:
         if ray.is_initialized():
