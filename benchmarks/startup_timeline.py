@@ -15,16 +15,21 @@ JSON beside it.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 from benchmarks.common import RESULTS, ROOT, add_quiet_machine_arguments, commit, refuse_a_busy_machine, write
-from benchmarks.step_cost import StepWatch, check_arm, process_cpu_seconds, study_run
+from benchmarks.step_cost import (
+    StepWatch,
+    add_study_arguments,
+    check_arm,
+    process_cpu_seconds,
+    run_driver,
+    study_assets,
+    study_run,
+)
 
 
 def per_second(samples: list[tuple[float, dict]], launch: float) -> dict[int, dict[str, float]]:
@@ -56,15 +61,12 @@ def main(argv=None) -> dict:
     p.add_argument("--arm", default="after", help="before, after, after-<cut> or try-<trial> (benchmarks/step_cost.py)")
     p.add_argument("--prompts", type=int, default=36, help="prompts per step (n = 8)")
     p.add_argument("--steps", type=int, default=3, help="training steps")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--assets", default="outputs/assets/cpu_study", help="built by python -m benchmarks.cpu_study build")
+    add_study_arguments(p)
     p.add_argument("--out", default=None, help="timeline path (default step_cost_profile/timeline_<arm>_p<N>.txt)")
     add_quiet_machine_arguments(p)
     args = p.parse_args(argv)
     check_arm(args.arm)
-    assets = str(Path(args.assets).resolve())
-    if not Path(assets, "model", "config.json").exists():
-        raise SystemExit(f"--assets {assets}: no built model; run `python -m benchmarks.cpu_study build` first")
+    assets = study_assets(args)
     load = refuse_a_busy_machine(args)
     text = Path(args.out) if args.out else RESULTS / "step_cost_profile" / f"timeline_{args.arm}_p{args.prompts}.txt"
     samples: list[tuple[float, dict]] = []
@@ -78,18 +80,11 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory(prefix="startup_timeline_") as tmp:
         work = Path(tmp)
         name, overrides = study_run(args.arm, args.prompts, args.steps, args.seed, assets, work)
-        env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(work / "logs"), "PYTHONPATH": str(ROOT)}
         sampler = threading.Thread(target=sample, daemon=True)
         with StepWatch(work / "logs" / "erpo" / f"{name}.jsonl") as watch, open(work / "console.log", "w") as out:
             launch = time.time()
             sampler.start()
-            proc = subprocess.run(
-                [sys.executable, "-m", "recipe.driver.train", *overrides],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+            proc = run_driver(overrides, work, out)
             stop.set()
             sampler.join()
         if proc.returncode != 0:

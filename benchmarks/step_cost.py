@@ -229,22 +229,43 @@ def study_run(arm: str, prompts: int, steps: int, seed: int, assets: str, work: 
     return name, [f"{key}={value}" for key, value in settings.items()]
 
 
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--seed`` and ``--assets`` of a benchmark that runs :func:`study_run`'s runs (read by :func:`study_assets`)."""
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--assets", default="outputs/assets/cpu_study", help="built by python -m benchmarks.cpu_study build"
+    )
+
+
+def study_assets(args: argparse.Namespace) -> str:
+    """``--assets`` as an absolute path; SystemExit when the study's model is not built there."""
+    assets = str(Path(args.assets).resolve())
+    if not Path(assets, "model", "config.json").exists():
+        raise SystemExit(f"--assets {assets}: no built model; run `python -m benchmarks.cpu_study build` first")
+    return assets
+
+
+def run_driver(overrides: list[str], work: Path, out) -> subprocess.CompletedProcess:
+    """Train through the driver with ``overrides``, verl's JSONL under ``work/logs``, console to ``out``."""
+    env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(work / "logs"), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "recipe.driver.train", *overrides],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: Path) -> dict:
     name, overrides = study_run(arm, prompts, steps, seed, assets, work)
-    env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(work / "logs"), "PYTHONPATH": str(ROOT)}
     log = work / "logs" / "erpo" / f"{name}.jsonl"
     log.unlink(missing_ok=True)
     console = work / f"{name}.log"
     load = load_per_core()
     with StepWatch(log) as watch, open(console, "w") as out:
         launch = time.time()
-        proc = subprocess.run(
-            [sys.executable, "-m", "recipe.driver.train", *overrides],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        proc = run_driver(overrides, work, out)
         end = time.time()
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed (exit {proc.returncode}); console: {console}")
@@ -288,16 +309,13 @@ def main(argv=None) -> dict:
         default=None,
         help="comma-separated arms instead of before,after[,after-<cut>...]: before, after, after-<cut>, try-<trial>",
     )
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--assets", default="outputs/assets/cpu_study", help="built by python -m benchmarks.cpu_study build")
+    add_study_arguments(p)
     add_quiet_machine_arguments(p)
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/step_cost.json)")
     args = p.parse_args(argv)
     if args.steps < 2:
         raise SystemExit("--steps must be >= 2: step 1 carries the engine's warm-up, the medians use steps 2..N")
-    assets = str(Path(args.assets).resolve())
-    if not Path(assets, "model", "config.json").exists():
-        raise SystemExit(f"--assets {assets}: no built model; run `python -m benchmarks.cpu_study build` first")
+    assets = study_assets(args)
     load = refuse_a_busy_machine(args)
     arms = ["before", "after"] + ([f"after-{c}" for c in CUTS] if args.ablate else [])
     if args.arms:
