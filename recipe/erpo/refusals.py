@@ -19,6 +19,7 @@ from erpo.rewards.math_reward import REWARD_SCALES
 from recipe.common import methods  # noqa: F401  (registers the built-in methods and their refusals)
 from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
+from recipe.platform.cpu import platform_flag
 from recipe.platform.pass_fields import check_non_tensor_fields
 from recipe.platform.single_server import llm_client_class
 
@@ -57,12 +58,7 @@ def check_platform_fields(config: DictConfig) -> None:
         check_non_tensor_fields(platform.get("pass_non_tensor_fields"))
         if platform.get("llm_client_class"):
             llm_client_class(str(platform.get("llm_client_class")))
-        in_driver = platform.get("task_runner_in_driver")
-        if in_driver is not None and not isinstance(in_driver, bool):
-            raise ValueError(
-                f"platform.task_runner_in_driver must be true (the task runner in the driver's process), false or "
-                f"null (verl's task-runner actor), got {in_driver!r}"
-            )
+        platform_flag(platform, "task_runner_in_driver")
     except ValueError as err:
         raise ConfigRefused(str(err)) from None
 

@@ -28,7 +28,7 @@ def cpu_environment(platform: dict | None = None) -> dict[str, str]:
     worker_process = (platform or {}).get("vllm_worker_process", True)
     if not isinstance(worker_process, bool):
         raise ValueError(f"platform.vllm_worker_process must be true or false, got {worker_process!r}")
-    flags = {name: _flag(platform, name) for name in ("vllm_fork_engine", "vllm_eager_sampler")}
+    flags = {name: platform_flag(platform, name) for name in ("vllm_fork_engine", "vllm_eager_sampler")}
     threads = (platform or {}).get("torch_threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"platform.torch_threads must be a whole number >= 1 or null, got {threads!r}")
@@ -58,8 +58,8 @@ def cpu_environment(platform: dict | None = None) -> dict[str, str]:
     }
 
 
-def _flag(platform: dict | None, name: str) -> bool:
-    """A true/false field of ``platform``; absent or null is false (vLLM's own behaviour)."""
+def platform_flag(platform: dict | None, name: str) -> bool:
+    """A true/false field of ``platform``; absent or null is false (the behaviour of verl and vLLM)."""
     value = (platform or {}).get(name)
     if value is None:
         return False
