@@ -46,16 +46,29 @@ def test_the_pass_sees_the_narrowed_list_and_the_step_gets_the_batch_back_as_ver
     assert batch.fields is None
 
 
-def test_null_or_a_batch_that_already_names_its_fields_is_left_alone():
+def test_null_leaves_the_batch_alone():
     def schema(_):
         raise AssertionError("no schema lookup")
 
     batch = SimpleNamespace(fields=None)
     with narrowed(batch, None, schema):
         assert batch.fields is None
-    named = SimpleNamespace(fields=["input_ids"])
-    with narrowed(named, ["multi_modal_inputs"], schema):
-        assert named.fields == ["input_ids"]
+    named = SimpleNamespace(fields=["input_ids", "raw_prompt"])
+    with narrowed(named, None, schema):
+        assert named.fields == ["input_ids", "raw_prompt"]
+
+
+def test_a_batch_that_names_its_fields_keeps_only_those_minus_unlisted_non_tensor_ones():
+    # verl's passes after the first get the batch kv_batch_put returned, which names every persisted field.
+    every = ["raw_prompt", "input_ids", "extra_info", "old_log_probs", "multi_modal_inputs", "temperature"]
+    batch = SimpleNamespace(fields=list(every))
+    with narrowed(batch, ["multi_modal_inputs"], lambda _: SCHEMA):
+        assert batch.fields == ["input_ids", "old_log_probs", "multi_modal_inputs", "temperature"]
+    assert batch.fields == every
+    # verl's own narrower choice stays narrow; a name the schema does not know goes to TransferQueue as it would.
+    chosen = SimpleNamespace(fields=["input_ids", "not_stored"])
+    with narrowed(chosen, ["multi_modal_inputs"], lambda _: SCHEMA):
+        assert chosen.fields == ["input_ids", "not_stored"]
 
 
 @pytest.mark.parametrize("bad", ["multi_modal_inputs", [""], [3], ["a", None]])

@@ -11,7 +11,9 @@ third of the FSDP worker's busy time in a 36-prompt x 8 step (py-spy, BENCHMARKS
 ``platform.pass_non_tensor_fields`` (recipe/conf/platform/cpu.yaml) lists the non-tensor fields a pass still
 receives; every tensor field always goes. null (the GPU platform): every stored field, as verl does. The fields
 are read from TransferQueue's schema at each pass, so fields an earlier pass added (``old_log_probs``,
-``ref_log_prob``, ``advantages``) go too.
+``ref_log_prob``, ``advantages``) go too. A batch that already names its fields is narrowed the same way: verl's
+passes after the first get the batch ``kv_batch_put`` returned, which names every persisted field, so leaving a
+named list alone sent the reference pass and the update every field again.
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 
-def pass_fields(field_schema: Mapping[str, Mapping[str, Any]], non_tensor_fields: list[str]) -> list[str]:
-    """The stored fields a model pass receives: every tensor field, and the listed non-tensor ones present."""
+def pass_fields(
+    field_schema: Mapping[str, Mapping[str, Any]], non_tensor_fields: list[str], named: list[str] | None = None
+) -> list[str]:
+    """The stored fields a model pass receives: every tensor field, and the listed non-tensor ones present.
+
+    ``named``: the fields the batch already names (verl's choice); only those, minus unlisted non-tensor ones. A
+    named field the schema does not know is kept, so TransferQueue reports it as it would have.
+    """
     keep = set(non_tensor_fields)
-    return sorted(name for name, meta in field_schema.items() if not meta.get("is_non_tensor") or name in keep)
+    candidates = sorted(field_schema) if named is None else named
+    return [name for name in candidates if not field_schema.get(name, {}).get("is_non_tensor") or name in keep]
 
 
 def check_non_tensor_fields(value: Any) -> list[str] | None:
@@ -41,16 +50,18 @@ def check_non_tensor_fields(value: Any) -> list[str] | None:
 
 @contextlib.contextmanager
 def narrowed(batch, non_tensor_fields: list[str] | None, retrieve_schema) -> Iterator[None]:
-    """Within the block, ``batch.fields`` names what the pass should fetch; restored after, so the rest of the
-    step sees the batch as verl made it. ``retrieve_schema(batch)`` returns TransferQueue's field schema."""
-    if non_tensor_fields is None or batch.fields is not None:
+    """Within the block, ``batch.fields`` names what the pass should fetch (of the fields it named, if it named
+    any); restored after, so the rest of the step sees the batch as verl made it. ``retrieve_schema(batch)`` returns
+    TransferQueue's field schema."""
+    if non_tensor_fields is None:
         yield
         return
-    batch.fields = pass_fields(retrieve_schema(batch), non_tensor_fields)
+    named = batch.fields
+    batch.fields = pass_fields(retrieve_schema(batch), non_tensor_fields, named)
     try:
         yield
     finally:
-        batch.fields = None
+        batch.fields = named
 
 
 def transfer_queue_schema(batch) -> dict[str, dict[str, Any]]:
