@@ -84,6 +84,9 @@ CUTS: dict[str, list[str]] = {
     "vllm_eager_sampler": ["platform.vllm_eager_sampler=false"],
     # verl's task runner in an actor of its own, not in the driver's process.
     "task_runner_in_driver": ["platform.task_runner_in_driver=false"],
+    # Python's full garbage collections walk every object the process holds (~0.5 s in the FSDP worker), not only
+    # those created since the last one.
+    "gc_freeze": ["platform.gc_freeze=false"],
 }
 
 
@@ -118,6 +121,10 @@ TRIALS: dict[str, list[str]] = {
         "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=72",
         "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=72",
     ],
+    # transformers' eager attention (matmul, fp32 softmax, matmul) in the trainer's passes instead of sdpa, whose CPU
+    # kernel is a flash-attention one with 32 x 512 blocks: a py-spy of the update put ~30 % of its backward pass
+    # there for sequences of ~30 tokens.
+    "eager_attention": ["actor_rollout_ref.model.override_config.attn_implementation=eager"],
 }
 
 
@@ -245,9 +252,17 @@ def study_assets(args: argparse.Namespace) -> str:
     return assets
 
 
-def run_driver(overrides: list[str], work: Path, out) -> subprocess.CompletedProcess:
-    """Train through the driver with ``overrides``, verl's JSONL under ``work/logs``, console to ``out``."""
-    env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(work / "logs"), "PYTHONPATH": str(ROOT)}
+def run_driver(
+    overrides: list[str], work: Path, out, env: dict[str, str] | None = None, python_path: list[str] = ()
+) -> subprocess.CompletedProcess:
+    """Train through the driver with ``overrides``, verl's JSONL under ``work/logs``, console to ``out``; ``env``
+    and ``python_path`` (ahead of the repository) reach every process of the run."""
+    env = {
+        **os.environ,
+        "VERL_FILE_LOGGER_ROOT": str(work / "logs"),
+        "PYTHONPATH": os.pathsep.join([*python_path, str(ROOT)]),
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "recipe.driver.train", *overrides],
         cwd=ROOT,

@@ -38,6 +38,7 @@ def test_cpu_platform_carries_each_cut_and_gpu_keeps_verls_defaults():
         "platform.task_runner_in_driver": (True, None),
         "platform.vllm_fork_engine": (True, None),
         "platform.vllm_eager_sampler": (True, None),
+        "platform.gc_freeze": (True, None),
     }
     for key, (on_cpu, on_gpu) in cuts.items():
         assert (OmegaConf.select(cpu, key), OmegaConf.select(gpu, key)) == (on_cpu, on_gpu), key
@@ -149,9 +150,14 @@ def test_torch_threads_travel_as_omp_num_threads_which_ray_then_leaves_alone():
 
 
 @pytest.mark.parametrize(
-    "field,variable", [("vllm_fork_engine", "ERPO_VLLM_FORK_ENGINE"), ("vllm_eager_sampler", "ERPO_VLLM_EAGER_SAMPLER")]
+    "field,variable",
+    [
+        ("vllm_fork_engine", "ERPO_VLLM_FORK_ENGINE"),
+        ("vllm_eager_sampler", "ERPO_VLLM_EAGER_SAMPLER"),
+        ("gc_freeze", "ERPO_GC_FREEZE"),
+    ],
 )
-def test_vllm_start_up_flags_travel_to_vllms_processes(field, variable):
+def test_platform_flags_travel_to_every_process(field, variable):
     from recipe.platform.cpu import cpu_environment
 
     assert _compose("platform=cpu").platform[field] is True

@@ -28,7 +28,7 @@ def cpu_environment(platform: dict | None = None) -> dict[str, str]:
     worker_process = (platform or {}).get("vllm_worker_process", True)
     if not isinstance(worker_process, bool):
         raise ValueError(f"platform.vllm_worker_process must be true or false, got {worker_process!r}")
-    flags = {name: platform_flag(platform, name) for name in ("vllm_fork_engine", "vllm_eager_sampler")}
+    flags = {name: platform_flag(platform, name) for name in ("vllm_fork_engine", "vllm_eager_sampler", "gc_freeze")}
     threads = (platform or {}).get("torch_threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"platform.torch_threads must be a whole number >= 1 or null, got {threads!r}")
@@ -42,6 +42,8 @@ def cpu_environment(platform: dict | None = None) -> dict[str, str]:
         # Read by vllm_plugin in vLLM's processes (below).
         "ERPO_VLLM_FORK_ENGINE": "1" if flags["vllm_fork_engine"] else "0",
         "ERPO_VLLM_EAGER_SAMPLER": "1" if flags["vllm_eager_sampler"] else "0",
+        # Read by activate() in every verl process (recipe/platform/gc_freeze.py).
+        "ERPO_GC_FREEZE": "1" if flags["gc_freeze"] else "0",
         # verl: resolve the platform to ours ("trainer.device=cpu is rewritten to cuda").
         "VERL_PLATFORM": "cpu",
         # verl engine registry only knows cuda/npu engines ("No engine registered for device='cpu'");
@@ -308,6 +310,9 @@ def activate() -> None:
     _dedupe_backend()
     _vllm_cpu_version()
     _unpinned_cpu_offload()
+    from recipe.platform import gc_freeze
+
+    gc_freeze.apply_platform_setting()
 
     from verl.plugin.platform import platform_manager
 
