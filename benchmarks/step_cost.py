@@ -87,6 +87,9 @@ CUTS: dict[str, list[str]] = {
     # Python's full garbage collections walk every object the process holds (~0.5 s in the FSDP worker), not only
     # those created since the last one.
     "gc_freeze": ["platform.gc_freeze=false"],
+    # sdpa in the trainer's passes (a flash-attention CPU kernel with 32 x 512 blocks) instead of transformers'
+    # eager attention.
+    "eager_attention": ["actor_rollout_ref.model.override_config.attn_implementation=sdpa"],
 }
 
 
@@ -121,10 +124,6 @@ TRIALS: dict[str, list[str]] = {
         "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=72",
         "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=72",
     ],
-    # transformers' eager attention (matmul, fp32 softmax, matmul) in the trainer's passes instead of sdpa, whose CPU
-    # kernel is a flash-attention one with 32 x 512 blocks: a py-spy of the update put ~30 % of its backward pass
-    # there for sequences of ~30 tokens.
-    "eager_attention": ["actor_rollout_ref.model.override_config.attn_implementation=eager"],
 }
 
 

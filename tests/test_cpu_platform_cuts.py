@@ -39,6 +39,7 @@ def test_cpu_platform_carries_each_cut_and_gpu_keeps_verls_defaults():
         "platform.vllm_fork_engine": (True, None),
         "platform.vllm_eager_sampler": (True, None),
         "platform.gc_freeze": (True, None),
+        "actor_rollout_ref.model.override_config.attn_implementation": ("eager", None),
     }
     for key, (on_cpu, on_gpu) in cuts.items():
         assert (OmegaConf.select(cpu, key), OmegaConf.select(gpu, key)) == (on_cpu, on_gpu), key
