@@ -23,15 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import add_quiet_machine_arguments, commit, refuse_a_busy_machine, table, write
-from benchmarks.step_cost import (
-    PHASES,
-    StepWatch,
-    add_study_arguments,
-    check_arm,
-    run_driver,
-    study_assets,
-    study_run,
-)
+from benchmarks.step_cost import PHASES, add_study_arguments, check_arm, study_assets, study_run, watched_run
 
 PROBE = textwrap.dedent(
     '''
@@ -120,18 +112,9 @@ def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: P
     name, overrides = study_run(arm, prompts, steps, seed, assets, work)
     probe_dir = work / f"probe-{name}"
     probe_dir.mkdir()
-    log = work / "logs" / "erpo" / f"{name}.jsonl"
-    log.unlink(missing_ok=True)
-    console = work / f"{name}.log"
-    with StepWatch(log) as watch, open(console, "w") as out:
-        proc = run_driver(
-            overrides, work, out, env={"ERPO_GC_PROBE_DIR": str(probe_dir)}, python_path=[str(work / "site")]
-        )
-    if proc.returncode != 0:
-        raise SystemExit(f"{name} failed (exit {proc.returncode}); console: {console}")
-    if sorted(watch.times) != list(range(1, steps + 1)):
-        raise SystemExit(f"{name}: expected steps 1..{steps} in {log}, got {sorted(watch.times)}")
-    rows = {r["step"]: r["data"] for r in map(json.loads, log.read_text().splitlines())}
+    watch, rows, _, _ = watched_run(
+        name, overrides, steps, work, env={"ERPO_GC_PROBE_DIR": str(probe_dir)}, python_path=[str(work / "site")]
+    )
     steady = [rows[s] for s in range(3, steps + 1)]
     return {
         "arm": arm,

@@ -271,21 +271,30 @@ def run_driver(
     )
 
 
-def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: Path) -> dict:
-    name, overrides = study_run(arm, prompts, steps, seed, assets, work)
+def watched_run(
+    name: str, overrides: list[str], steps: int, work: Path, env: dict[str, str] | None = None, python_path=()
+) -> tuple[StepWatch, dict[int, dict], float, float]:
+    """One run through :func:`run_driver`, its step ends watched: the watch, verl's logged data by step, and the
+    launch and exit times. SystemExit when the run fails or does not log exactly steps 1..``steps``."""
     log = work / "logs" / "erpo" / f"{name}.jsonl"
     log.unlink(missing_ok=True)
     console = work / f"{name}.log"
-    load = load_per_core()
     with StepWatch(log) as watch, open(console, "w") as out:
         launch = time.time()
-        proc = run_driver(overrides, work, out)
+        proc = run_driver(overrides, work, out, env=env, python_path=python_path)
         end = time.time()
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed (exit {proc.returncode}); console: {console}")
     rows = {r["step"]: r["data"] for r in map(json.loads, log.read_text().splitlines())}
     if sorted(rows) != list(range(1, steps + 1)) or len(watch.times) != steps:
         raise SystemExit(f"{name}: expected steps 1..{steps} in {log}, got {sorted(rows)}")
+    return watch, rows, launch, end
+
+
+def run_once(arm: str, prompts: int, steps: int, seed: int, assets: str, work: Path) -> dict:
+    name, overrides = study_run(arm, prompts, steps, seed, assets, work)
+    load = load_per_core()
+    watch, rows, launch, end = watched_run(name, overrides, steps, work)
     steady = [rows[s] for s in range(2, steps + 1)]
     first_end = watch.times[1] - launch
     out = {

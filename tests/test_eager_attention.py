@@ -10,23 +10,23 @@ import torch
 
 @pytest.fixture(scope="module")
 def model_and_batch():
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2ForCausalLM
+
+    from benchmarks.cpu_study.model import SPEC, VOCAB_TARGET
+    from erpo.tiny import small_qwen2_config
+
+    class StudyTokenizer:  # what small_qwen2_config reads of the study's tokenizer
+        eos_token_id, pad_token_id = 1, 0
+
+        def __len__(self):
+            return VOCAB_TARGET
 
     torch.manual_seed(0)
-    config = Qwen2Config(
-        vocab_size=320,
-        hidden_size=128,
-        intermediate_size=512,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        initializer_range=0.1,
-        tie_word_embeddings=True,
-    )
+    config = small_qwen2_config(StudyTokenizer(), SPEC)
+    config.initializer_range = 0.1
     model = Qwen2ForCausalLM(config).eval()
     rows, width = 64, 31
-    ids = torch.randint(0, 320, (rows, width))
+    ids = torch.randint(0, config.vocab_size, (rows, width))
     mask = torch.ones_like(ids)
     for row, length in enumerate(torch.randint(10, width + 1, (rows,)).tolist()):
         mask[row, : width - length] = 0  # left padding

@@ -20,8 +20,6 @@ from __future__ import annotations
 import gc
 import os
 
-_INSTALLED = False
-
 
 def _freeze_survivors(phase: str, info: dict) -> None:
     if phase == "stop" and info.get("generation") == 2:
@@ -30,11 +28,8 @@ def _freeze_survivors(phase: str, info: dict) -> None:
 
 def freeze_after_full_collections() -> None:
     """Install the freeze after every full collection in this process (and, through ``fork``, its children); once."""
-    global _INSTALLED
-    if _INSTALLED:
-        return
-    _INSTALLED = True
-    gc.callbacks.append(_freeze_survivors)
+    if _freeze_survivors not in gc.callbacks:
+        gc.callbacks.append(_freeze_survivors)
 
 
 def apply_platform_setting() -> bool:
