@@ -1,11 +1,13 @@
 """End-to-end wall time of the smoke run (``experiment=smoke``: launch, 6 steps, checkpoints, exit), with the CPU
 platform's cuts reverted (``before``) and as committed (``after``), arms interleaved.
 
-The cuts and their reverting overrides are benchmarks/step_cost.py's ``CUTS`` (the micro-batch one is left out:
-the smoke preset sets its own micro-batches). Each run starts from an empty checkpoint folder, so none resumes.
-Refuses a busy machine (1-minute load average per core above ``--max-load``) unless ``--allow-busy``.
+The arms are benchmarks/step_cost.py's (``--arms``: ``before``, ``after``, ``after-<cut>`` with one cut of ``CUTS``
+reverted, ``try-<trial>``); the micro-batch cut is never reverted: the smoke preset sets its own micro-batches.
+Each run starts from an empty checkpoint folder, so none resumes. Refuses a busy machine (1-minute load average
+per core above ``--max-load``) unless ``--allow-busy``.
 
     python -m benchmarks.smoke_time --repeats 2
+    python -m benchmarks.smoke_time --repeats 3 --arms after,after-prestart_rollout_workers
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import numpy as np
 
 from benchmarks import common
 from benchmarks.common import ROOT, add_quiet_machine_arguments, commit, refuse_a_busy_machine, table, write
-from benchmarks.step_cost import CUTS, reverts
+from benchmarks.step_cost import arm_overrides, check_arm
 
-REVERTS = reverts([cut for cut in CUTS if cut != "whole_step_micro_batches"])
+# The smoke preset's own micro-batches stay in every arm.
+KEEP = ("whole_step_micro_batches",)
 
 
 def run_once(arm: str, work: Path) -> dict:
@@ -33,7 +36,7 @@ def run_once(arm: str, work: Path) -> dict:
         "experiment=smoke",
         f"hydra.run.dir={out}",
         f"trainer.default_local_dir={out}/ckpt",
-        *(REVERTS if arm == "before" else []),
+        *arm_overrides(arm, keep=KEEP),
     ]
     env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(out / "logs"), "PYTHONPATH": str(ROOT)}
     load = common.load_per_core()
@@ -51,32 +54,42 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=2, help="runs per arm (medians over them)")
     add_quiet_machine_arguments(p)
+    p.add_argument("--arms", default="before,after", help="comma-separated arms (benchmarks/step_cost.py)")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/smoke_time.json)")
     args = p.parse_args(argv)
     if args.repeats < 1:
         raise SystemExit("--repeats must be >= 1")
+    arms = [arm.strip() for arm in args.arms.split(",") if arm.strip()]
+    if len(arms) < 1 or len(set(arms)) != len(arms):
+        raise SystemExit(f"--arms {args.arms!r}: name each arm once")
+    for arm in arms:
+        check_arm(arm)
     load = refuse_a_busy_machine(args)
     runs = []
     with tempfile.TemporaryDirectory(prefix="smoke_time_") as tmp:
         for _ in range(args.repeats):
-            for arm in ("before", "after"):
+            for arm in arms:
                 # Let the previous run's processes finish exiting before the next clock starts.
                 while common.load_per_core() > args.max_load and not args.allow_busy:
                     time.sleep(5)
                 runs.append(run_once(arm, Path(tmp) / f"{arm}-{len(runs)}"))
                 print(f"{arm:>6}  wall {runs[-1]['wall_s']:.1f} s", flush=True)
-    summary = {arm: float(np.median([r["wall_s"] for r in runs if r["arm"] == arm])) for arm in ("before", "after")}
-    rows = [[arm, summary[arm], min(r["wall_s"] for r in runs if r["arm"] == arm)] for arm in summary]
+    summary = {arm: float(np.median([r["wall_s"] for r in runs if r["arm"] == arm])) for arm in arms}
+    rows = [[arm, summary[arm], min(r["wall_s"] for r in runs if r["arm"] == arm)] for arm in arms]
     print("\nSmoke run, launch to exit (s)\n" + table(["arm", "median", "min"], rows))
-    print(f"before / after: {summary['before'] / summary['after']:.2f}x")
+    # Each arm against the committed platform (or the first arm when ``after`` is not one of them).
+    reference = "after" if "after" in arms else arms[0]
+    ratios = {arm: summary[arm] / summary[reference] for arm in arms if arm != reference}
+    for arm, ratio in ratios.items():
+        print(f"{arm} / {reference}: {ratio:.2f}x")
     payload = {
-        "reverts": REVERTS,
+        "arms": {arm: arm_overrides(arm, keep=KEEP) for arm in arms},
         "repeats": args.repeats,
         "load_per_core_at_start": round(load, 2),
         "busy_allowed": args.allow_busy,
         "commit": commit(),
         "median_wall_s": summary,
-        "ratio_before_over_after": summary["before"] / summary["after"],
+        f"ratio_over_{reference}": ratios,
         "runs": runs,
     }
     write("smoke_time", payload, args.out)

@@ -59,7 +59,11 @@ CUTS: dict[str, list[str]] = {
         "actor_rollout_ref.rollout.agent.agent_loop_manager_class=recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ"
     ],
     # verl's agent-loop manager, which builds an agent-loop object per rollout, instead of one per worker.
-    "reuse_agent_loop": ["actor_rollout_ref.rollout.agent.agent_loop_manager_class=null"],
+    # verl's manager cannot take prestarted workers, so reverting it reverts prestart_rollout_workers too.
+    "reuse_agent_loop": [
+        "actor_rollout_ref.rollout.agent.agent_loop_manager_class=null",
+        "platform.prestart_rollout_workers=false",
+    ],
     # The FSDP engine's torch.compile'd entropy function (an Inductor build on CPU) instead of the eager one.
     "no_entropy_compile": [
         "actor_rollout_ref.actor.fsdp_config.use_torch_compile=true",
@@ -84,6 +88,10 @@ CUTS: dict[str, list[str]] = {
     "vllm_eager_sampler": ["platform.vllm_eager_sampler=false"],
     # verl's task runner in an actor of its own, not in the driver's process.
     "task_runner_in_driver": ["platform.task_runner_in_driver=false"],
+    # The agent-loop workers' processes started by verl's manager, after every other process, not when Ray is up.
+    "prestart_rollout_workers": ["platform.prestart_rollout_workers=false"],
+    # The vLLM server's process started by verl's replica once the FSDP worker is up, not beside it.
+    "prestart_rollout_server": ["platform.prestart_rollout_server=false"],
     # Python's full garbage collections walk every object the process holds (~0.5 s in the FSDP worker), not only
     # those created since the last one.
     "gc_freeze": ["platform.gc_freeze=false"],
@@ -205,7 +213,6 @@ def study_run(arm: str, prompts: int, steps: int, seed: int, assets: str, work: 
     """The run name and the driver's overrides of one arm's short study run (GRPO, fixed seed, no validation, no
     checkpoint, ``logger=jsonl``, whole-step micro-batches), logging and saving under ``work``."""
     check_arm(arm)
-    trial = TRIALS.get(arm.removeprefix("try-"), []) if arm.startswith("try-") else []
     name = f"stepcost-{arm}-p{prompts}"
     # 64 prompts in the study's RL pool (train_rl, benchmarks/cpu_study/model.py); more per step needs all 144 train
     # prompts (the epoch cap is high).
@@ -230,9 +237,16 @@ def study_run(arm: str, prompts: int, steps: int, seed: int, assets: str, work: 
             "erpo.min_expected_visits=0.1",
         ]
     )
-    settings.update(o.split("=", 1) for o in reverts(cuts_off(arm)))  # a cut's revert replaces the value
-    settings.update(o.split("=", 1) for o in trial)
+    settings.update(o.split("=", 1) for o in arm_overrides(arm))  # a cut's revert replaces the value
     return name, [f"{key}={value}" for key, value in settings.items()]
+
+
+def arm_overrides(arm: str, keep: tuple[str, ...] = ()) -> list[str]:
+    """The overrides that make an arm of the committed platform: the reverts of the cuts it turns off (but those
+    of ``keep``), then its trial's settings."""
+    check_arm(arm)
+    trial = TRIALS.get(arm.removeprefix("try-"), []) if arm.startswith("try-") else []
+    return reverts([cut for cut in cuts_off(arm) if cut not in keep]) + trial
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:

@@ -358,13 +358,20 @@ def test_smoke_time_reverts_every_cut_but_the_micro_batches_and_refuses_a_busy_m
     from benchmarks import common, smoke_time
     from benchmarks.step_cost import CUTS
 
-    reverted = {o.split("=", 1)[0] for o in smoke_time.REVERTS}
+    before = smoke_time.arm_overrides("before", keep=smoke_time.KEEP)
+    reverted = {o.split("=", 1)[0] for o in before}
     expected = {o.split("=", 1)[0] for cut, os_ in CUTS.items() if cut != "whole_step_micro_batches" for o in os_}
     assert reverted == expected and not any("micro_batch" in key for key in reverted)
-    assert len(reverted) == len(smoke_time.REVERTS)  # one override per setting
+    assert len(reverted) == len(before)  # one override per setting
     # Two cuts revert the agent-loop manager; together they give verl's own, not the reusing one.
-    assert "actor_rollout_ref.rollout.agent.agent_loop_manager_class=null" in smoke_time.REVERTS
-    _assert_each_override_changes(["experiment=smoke"], smoke_time.REVERTS)
+    assert "actor_rollout_ref.rollout.agent.agent_loop_manager_class=null" in before
+    _assert_each_override_changes(["experiment=smoke"], before)
+    assert smoke_time.arm_overrides("after", keep=smoke_time.KEEP) == []
+    assert smoke_time.arm_overrides("after-gc_freeze", keep=smoke_time.KEEP) == ["platform.gc_freeze=false"]
+    with pytest.raises(SystemExit, match="arm 'after-nothing' unknown"):
+        smoke_time.main(["--arms", "after,after-nothing"])
+    with pytest.raises(SystemExit, match="name each arm once"):
+        smoke_time.main(["--arms", "after,after"])
     monkeypatch.setattr(common, "load_per_core", lambda: 3.0)
     monkeypatch.setattr(smoke_time, "run_once", lambda *a: pytest.fail("timed a busy machine"))
     with pytest.raises(SystemExit, match="busy"):

@@ -93,6 +93,10 @@ def test_cpu_keeps_the_fields_verls_engine_and_losses_read_and_gpu_keeps_verls_b
         ("platform.pass_non_tensor_fields=multi_modal_inputs", "platform.pass_non_tensor_fields"),
         ("platform.llm_client_class=no.such.Client", "platform.llm_client_class='no.such.Client'"),
         ("platform.task_runner_in_driver=sometimes", "platform.task_runner_in_driver must be true"),
+        ("platform.prestart_rollout_workers=sometimes", "platform.prestart_rollout_workers must be true"),
+        ("actor_rollout_ref.rollout.agent.agent_loop_manager_class=null", "verl's own manager \\(null\\)"),
+        ("platform.prestart_rollout_server=sometimes", "platform.prestart_rollout_server must be true"),
+        ("actor_rollout_ref.rollout.disaggregation.enabled=true", "prefill/decode servers are not prestarted"),
     ],
 )
 def test_a_malformed_platform_setting_is_refused_before_ray(override, message):

@@ -24,6 +24,8 @@ from recipe.conf import CONF_DIR
 from recipe.driver import sweep_dir
 from recipe.driver.startup import preflight
 from recipe.erpo.refusals import ConfigRefused
+from recipe.platform.cpu import platform_flag
+from recipe.platform.prestart import start_rollout_workers
 
 # hydra.sweep.subdir names multirun jobs through this resolver; it must exist before Hydra composes.
 sweep_dir.register()
@@ -42,6 +44,9 @@ class ERPOTaskRunner(TaskRunnerV1.__ray_actor_class__):
         # verl branches on it elsewhere. The runner's process (its actor's, or the driver's, below) runs only
         # this recipe's trainer, so the swap stays there.
         trainer_base.TRAINER_REGISTRY[config.trainer.v1.trainer_mode] = ERPOTrainer
+        if platform_flag(config.get("platform"), "prestart_rollout_workers"):
+            # Their processes import while verl starts everything else (recipe/platform/prestart.py).
+            start_rollout_workers(config)
         return super().run(config)
 
 

@@ -21,6 +21,8 @@ from recipe.erpo.agent_loop import AGENT_NAME
 from recipe.erpo.reactivation import ESTIMATOR_NAME
 from recipe.platform.cpu import platform_flag
 from recipe.platform.pass_fields import check_non_tensor_fields
+from recipe.platform.prestart import check as check_prestart
+from recipe.platform.prestart_server import check as check_prestart_server
 from recipe.platform.single_server import llm_client_class
 
 # erpo.data.sources.TEMPLATE_ANSWER_FORMAT, inverted: the template whose prompt asks for each answer format.
@@ -59,6 +61,8 @@ def check_platform_fields(config: DictConfig) -> None:
         if platform.get("llm_client_class"):
             llm_client_class(str(platform.get("llm_client_class")))
         platform_flag(platform, "task_runner_in_driver")
+        check_prestart(config)
+        check_prestart_server(config)
     except ValueError as err:
         raise ConfigRefused(str(err)) from None
 

@@ -32,6 +32,8 @@ from recipe.common import methods  # noqa: F401  (registers the built-in methods
 from recipe.common.components import load_component_states, save_component_states
 from recipe.common.non_tensor import unwrap_non_tensor
 from recipe.erpo.agent_loop import TEMPERATURE_FIELD
+from recipe.platform import prestart_server
+from recipe.platform.cpu import platform_flag
 from recipe.platform.pass_fields import check_non_tensor_fields, narrowed, transfer_queue_schema
 from recipe.platform.single_server import SingleServerClient, llm_client_class
 
@@ -47,6 +49,9 @@ class ERPOTrainer(PPOTrainerSync):
     ERPO tracker; PREPO, GRESO or a registered method when their section turns them on)."""
 
     def __init__(self, config: DictConfig):
+        if platform_flag(config.get("platform"), "prestart_rollout_server"):
+            # The trainer's process now only waits for its workers (recipe/platform/prestart_server.py).
+            prestart_server.start(config)
         self.components = build_components(config)
         for component in self.components:
             component.bind(self)

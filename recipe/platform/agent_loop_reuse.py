@@ -13,6 +13,7 @@ Selected through verl's extension point ``actor_rollout_ref.rollout.agent.agent_
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import hydra
@@ -25,6 +26,8 @@ from verl.experimental.agent_loop.agent_loop import (
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 from verl.trainer.ppo.v1.agent_loop_tq import AgentLoopManagerTQ, AgentLoopWorkerTQ
 from verl.utils.rollout_trace import rollout_trace_attr
+
+from recipe.platform import prestart
 
 
 def reusable(agent_loop_class: type) -> bool:
@@ -82,8 +85,26 @@ class ReusedLoopWorkerTQ(AgentLoopWorkerTQ.__ray_actor_class__):
 
 
 class ReusedLoopManagerTQ(AgentLoopManagerTQ):
-    """verl's TransferQueue agent-loop manager with :class:`ReusedLoopWorkerTQ` workers."""
+    """verl's TransferQueue agent-loop manager with :class:`ReusedLoopWorkerTQ` workers; it takes the workers
+    ``platform.prestart_rollout_workers`` started (recipe/platform/prestart.py) where there are any."""
+
+    workers_class = ReusedLoopWorkerTQ
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.agent_loop_workers_class = ReusedLoopWorkerTQ
+        self.agent_loop_workers_class = self.workers_class
+
+    async def _init_agent_loop_workers(self):
+        started = prestart.take(type(self))
+        if started is None:
+            return await super()._init_agent_loop_workers()
+        # The arguments verl's manager creates each worker with.
+        await asyncio.gather(
+            *[
+                worker.construct.remote(
+                    self.config, self.llm_client, self.teacher_client, self.reward_loop_worker_handles
+                )
+                for worker in started
+            ]
+        )
+        self.agent_loop_workers = started

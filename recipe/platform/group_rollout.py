@@ -172,6 +172,4 @@ class GroupRolloutWorkerTQ(ReusedLoopWorkerTQ.__ray_actor_class__):
 class GroupRolloutManagerTQ(ReusedLoopManagerTQ):
     """verl's TransferQueue agent-loop manager with :class:`GroupRolloutWorkerTQ` workers."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.agent_loop_workers_class = GroupRolloutWorkerTQ
+    workers_class = GroupRolloutWorkerTQ
