@@ -10,6 +10,7 @@ JSON beside it.
 
     python -m benchmarks.startup_timeline --arm after --prompts 36
     python -m benchmarks.startup_timeline --arm before --prompts 36
+    python -m benchmarks.startup_timeline --arm after --smoke     # the smoke run (experiment=smoke) instead
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmarks.common import RESULTS, ROOT, add_quiet_machine_arguments, commit
 from benchmarks.step_cost import (
     StepWatch,
     add_study_arguments,
+    arm_overrides,
     check_arm,
     process_cpu_seconds,
     run_driver,
@@ -62,13 +64,17 @@ def main(argv=None) -> dict:
     p.add_argument("--prompts", type=int, default=36, help="prompts per step (n = 8)")
     p.add_argument("--steps", type=int, default=3, help="training steps")
     add_study_arguments(p)
-    p.add_argument("--out", default=None, help="timeline path (default step_cost_profile/timeline_<arm>_p<N>.txt)")
+    p.add_argument("--smoke", action="store_true", help="time the smoke run (experiment=smoke, 6 steps) instead")
+    p.add_argument(
+        "--out", default=None, help="timeline path (default step_cost_profile/timeline_<arm>_p<N>.txt or _smoke.txt)"
+    )
     add_quiet_machine_arguments(p)
     args = p.parse_args(argv)
     check_arm(args.arm)
-    assets = study_assets(args)
+    assets = None if args.smoke else study_assets(args)
     load = refuse_a_busy_machine(args)
-    text = Path(args.out) if args.out else RESULTS / "step_cost_profile" / f"timeline_{args.arm}_p{args.prompts}.txt"
+    label = "smoke" if args.smoke else f"p{args.prompts}"
+    text = Path(args.out) if args.out else RESULTS / "step_cost_profile" / f"timeline_{args.arm}_{label}.txt"
     samples: list[tuple[float, dict]] = []
     stop = threading.Event()
 
@@ -79,7 +85,17 @@ def main(argv=None) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="startup_timeline_") as tmp:
         work = Path(tmp)
-        name, overrides = study_run(args.arm, args.prompts, args.steps, args.seed, assets, work)
+        if args.smoke:
+            name = f"smoke-{args.arm}"
+            overrides = [
+                "experiment=smoke",
+                f"trainer.experiment_name={name}",
+                f"trainer.default_local_dir={work}/ckpt",
+                f"hydra.run.dir={work}/hydra",
+                *arm_overrides(args.arm, keep=("whole_step_micro_batches",)),  # the smoke preset's own micro-batches
+            ]
+        else:
+            name, overrides = study_run(args.arm, args.prompts, args.steps, args.seed, assets, work)
         sampler = threading.Thread(target=sample, daemon=True)
         with StepWatch(work / "logs" / "erpo" / f"{name}.jsonl") as watch, open(work / "console.log", "w") as out:
             launch = time.time()
@@ -91,8 +107,8 @@ def main(argv=None) -> dict:
             raise SystemExit(f"{name} failed (exit {proc.returncode}):\n{(work / 'console.log').read_text()[-3000:]}")
     step_ends = {step: round(t - launch, 1) for step, t in watch.times.items()}
     header = [
-        f"# arm {args.arm}, {args.prompts} prompts x 8, {args.steps} steps; commit {commit()}; load per core at "
-        f"start {load:.2f}",
+        f"# arm {args.arm}, {'the smoke run' if args.smoke else f'{args.prompts} prompts x 8, {args.steps} steps'}; "
+        f"commit {commit()}; load per core at start {load:.2f}",
         "# second after launch | CPU seconds of all processes in it (2.00 = both cores) | busiest pid:title CPU s",
     ]
     text.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +119,7 @@ def main(argv=None) -> dict:
         {
             "commit": commit(),
             "arm": args.arm,
-            "prompts": args.prompts,
+            "run": "smoke" if args.smoke else f"{args.prompts} prompts x 8, {args.steps} steps",
             "load_per_core_at_start": round(load, 2),
             "overrides": overrides,
             "timeline": str(text.relative_to(ROOT)) if text.is_relative_to(ROOT) else str(text),

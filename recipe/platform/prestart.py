@@ -12,7 +12,8 @@ the same arguments, the same worker: only the moment its process starts changes.
 
 Supported for this recipe's managers (:class:`recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ` and its
 subclass ``GroupRolloutManagerTQ``), which take the started workers; verl's own manager would start its own beside
-them, so that pairing is refused (:func:`check`). Cut ``prestart_rollout_workers`` in benchmarks/step_cost.py.
+them, so that pairing is refused (:func:`check`, before Ray starts, and
+:func:`manager_class` when the workers start). Cut ``prestart_rollout_workers`` in benchmarks/step_cost.py.
 """
 
 from __future__ import annotations
@@ -52,6 +53,18 @@ def deferred(actor_class):
     return ray.remote(type(f"Prestarted{base.__name__}", (DeferredConstruction, base), {"__module__": __name__}))
 
 
+def check_manager_field(name) -> None:
+    """The refusal before Ray starts: a manager is named (verl's own, null, starts its own workers). Whether the
+    named class takes prestarted workers is checked when they start (:func:`manager_class`): importing it here
+    would put verl's trainer modules (~2 s) before Ray's start."""
+    if not name:
+        raise ValueError(
+            f"platform.prestart_rollout_workers=true needs {MANAGER_FIELD} set to a manager that takes prestarted "
+            "workers (recipe.platform.group_rollout.GroupRolloutManagerTQ); verl's own manager (null) starts its "
+            "own. Set platform.prestart_rollout_workers=false to keep verl's."
+        )
+
+
 def manager_class(name) -> type:
     """The agent-loop manager ``name`` names, if it can take prestarted workers; a ValueError naming the fields
     otherwise."""
@@ -59,12 +72,7 @@ def manager_class(name) -> type:
 
     from recipe.platform.agent_loop_reuse import ReusedLoopManagerTQ
 
-    if not name:
-        raise ValueError(
-            f"platform.prestart_rollout_workers=true needs {MANAGER_FIELD} set to a manager that takes prestarted "
-            "workers (recipe.platform.group_rollout.GroupRolloutManagerTQ); verl's own manager (null) starts its "
-            "own. Set platform.prestart_rollout_workers=false to keep verl's."
-        )
+    check_manager_field(name)
     try:
         cls = get_class(str(name))
     except Exception as exc:  # hydra wraps the import error; keep its reason
@@ -85,7 +93,7 @@ def check(config) -> None:
     from recipe.platform.cpu import platform_flag
 
     if platform_flag(config.get("platform"), "prestart_rollout_workers"):
-        manager_class(OmegaConf.select(config, MANAGER_FIELD, default=None))
+        check_manager_field(OmegaConf.select(config, MANAGER_FIELD, default=None))
 
 
 def start_rollout_workers(config) -> list:
