@@ -53,7 +53,7 @@ def test_only_this_recipes_managers_take_prestarted_workers():
     assert ReusedLoopManagerTQ.workers_class is ReusedLoopWorkerTQ
     with pytest.raises(ValueError, match="verl's own manager \\(null\\) starts its own"):
         prestart.manager_class(None)
-    with pytest.raises(ValueError, match="only this recipe's managers"):
+    with pytest.raises(ValueError, match="is not a subclass of recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ"):
         prestart.manager_class("verl.trainer.ppo.v1.agent_loop_tq.AgentLoopManagerTQ")
     with pytest.raises(ValueError, match="agent_loop_manager_class='no.such.Manager' cannot be imported"):
         prestart.manager_class("no.such.Manager")

@@ -68,22 +68,17 @@ def check_manager_field(name) -> None:
 def manager_class(name) -> type:
     """The agent-loop manager ``name`` names, if it can take prestarted workers; a ValueError naming the fields
     otherwise."""
-    from hydra.utils import get_class
-
+    from recipe.common.dotted import subclass_at
     from recipe.platform.agent_loop_reuse import ReusedLoopManagerTQ
 
     check_manager_field(name)
-    try:
-        cls = get_class(str(name))
-    except Exception as exc:  # hydra wraps the import error; keep its reason
-        raise ValueError(f"{MANAGER_FIELD}={name!r} cannot be imported ({exc}); use a dotted path.") from exc
-    if not (isinstance(cls, type) and issubclass(cls, ReusedLoopManagerTQ)):
-        raise ValueError(
-            f"platform.prestart_rollout_workers=true and {MANAGER_FIELD}={name!r}: only this recipe's managers "
-            "(subclasses of recipe.platform.agent_loop_reuse.ReusedLoopManagerTQ) take prestarted workers. Set "
-            "platform.prestart_rollout_workers=false, or use recipe.platform.group_rollout.GroupRolloutManagerTQ."
-        )
-    return cls
+    return subclass_at(
+        MANAGER_FIELD,
+        name,
+        ReusedLoopManagerTQ,
+        "only this recipe's managers take prestarted workers. Set platform.prestart_rollout_workers=false, or use "
+        "recipe.platform.group_rollout.GroupRolloutManagerTQ.",
+    )
 
 
 def check(config) -> None:

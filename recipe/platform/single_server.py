@@ -23,6 +23,8 @@ import logging
 
 from verl.workers.rollout.llm_server import LLMServerClient
 
+from recipe.common.dotted import subclass_at
+
 logger = logging.getLogger(__name__)
 
 
@@ -73,15 +75,9 @@ class SingleServerClient(LLMServerClient):
 
 def llm_client_class(name: str) -> type:
     """``platform.llm_client_class``: a dotted path to a subclass of verl's LLMServerClient."""
-    from hydra.utils import get_class
-
-    try:
-        cls = get_class(name)
-    except Exception as exc:  # hydra wraps the import error; keep its reason
-        raise ValueError(f"platform.llm_client_class={name!r} cannot be imported ({exc}); use a dotted path.") from exc
-    if not (isinstance(cls, type) and issubclass(cls, LLMServerClient)):
-        raise ValueError(
-            f"platform.llm_client_class={name!r} is not a subclass of verl's LLMServerClient; "
-            "use one (recipe.platform.single_server.SingleServerClient) or null for verl's."
-        )
-    return cls
+    return subclass_at(
+        "platform.llm_client_class",
+        name,
+        LLMServerClient,
+        "use one (recipe.platform.single_server.SingleServerClient) or null for verl's.",
+    )
