@@ -30,14 +30,19 @@ from benchmarks.step_cost import arm_overrides, check_arm
 KEEP = ("whole_step_micro_batches",)
 
 
-def run_once(arm: str, work: Path) -> dict:
-    out = work / arm
-    overrides = [
+def smoke_overrides(arm: str, out: Path) -> list[str]:
+    """The driver's overrides of one arm's smoke run, its Hydra folder and checkpoints under ``out``."""
+    return [
         "experiment=smoke",
         f"hydra.run.dir={out}",
         f"trainer.default_local_dir={out}/ckpt",
         *arm_overrides(arm, keep=KEEP),
     ]
+
+
+def run_once(arm: str, work: Path) -> dict:
+    out = work / arm
+    overrides = smoke_overrides(arm, out)
     env = {**os.environ, "VERL_FILE_LOGGER_ROOT": str(out / "logs"), "PYTHONPATH": str(ROOT)}
     load = common.load_per_core()
     start = time.perf_counter()

@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 from benchmarks.common import RESULTS, ROOT, add_quiet_machine_arguments, commit, refuse_a_busy_machine, write
+from benchmarks.smoke_time import smoke_overrides
 from benchmarks.step_cost import (
     StepWatch,
     add_study_arguments,
-    arm_overrides,
     check_arm,
     process_cpu_seconds,
     run_driver,
@@ -87,13 +87,7 @@ def main(argv=None) -> dict:
         work = Path(tmp)
         if args.smoke:
             name = f"smoke-{args.arm}"
-            overrides = [
-                "experiment=smoke",
-                f"trainer.experiment_name={name}",
-                f"trainer.default_local_dir={work}/ckpt",
-                f"hydra.run.dir={work}/hydra",
-                *arm_overrides(args.arm, keep=("whole_step_micro_batches",)),  # the smoke preset's own micro-batches
-            ]
+            overrides = [*smoke_overrides(args.arm, work / "smoke"), f"trainer.experiment_name={name}"]
         else:
             name, overrides = study_run(args.arm, args.prompts, args.steps, args.seed, assets, work)
         sampler = threading.Thread(target=sample, daemon=True)

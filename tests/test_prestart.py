@@ -103,15 +103,15 @@ def test_the_prestarted_server_goes_to_the_request_with_its_options_and_no_other
     options = {"name": "vllm_server_0_0", "max_concurrency": 1016, "runtime_env": {"env_vars": {"A": "1"}}}
     held = _prestart_holding(options)
     # Another server (a reward model's) is none of its business.
-    assert held.claim(None, {**options, "name": "vllm_server_reward_0_0"}) is None and held.actor is not None
-    assert held.claim(None, dict(options)) == "prestarted actor"
-    assert held.claim(None, dict(options)) is None  # handed over once
+    assert held.claim({**options, "name": "vllm_server_reward_0_0"}) is None and held.actor is not None
+    assert held.claim(dict(options)) == "prestarted actor"
+    assert held.claim(dict(options)) is None  # handed over once
 
     killed = []
     monkeypatch.setattr(prestart_server.ray, "kill", lambda actor, no_restart: killed.append(actor))
     monkeypatch.setattr(prestart_server, "_wait_for_name_release", lambda name: killed.append(name))
     held = _prestart_holding(options)
-    assert held.claim(None, {**options, "max_concurrency": 2000}) is None  # same name, other options: replaced
+    assert held.claim({**options, "max_concurrency": 2000}) is None  # same name, other options: replaced
     assert killed == ["prestarted actor", "vllm_server_0_0"] and held.actor is None
 
 

@@ -71,7 +71,7 @@ class ServerPrestart:
             return self.base
         return prestarted_replica_class(self.base)
 
-    def claim(self, actor_class, options: dict):
+    def claim(self, options: dict):
         """The prestarted actor if verl asks for the options it was started with; None otherwise (after replacing it,
         if verl asks for its name with other options)."""
         if self.actor is None or options.get("name") != self.options["name"]:
@@ -96,7 +96,8 @@ def server_options(replica) -> dict:
     """The options verl's replica creates its server actor with (vLLMReplica.launch_servers, single node)."""
     from verl.plugin.platform import get_platform
 
-    env_vars = {**{var: "1" for var in get_platform().ray_noset_envvars()}, **get_platform().rollout_env_vars()}
+    platform = get_platform()
+    env_vars = {**{var: "1" for var in platform.ray_noset_envvars()}, **platform.rollout_env_vars()}
     return dict(
         scheduling_strategy=ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(
             node_id=ray.get_runtime_context().get_node_id(), soft=False
@@ -135,7 +136,7 @@ class PrestartedActorClass:
         return types.SimpleNamespace(remote=functools.partial(self._remote, options))
 
     def _remote(self, options: dict, *args, **kwargs):
-        actor = _CURRENT.claim(self._actor_class, options) if _CURRENT is not None else None
+        actor = _CURRENT.claim(options) if _CURRENT is not None else None
         if actor is None:
             return self._actor_class.options(**options).remote(*args, **kwargs)
         # Before verl's next call reaches it (a call to an async actor may start before an earlier one ends).
